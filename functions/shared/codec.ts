@@ -1,0 +1,340 @@
+/**
+ * Kinesis record codec (DESIGN.md, "Kinesis record format").
+ *
+ * Encode: events -> gzip'd NDJSON records of at most 1 MiB (data + partition key), one partition
+ * key per record following the partition-key rule, grouped into PutRecords requests of at most 500
+ * records and 5 MiB.
+ *
+ * Decode: any supported record form (JSON, NDJSON, gzip of either, KPL-aggregated records whose user
+ * records are any of those) -> events with their lineage, or a `RecordRejectedError` carrying the
+ * reason and the raw bytes. Decoding never throws for bad input.
+ */
+import { gzipSync, gunzipSync } from 'node:zlib';
+import { RecordRejectedError, type Lineage } from './errors.ts';
+import { validateEvent, type StreamEvent, type ValidateOptions } from './event.ts';
+import { decodeKpl, isKplAggregated } from './kpl.ts';
+
+export const KINESIS_LIMITS = {
+  /** Data blob plus partition key, per record. */
+  recordBytes: 1024 * 1024,
+  requestRecords: 500,
+  /** Whole PutRecords request: data plus partition keys. */
+  requestBytes: 5 * 1024 * 1024,
+  partitionKeyChars: 256,
+} as const;
+
+/**
+ * Number of partition-key buckets per tenant. Part of the stream's contract: changing it moves
+ * metrics between keys, and so breaks per-item ordering while old records are still in the stream.
+ */
+export const PARTITION_BUCKETS = 64;
+
+/** Inflated size above which a gzip'd record is rejected (a gzip bomb never reaches memory). */
+export const MAX_INFLATED_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Partition-key rule: every event that can contribute to one rollup item (tenant, name, tags,
+ * bucket) travels under the same key, `tenant#bucket(hash(name))`.
+ */
+export function partitionKeyFor(tenant: string, name: string): string {
+  return `${tenant}#${fnv1a32(name) % PARTITION_BUCKETS}`;
+}
+
+/** FNV-1a, 32 bit, over UTF-16 code units: stable across runtimes and cheap. */
+export function fnv1a32(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+export interface EncodedRecord {
+  readonly partitionKey: string;
+  /** gzip'd NDJSON. */
+  readonly data: Uint8Array;
+  /** How many events the record holds. */
+  readonly count: number;
+}
+
+export interface EncodeOptions {
+  /** Largest record, data + partition key. @default 1 MiB */
+  readonly maxRecordBytes?: number;
+  /** Uncompressed NDJSON gathered before a record is compressed. @default 4 MiB */
+  readonly targetRawBytes?: number;
+  /** gzip level. @default 6 */
+  readonly level?: number;
+}
+
+/**
+ * Encodes events into gzip'd NDJSON records. Events keep their relative order within each partition
+ * key; records come out grouped by partition key in order of first appearance.
+ */
+export function encodeRecords(events: readonly StreamEvent[], opts: EncodeOptions = {}): EncodedRecord[] {
+  const maxRecordBytes = opts.maxRecordBytes ?? KINESIS_LIMITS.recordBytes;
+  const targetRaw = opts.targetRawBytes ?? 4 * 1024 * 1024;
+  const level = opts.level ?? 6;
+
+  const groups = new Map<string, string[]>();
+  for (const e of events) {
+    const pk = partitionKeyFor(e.tenant, e.name);
+    let lines = groups.get(pk);
+    if (lines === undefined) groups.set(pk, (lines = []));
+    lines.push(serializeEvent(e));
+  }
+
+  const out: EncodedRecord[] = [];
+  for (const [pk, lines] of groups) {
+    const budget = maxRecordBytes - Buffer.byteLength(pk, 'utf8');
+    let start = 0;
+    let raw = 0;
+    for (let i = 0; i < lines.length; i++) {
+      const len = Buffer.byteLength(lines[i]!, 'utf8') + 1;
+      if (raw > 0 && raw + len > targetRaw) {
+        compressInto(out, pk, lines, start, i, budget, level);
+        start = i;
+        raw = 0;
+      }
+      raw += len;
+    }
+    compressInto(out, pk, lines, start, lines.length, budget, level);
+  }
+  return out;
+}
+
+/** Compresses lines[from, to) into one record, halving the range until each part fits. */
+function compressInto(
+  out: EncodedRecord[],
+  partitionKey: string,
+  lines: readonly string[],
+  from: number,
+  to: number,
+  budget: number,
+  level: number,
+): void {
+  if (from >= to) return;
+  const text = `${lines.slice(from, to).join('\n')}\n`;
+  const data = gzipSync(text, { level });
+  if (data.length <= budget) {
+    out.push({ partitionKey, data, count: to - from });
+    return;
+  }
+  if (to - from === 1) {
+    // One event's line is bounded by the contract (16 KB attrs + small fields): unreachable with
+    // validated events, but never emit a record Kinesis would refuse.
+    throw new RangeError(`one event compresses to ${data.length} bytes, more than ${budget}`);
+  }
+  const mid = from + Math.floor((to - from) / 2);
+  compressInto(out, partitionKey, lines, from, mid, budget, level);
+  compressInto(out, partitionKey, lines, mid, to, budget, level);
+}
+
+/** The NDJSON line of one event, with a fixed field order. */
+export function serializeEvent(e: StreamEvent): string {
+  return JSON.stringify({
+    tenant: e.tenant,
+    name: e.name,
+    ts: e.ts,
+    value: e.value,
+    type: e.type,
+    tags: e.tags,
+    id: e.id,
+    attrs: e.attrs,
+  });
+}
+
+/** Groups records into PutRecords requests of at most 500 records and 5 MiB, keeping order. */
+export function groupPutRequests<R extends { partitionKey: string; data: Uint8Array }>(
+  records: readonly R[],
+): R[][] {
+  const out: R[][] = [];
+  let cur: R[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    const size = r.data.length + Buffer.byteLength(r.partitionKey, 'utf8');
+    if (cur.length > 0 && (cur.length === KINESIS_LIMITS.requestRecords || bytes + size > KINESIS_LIMITS.requestBytes)) {
+      out.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(r);
+    bytes += size;
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding
+
+/** One parsed JSON value from a record (not yet validated), with its lineage. */
+export interface DecodedValue {
+  readonly value: unknown;
+  readonly lineage: Lineage;
+  /** The line or document text, kept for quarantine if validation rejects the value. */
+  readonly text: string;
+}
+
+export interface DecodedRecord {
+  readonly values: DecodedValue[];
+  readonly errors: RecordRejectedError[];
+}
+
+export interface RecordPosition {
+  readonly shardId: string;
+  readonly sequenceNumber: string;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+/**
+ * Decodes one Kinesis record's data into JSON values with lineage. The sub-index counts every
+ * event slot in the record in order (KPL user records, then NDJSON lines), so it is the same on
+ * every delivery of the same bytes. Never throws.
+ */
+export function decodeRecord(data: Uint8Array, pos: RecordPosition): DecodedRecord {
+  const out: DecodedRecord = { values: [], errors: [] };
+  const counter = { next: 0 };
+  if (isKplAggregated(data)) {
+    let users;
+    try {
+      users = decodeKpl(data);
+    } catch (err) {
+      reject(out, pos, counter, errorReason(err), data);
+      return out;
+    }
+    for (const u of users) {
+      if (isKplAggregated(u.data)) {
+        reject(out, pos, counter, 'KPL: nested aggregated record is not supported', u.data);
+        continue;
+      }
+      decodePayload(u.data, pos, counter, out);
+    }
+    return out;
+  }
+  decodePayload(data, pos, counter, out);
+  return out;
+}
+
+function decodePayload(data: Uint8Array, pos: RecordPosition, counter: { next: number }, out: DecodedRecord): void {
+  let bytes = data;
+  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    try {
+      bytes = gunzipSync(bytes, { maxOutputLength: MAX_INFLATED_BYTES });
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      const reason =
+        code === 'ERR_BUFFER_TOO_LARGE'
+          ? `gzip: inflates to more than ${MAX_INFLATED_BYTES} bytes`
+          : `gzip: ${errorReason(err)}`;
+      reject(out, pos, counter, reason, data);
+      return;
+    }
+    if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+      reject(out, pos, counter, 'gzip: nested gzip is not supported', data);
+      return;
+    }
+  }
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    reject(out, pos, counter, 'not valid UTF-8 text (expected JSON or NDJSON, optionally gzip\'d)', data);
+    return;
+  }
+  decodeText(text, pos, counter, out);
+}
+
+function decodeText(text: string, pos: RecordPosition, counter: { next: number }, out: DecodedRecord): void {
+  const n = text.length;
+  let start = 0;
+  let first = true;
+  while (start < n) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = n;
+    let stop = end;
+    if (stop > start && text.charCodeAt(stop - 1) === 13) stop--; // CRLF
+    const line = text.slice(start, stop);
+    start = end + 1;
+    if (isBlank(line)) continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (err) {
+      // A single JSON document may span several lines (pretty-printed): try the whole text once.
+      if (first && end < n) {
+        const whole = tryParse(text);
+        if (whole !== NOT_JSON) {
+          out.values.push({ value: whole, lineage: lineage(pos, counter), text });
+          return;
+        }
+      }
+      reject(out, pos, counter, `invalid JSON: ${errorReason(err)}`, Buffer.from(line, 'utf8'));
+      first = false;
+      continue;
+    }
+    first = false;
+    out.values.push({ value, lineage: lineage(pos, counter), text: line });
+  }
+}
+
+const NOT_JSON = Symbol('not json');
+function tryParse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return NOT_JSON;
+  }
+}
+
+function isBlank(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c !== 32 && c !== 9 && c !== 13 && c !== 0xfeff) return false;
+  }
+  return true;
+}
+
+function lineage(pos: RecordPosition, counter: { next: number }): Lineage {
+  return { shardId: pos.shardId, sequenceNumber: pos.sequenceNumber, subIndex: counter.next++ };
+}
+
+function reject(out: DecodedRecord, pos: RecordPosition, counter: { next: number }, reason: string, raw: Uint8Array): void {
+  out.errors.push(new RecordRejectedError(reason, raw, lineage(pos, counter)));
+}
+
+function errorReason(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decode + validate: what every consumer runs on a batch.
+
+export interface LineagedEvent {
+  readonly event: StreamEvent;
+  readonly lineage: Lineage;
+}
+
+export interface DecodedEvents {
+  readonly events: LineagedEvent[];
+  /** Undecodable records and invalid events, each with its raw bytes and reason. */
+  readonly rejected: RecordRejectedError[];
+}
+
+/** Decodes and validates one record's data; valid events in order, the rest rejected. */
+export function decodeEvents(
+  data: Uint8Array,
+  pos: RecordPosition,
+  opts: ValidateOptions,
+  into: DecodedEvents = { events: [], rejected: [] },
+): DecodedEvents {
+  const rec = decodeRecord(data, pos);
+  for (const e of rec.errors) into.rejected.push(e);
+  for (const v of rec.values) {
+    const r = validateEvent(v.value, opts);
+    if (r.ok) into.events.push({ event: r.event, lineage: v.lineage });
+    else into.rejected.push(new RecordRejectedError(r.reason, Buffer.from(v.text, 'utf8'), v.lineage));
+  }
+  return into;
+}

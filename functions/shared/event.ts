@@ -1,0 +1,334 @@
+/**
+ * The event contract (DESIGN.md, "Event contract") and its validator.
+ *
+ * The validator is on the hot path of every function: it is hand-written, allocates only the
+ * normalized event, and never throws for bad input. Every rejection names the field and says what
+ * to change, e.g. `tags.env: value longer than 200 chars`.
+ */
+
+export const EVENT_TYPES = ['count', 'gauge', 'distribution'] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** A validated, normalized event. */
+export interface StreamEvent {
+  readonly tenant: string;
+  readonly name: string;
+  /** Epoch milliseconds, UTC. */
+  readonly ts: number;
+  readonly value: number;
+  readonly type: EventType;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly id?: string;
+  readonly attrs?: Readonly<Record<string, unknown>>;
+}
+
+export const LIMITS = {
+  nameMaxChars: 200,
+  tagsMax: 32,
+  tagKeyMaxChars: 100,
+  tagValueMaxChars: 200,
+  idMaxChars: 64,
+  attrsMaxBytes: 16 * 1024,
+  attrsMaxDepth: 32,
+  tenantMaxChars: 64,
+  /** Events may be at most this far ahead of the receiver's clock. */
+  maxFutureMs: 10 * 60 * 1000,
+  /** Earliest accepted timestamp (2000-01-01T00:00:00Z): anything older is almost surely epoch seconds. */
+  minTs: 946_684_800_000,
+} as const;
+
+export type ValidationResult = { ok: true; event: StreamEvent } | { ok: false; reason: string };
+
+export interface ValidateOptions {
+  /** Receiver's clock, epoch ms. */
+  readonly now: number;
+  /**
+   * Tenant stamped by the intake from the API key; a `tenant` field in the body is then ignored.
+   * When absent (trusted direct Kinesis producers), the event must carry a valid `tenant`.
+   */
+  readonly tenant?: string;
+}
+
+const FIELDS = new Set(['tenant', 'name', 'ts', 'value', 'type', 'tags', 'id', 'attrs']);
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+const TENANT_RE = /^[a-z0-9][a-z0-9_-]*$/;
+
+/** Validates one parsed JSON value against the event contract. */
+export function validateEvent(input: unknown, opts: ValidateOptions): ValidationResult {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    return fail(`event: expected a JSON object, got ${describe(input)}`);
+  }
+  const o = input as Record<string, unknown>;
+  for (const k in o) {
+    if (!FIELDS.has(k)) {
+      return fail(`${printable(k)}: unknown field (allowed: name, ts, value, type, tags, id, attrs)`);
+    }
+  }
+
+  let tenant: string;
+  if (opts.tenant !== undefined) {
+    tenant = opts.tenant;
+  } else {
+    const t = o.tenant;
+    if (t === undefined) return fail('tenant: required for events written directly to the stream');
+    if (typeof t !== 'string') return fail(`tenant: expected a string, got ${describe(t)}`);
+    const r = checkTenant(t);
+    if (r !== undefined) return fail(`tenant: ${r}`);
+    tenant = t;
+  }
+
+  const name = o.name;
+  if (name === undefined) return fail('name: required');
+  if (typeof name !== 'string') return fail(`name: expected a string, got ${describe(name)}`);
+  const nameProblem = checkName(name);
+  if (nameProblem !== undefined) return fail(`name: ${nameProblem}`);
+
+  const tsResult = parseTs(o.ts, opts.now);
+  if (typeof tsResult === 'string') return fail(`ts: ${tsResult}`);
+
+  let value = 1;
+  if (o.value !== undefined) {
+    if (typeof o.value !== 'number') return fail(`value: expected a number, got ${describe(o.value)}`);
+    if (!Number.isFinite(o.value)) return fail(`value: must be a finite number, got ${String(o.value)}`);
+    value = o.value;
+  }
+
+  let type: EventType = 'count';
+  if (o.type !== undefined) {
+    if (o.type !== 'count' && o.type !== 'gauge' && o.type !== 'distribution') {
+      return fail(
+        typeof o.type === 'string'
+          ? `type: must be one of count, gauge, distribution, got ${JSON.stringify(clip(o.type))}`
+          : `type: expected a string, got ${describe(o.type)}`,
+      );
+    }
+    type = o.type;
+  }
+
+  let tags: Record<string, string> = EMPTY_TAGS;
+  if (o.tags !== undefined) {
+    const t = validateTags(o.tags);
+    if (typeof t === 'string') return fail(t);
+    tags = t;
+  }
+
+  let id: string | undefined;
+  if (o.id !== undefined) {
+    if (typeof o.id !== 'string') return fail(`id: expected a string, got ${describe(o.id)}`);
+    if (o.id.length === 0) return fail('id: empty; omit it or send 1-64 chars');
+    if (tooLong(o.id, LIMITS.idMaxChars)) return fail(`id: longer than ${LIMITS.idMaxChars} chars`);
+    id = o.id;
+  }
+
+  let attrs: Record<string, unknown> | undefined;
+  if (o.attrs !== undefined) {
+    const a = o.attrs;
+    if (typeof a !== 'object' || a === null || Array.isArray(a)) {
+      return fail(`attrs: expected a JSON object, got ${describe(a)}`);
+    }
+    const problem = checkAttrs(a as Record<string, unknown>);
+    if (problem !== undefined) return fail(problem);
+    attrs = a as Record<string, unknown>;
+  }
+
+  const event: { -readonly [K in keyof StreamEvent]: StreamEvent[K] } = {
+    tenant,
+    name,
+    ts: tsResult,
+    value,
+    type,
+    tags,
+  };
+  if (id !== undefined) event.id = id;
+  if (attrs !== undefined) event.attrs = attrs;
+  return { ok: true, event };
+}
+
+/** Tenant ids appear in object keys and item keys: lower-case letters, digits, `_` and `-`. */
+export function checkTenant(t: string): string | undefined {
+  if (t.length === 0) return 'empty';
+  if (t.length > LIMITS.tenantMaxChars) return `longer than ${LIMITS.tenantMaxChars} chars`;
+  if (!TENANT_RE.test(t)) {
+    return 'must be lower-case letters, digits, "_" or "-", starting with a letter or digit';
+  }
+  return undefined;
+}
+
+/** Metric names: 1-200 chars of `[A-Za-z0-9_.:/-]`. */
+export function checkName(name: string): string | undefined {
+  const n = name.length;
+  if (n === 0) return 'empty';
+  if (n > LIMITS.nameMaxChars) return `longer than ${LIMITS.nameMaxChars} chars`;
+  for (let i = 0; i < n; i++) {
+    const c = name.charCodeAt(i);
+    // A-Z a-z 0-9 _ . : / -
+    if (
+      (c >= 97 && c <= 122) ||
+      (c >= 65 && c <= 90) ||
+      (c >= 48 && c <= 58) || // 0-9 and ':'
+      c === 95 ||
+      c === 46 ||
+      c === 47 ||
+      c === 45
+    ) {
+      continue;
+    }
+    const ch = String.fromCodePoint(name.codePointAt(i)!);
+    return `invalid character ${JSON.stringify(ch)} at position ${i} (allowed: A-Z a-z 0-9 _ . : / -)`;
+  }
+  return undefined;
+}
+
+const EMPTY_TAGS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+function validateTags(input: unknown): Record<string, string> | string {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    return `tags: expected an object of string to string, got ${describe(input)}`;
+  }
+  const src = input as Record<string, unknown>;
+  let n = 0;
+  for (const k in src) {
+    n++;
+    if (n > LIMITS.tagsMax) return `tags: more than ${LIMITS.tagsMax} tags`;
+    if (k.length === 0) return 'tags: empty key';
+    if (FORBIDDEN_KEYS.has(k)) return `tags: key ${JSON.stringify(k)} is not allowed`;
+    if (tooLong(k, LIMITS.tagKeyMaxChars)) {
+      return `tags: key ${JSON.stringify(clip(k))} longer than ${LIMITS.tagKeyMaxChars} chars`;
+    }
+    const v = src[k];
+    if (typeof v !== 'string') return `tags.${printable(k)}: expected a string, got ${describe(v)}`;
+    if (tooLong(v, LIMITS.tagValueMaxChars)) {
+      return `tags.${printable(k)}: value longer than ${LIMITS.tagValueMaxChars} chars`;
+    }
+  }
+  if (n === 0) return EMPTY_TAGS;
+  // JSON.parse yields plain objects whose own keys we have just checked; keep it as is.
+  return src as Record<string, string>;
+}
+
+function checkAttrs(attrs: Record<string, unknown>): string | undefined {
+  // One walk: forbidden keys, depth, non-finite numbers (JSON.parse turns 1e999 into Infinity) and size.
+  const problem = walkAttrs(attrs, 'attrs', 0);
+  if (problem !== undefined) return problem;
+  const bytes = Buffer.byteLength(JSON.stringify(attrs), 'utf8');
+  if (bytes > LIMITS.attrsMaxBytes) {
+    return `attrs: ${bytes} bytes serialized, more than the ${LIMITS.attrsMaxBytes}-byte limit`;
+  }
+  return undefined;
+}
+
+function walkAttrs(v: unknown, path: string, depth: number): string | undefined {
+  if (depth > LIMITS.attrsMaxDepth) return `${path}: nested deeper than ${LIMITS.attrsMaxDepth} levels`;
+  if (typeof v === 'number') {
+    return Number.isFinite(v) ? undefined : `${path}: must be a finite number, got ${String(v)}`;
+  }
+  if (typeof v !== 'object' || v === null) {
+    return typeof v === 'string' || typeof v === 'boolean' || v === null
+      ? undefined
+      : `${path}: ${describe(v)} is not a JSON value`;
+  }
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const p = walkAttrs(v[i], `${path}[${i}]`, depth + 1);
+      if (p !== undefined) return p;
+    }
+    return undefined;
+  }
+  const o = v as Record<string, unknown>;
+  for (const k in o) {
+    if (FORBIDDEN_KEYS.has(k)) return `${path}: key ${JSON.stringify(k)} is not allowed`;
+    const p = walkAttrs(o[k], `${path}.${printable(k)}`, depth + 1);
+    if (p !== undefined) return p;
+  }
+  return undefined;
+}
+
+// RFC 3339 date-time: 2026-11-28T01:02:03.456Z or with an offset; ' ' accepted for 'T' (RFC 3339 §5.6 note).
+const RFC3339_RE =
+  /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
+
+/** Returns epoch ms, or a reason (without the `ts: ` prefix). */
+export function parseTs(ts: unknown, now: number): number | string {
+  let ms: number;
+  if (typeof ts === 'number') {
+    if (!Number.isFinite(ts)) return `must be a finite number, got ${String(ts)}`;
+    if (!Number.isInteger(ts)) return `epoch milliseconds must be an integer, got ${ts}`;
+    ms = ts;
+  } else if (typeof ts === 'string') {
+    const parsed = parseRfc3339(ts);
+    if (typeof parsed === 'string') return parsed;
+    ms = parsed;
+  } else if (ts === undefined) {
+    return 'required';
+  } else {
+    return `expected epoch milliseconds or an RFC 3339 string, got ${describe(ts)}`;
+  }
+  if (ms < LIMITS.minTs) {
+    return `${ms} is before 2000-01-01T00:00:00Z; ts is epoch milliseconds (was it sent in seconds?)`;
+  }
+  if (ms > now + LIMITS.maxFutureMs) {
+    return `${new Date(ms).toISOString()} is more than 10 min in the future (receiver clock ${new Date(now).toISOString()})`;
+  }
+  return ms;
+}
+
+function parseRfc3339(s: string): number | string {
+  const m = RFC3339_RE.exec(s);
+  if (m === null) {
+    return `${JSON.stringify(clip(s))} is not an RFC 3339 date-time (e.g. 2026-11-28T01:02:03.456Z)`;
+  }
+  const year = +m[1]!;
+  const month = +m[2]!;
+  const day = +m[3]!;
+  const hour = +m[4]!;
+  const minute = +m[5]!;
+  let second = +m[6]!;
+  if (month < 1 || month > 12) return `${JSON.stringify(s)}: month ${month} out of range`;
+  const dim = daysInMonth(year, month);
+  if (day < 1 || day > dim) return `${JSON.stringify(s)}: day ${day} out of range`;
+  if (hour > 23) return `${JSON.stringify(s)}: hour ${hour} out of range`;
+  if (minute > 59) return `${JSON.stringify(s)}: minute ${minute} out of range`;
+  if (second > 60) return `${JSON.stringify(s)}: second ${second} out of range`;
+  if (second === 60) second = 59; // leap second: clamp, as most systems do
+  const frac = m[7] === undefined ? 0 : Math.floor(Number(`0.${m[7]}`) * 1000);
+  let offsetMin = 0;
+  if (m[8] === undefined) {
+    const oh = +m[10]!;
+    const om = +m[11]!;
+    if (oh > 23 || om > 59) return `${JSON.stringify(s)}: offset out of range`;
+    offsetMin = (m[9] === '-' ? -1 : 1) * (oh * 60 + om);
+  }
+  return Date.UTC(year, month - 1, day, hour, minute, second, frac) - offsetMin * 60_000;
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
+
+/** Length in characters (code points), checked cheaply: UTF-16 length is an upper bound. */
+function tooLong(s: string, max: number): boolean {
+  if (s.length <= max) return false;
+  let n = 0;
+  for (const _ of s) if (++n > max) return true;
+  return false;
+}
+
+function fail(reason: string): ValidationResult {
+  return { ok: false, reason };
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return typeof v;
+}
+
+/** A user-supplied key as it may appear in a reason: bare when simple, else JSON-quoted and clipped. */
+function printable(k: string): string {
+  return /^[A-Za-z0-9_.:/-]{1,100}$/.test(k) ? k : JSON.stringify(clip(k));
+}
+
+function clip(s: string): string {
+  return s.length > 40 ? `${s.slice(0, 40)}…` : s;
+}

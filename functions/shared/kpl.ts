@@ -1,0 +1,157 @@
+/**
+ * KPL aggregated records: magic `F3 89 9A C2`, a protobuf `AggregatedRecord`, then the MD5 of that
+ * protobuf. Format: https://github.com/awslabs/amazon-kinesis-producer/blob/master/aggregation-format.md
+ *
+ *   message AggregatedRecord {
+ *     repeated string partition_key_table     = 1;
+ *     repeated string explicit_hash_key_table = 2;
+ *     repeated Record records                 = 3;
+ *   }
+ *   message Record {
+ *     required uint64 partition_key_index     = 1;
+ *     optional uint64 explicit_hash_key_index = 2;
+ *     required bytes  data                    = 3;
+ *     repeated Tag    tags                    = 4;
+ *   }
+ *
+ * Only what a consumer needs is decoded: each user record's partition key and data. A hand-written
+ * reader keeps protobuf libraries out of the Lambda bundle.
+ */
+import { createHash } from 'node:crypto';
+
+export const KPL_MAGIC = Uint8Array.of(0xf3, 0x89, 0x9a, 0xc2);
+const MD5_BYTES = 16;
+
+export interface KplUserRecord {
+  readonly partitionKey: string;
+  readonly data: Uint8Array;
+}
+
+export function isKplAggregated(data: Uint8Array): boolean {
+  return (
+    data.length >= 4 &&
+    data[0] === KPL_MAGIC[0] &&
+    data[1] === KPL_MAGIC[1] &&
+    data[2] === KPL_MAGIC[2] &&
+    data[3] === KPL_MAGIC[3]
+  );
+}
+
+/** Thrown only inside this module's callers' try blocks: a reason a person can act on. */
+export class KplFormatError extends Error {
+  override name = 'KplFormatError';
+}
+
+/** Decodes an aggregated record (magic included). Throws `KplFormatError` with a reason. */
+export function decodeKpl(data: Uint8Array): KplUserRecord[] {
+  if (data.length < KPL_MAGIC.length + MD5_BYTES) {
+    throw new KplFormatError(`KPL: ${data.length} bytes is shorter than magic + MD5 (20 bytes)`);
+  }
+  const body = data.subarray(KPL_MAGIC.length, data.length - MD5_BYTES);
+  const digest = data.subarray(data.length - MD5_BYTES);
+  const actual = createHash('md5').update(body).digest();
+  if (!actual.equals(digest)) throw new KplFormatError('KPL: MD5 checksum mismatch (record corrupt)');
+
+  const keys: string[] = [];
+  const raw: Array<{ pk: number; data: Uint8Array }> = [];
+  const r = new Reader(body);
+  while (!r.done()) {
+    const { field, wire } = r.tag();
+    if (field === 1 && wire === 2) keys.push(r.string());
+    else if (field === 3 && wire === 2) raw.push(readRecord(r.bytes()));
+    else r.skip(wire);
+  }
+  return raw.map((rec, i) => {
+    const partitionKey = keys[rec.pk];
+    if (partitionKey === undefined) {
+      throw new KplFormatError(`KPL: user record ${i} names partition key ${rec.pk} of ${keys.length}`);
+    }
+    return { partitionKey, data: rec.data };
+  });
+}
+
+function readRecord(buf: Uint8Array): { pk: number; data: Uint8Array } {
+  const r = new Reader(buf);
+  let pk: number | undefined;
+  let data: Uint8Array | undefined;
+  while (!r.done()) {
+    const { field, wire } = r.tag();
+    if (field === 1 && wire === 0) pk = r.varint();
+    else if (field === 3 && wire === 2) data = r.bytes();
+    else r.skip(wire);
+  }
+  if (pk === undefined) throw new KplFormatError('KPL: user record without partition_key_index');
+  if (data === undefined) throw new KplFormatError('KPL: user record without data');
+  return { pk, data };
+}
+
+class Reader {
+  private pos = 0;
+  constructor(private readonly buf: Uint8Array) {}
+
+  done(): boolean {
+    return this.pos >= this.buf.length;
+  }
+
+  tag(): { field: number; wire: number } {
+    const t = this.varint();
+    const field = Math.floor(t / 8);
+    if (field === 0) throw new KplFormatError('KPL: protobuf field number 0');
+    return { field, wire: t % 8 };
+  }
+
+  /** Unsigned varint up to 2^53; larger values cannot be an index into a record anyway. */
+  varint(): number {
+    let result = 0;
+    let mul = 1;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.buf.length) throw new KplFormatError('KPL: truncated protobuf varint');
+      const b = this.buf[this.pos++]!;
+      result += (b & 0x7f) * mul;
+      if ((b & 0x80) === 0) {
+        if (result > Number.MAX_SAFE_INTEGER) throw new KplFormatError('KPL: protobuf varint too large');
+        return result;
+      }
+      mul *= 128;
+    }
+    throw new KplFormatError('KPL: protobuf varint longer than 10 bytes');
+  }
+
+  bytes(): Uint8Array {
+    const len = this.varint();
+    if (len > this.buf.length - this.pos) {
+      throw new KplFormatError(`KPL: protobuf length ${len} runs past the end of the record`);
+    }
+    const out = this.buf.subarray(this.pos, this.pos + len);
+    this.pos += len;
+    return out;
+  }
+
+  string(): string {
+    return Buffer.from(this.bytes()).toString('utf8');
+  }
+
+  skip(wire: number): void {
+    switch (wire) {
+      case 0:
+        this.varint();
+        return;
+      case 1:
+        this.advance(8);
+        return;
+      case 2:
+        this.bytes();
+        return;
+      case 5:
+        this.advance(4);
+        return;
+      default:
+        throw new KplFormatError(`KPL: unsupported protobuf wire type ${wire}`);
+    }
+  }
+
+  private advance(n: number): void {
+    if (n > this.buf.length - this.pos) throw new KplFormatError('KPL: truncated protobuf field');
+    this.pos += n;
+  }
+}
