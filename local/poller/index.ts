@@ -1,0 +1,37 @@
+/**
+ * Local event-source poller: drives Lambda handlers from a Kinesis stream with the semantics of a
+ * Lambda event source mapping (see core.ts for the rules and their sources).
+ *
+ * ```ts
+ * const poller = new Poller({
+ *   source: new KinesisShardSource({ client: kinesis, stream: streamArn }),
+ *   streamArn, functionName: 'rollup', handler,
+ *   startingPosition: 'TRIM_HORIZON', batchSize: 500, bisectBatchOnFunctionError: true,
+ *   reportBatchItemFailures: true, maximumRetryAttempts: 5,
+ *   checkpoints: new FileCheckpointStore('.streamfold/checkpoints'),
+ *   onFailure: new FileOnFailureDestination('.streamfold/on-failure/rollup'),
+ * });
+ * poller.start();
+ * // …
+ * await poller.stop();
+ * ```
+ */
+export { Poller, consoleLogger } from './poller.ts';
+export type { DrainOptions, RunUntilIdleOptions } from './poller.ts';
+export {
+  ShardConsumer,
+  MAX_PAYLOAD_BYTES,
+  backoffDelay,
+  interpretResponse,
+  resolveConfig,
+  streamNameFromArn,
+  toEventRecord,
+} from './core.ts';
+export type { InvocationOutcome, ResolvedConfig, ShardConsumerDeps, ShardStatus, StepResult } from './core.ts';
+export { KinesisShardSource } from './kinesis-source.ts';
+export type { KinesisShardSourceOptions } from './kinesis-source.ts';
+export { FileCheckpointStore, InMemoryCheckpointStore } from './checkpoints.ts';
+export { FileOnFailureDestination, InMemoryOnFailureDestination } from './on-failure.ts';
+export { ManualClock, systemClock } from './clock.ts';
+export { DrainTimeoutError, FunctionTimeoutError, PollerConfigError, PollerError, SourceReadError } from './errors.ts';
+export type * from './types.ts';
