@@ -1,0 +1,43 @@
+/**
+ * Wiring of the intake function: adapters built once per container from an environment, then a
+ * thin API Gateway (HTTP API, payload 2.0) handler over the pure core. `handler.ts` binds it to
+ * `process.env` for Lambda; the embedded stack binds it to the stack's environment.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { dynamoClient, kinesisClient } from '../shared/clients.ts';
+import { streamName, tableName, type Env } from '../shared/config.ts';
+import { CachedAuthenticator, errorResponse } from '../shared/http.ts';
+import { KinesisRecordSink } from '../shared/kinesis-sink.ts';
+import { TenantStore } from '../shared/tenants.ts';
+import { ingest, type IntakeDeps } from './core.ts';
+import { DynamoIdempotencyStore } from './idempotency.ts';
+
+export type ApiHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+
+export function createIntakeHandler(env: Env, overrides: Partial<IntakeDeps> = {}): ApiHandler {
+  const clientEnv = env === process.env ? undefined : env;
+  const db = dynamoClient(clientEnv);
+  const deps: IntakeDeps = {
+    auth: new CachedAuthenticator(new TenantStore(db, tableName(env, 'tenants'))),
+    sink: new KinesisRecordSink(kinesisClient(clientEnv), streamName(env)),
+    idempotency: new DynamoIdempotencyStore(db, tableName(env, 'idempotency')),
+    ...overrides,
+  };
+  const logger = new Logger({ serviceName: env.POWERTOOLS_SERVICE_NAME ?? 'streamfold-intake', logLevel: (env.LOG_LEVEL ?? 'INFO') as 'INFO' });
+
+  return async (event, context) => {
+    const body = event.body === undefined ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
+    try {
+      const res = await ingest({ headers: event.headers ?? {}, body, remainingMs: () => context.getRemainingTimeInMillis() }, deps);
+      if (res.statusCode >= 500 || res.statusCode === 429) {
+        logger.warn('intake refused a request', { statusCode: res.statusCode, requestId: event.requestContext?.requestId });
+      }
+      return res;
+    } catch (err) {
+      // Auth or idempotency storage failed: nothing was reported as accepted; the caller retries.
+      logger.error('intake failed', { error: err as Error, requestId: event.requestContext?.requestId });
+      return errorResponse(500, 'internal error; retry later');
+    }
+  };
+}

@@ -1,0 +1,141 @@
+/**
+ * The intake: authenticate, parse, validate each event, pack events into gzip'd NDJSON records
+ * under the partition-key rule, and write them with PutRecords, retrying only failed records.
+ * A 202 means every accepted event is in the stream. Pure over ports (no SDK here).
+ */
+import { createHash } from 'node:crypto';
+import { encodeRecords } from '../shared/codec.ts';
+import { validateEvent, type StreamEvent } from '../shared/event.ts';
+import { errorResponse, HttpError, json, requireKey, type HttpResponse, type KeyAuthenticator } from '../shared/http.ts';
+import { putAllRecords, THROTTLING_CODES, type RecordSink } from '../shared/put-records.ts';
+import { parseBody } from './body.ts';
+import { hashBody, IDEMPOTENCY_KEY_MAX_CHARS, type IdempotencyStore } from './idempotency.ts';
+
+/** Per-event reasons returned in a 202, at most. */
+export const MAX_REPORTED_ERRORS = 100;
+/** Time kept back from the function's budget to answer after the last PutRecords attempt. */
+const ANSWER_MARGIN_MS = 1_000;
+
+export interface IntakeRequest {
+  /** Lower-cased header names. */
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  readonly body: Uint8Array;
+  /** Milliseconds left in the function's time budget. */
+  readonly remainingMs: () => number;
+}
+
+export interface IntakeDeps {
+  readonly auth: KeyAuthenticator;
+  readonly sink: RecordSink;
+  readonly idempotency: IdempotencyStore;
+  readonly now?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly random?: () => number;
+}
+
+export interface IntakeResult {
+  readonly accepted: number;
+  readonly rejected: number;
+  readonly errors: Array<{ index: number; reason: string }>;
+  /** Reasons not listed because of the cap. */
+  readonly errorsOmitted?: number;
+}
+
+export async function ingest(req: IntakeRequest, deps: IntakeDeps): Promise<HttpResponse> {
+  try {
+    return await ingestOrThrow(req, deps);
+  } catch (err) {
+    if (err instanceof HttpError) return errorResponse(err.statusCode, err.message, err.headers);
+    throw err;
+  }
+}
+
+async function ingestOrThrow(req: IntakeRequest, deps: IntakeDeps): Promise<HttpResponse> {
+  const now = deps.now ?? Date.now;
+  const key = await requireKey(req.headers, deps.auth, 'write');
+  const tenant = key.tenant;
+
+  const idemKey = req.headers['idempotency-key']?.trim();
+  if (idemKey !== undefined && (idemKey.length === 0 || idemKey.length > IDEMPOTENCY_KEY_MAX_CHARS || !/^[\x21-\x7e]+$/.test(idemKey))) {
+    throw new HttpError(400, `Idempotency-Key must be 1-${IDEMPOTENCY_KEY_MAX_CHARS} printable ASCII characters`);
+  }
+
+  // Parse before claiming the key: a malformed body never holds an Idempotency-Key.
+  const items = parseBody(req.body, req.headers['content-type'], req.headers['content-encoding']);
+  const started = now();
+  const events: StreamEvent[] = [];
+  const errors: IntakeResult['errors'] = [];
+  let rejected = 0;
+  items.forEach((item, index) => {
+    const r = 'parseError' in item ? { ok: false as const, reason: item.parseError } : validateEvent(item.value, { now: started, tenant });
+    if (r.ok) events.push(r.event);
+    else {
+      rejected++;
+      if (errors.length < MAX_REPORTED_ERRORS) errors.push({ index, reason: r.reason });
+    }
+  });
+  const result: IntakeResult = {
+    accepted: events.length,
+    rejected,
+    errors,
+    ...(rejected > errors.length ? { errorsOmitted: rejected - errors.length } : {}),
+  };
+
+  const bodyHash = idemKey === undefined ? '' : hashBody(req.body);
+  let skip: ReadonlySet<number> = new Set();
+  const records = encodeRecords(events);
+  const recordsHash = idemKey === undefined ? '' : hashRecords(records);
+  if (idemKey !== undefined) {
+    const claim = await deps.idempotency.claim(tenant, idemKey, bodyHash, now(), req.remainingMs());
+    switch (claim.kind) {
+      case 'replay':
+        return { statusCode: claim.response.statusCode, headers: { 'content-type': 'application/json', 'idempotent-replayed': 'true' }, body: claim.response.body };
+      case 'mismatch':
+        throw new HttpError(422, 'Idempotency-Key was already used with a different body; use a new key for a new request');
+      case 'in_progress':
+        throw new HttpError(409, 'a request with this Idempotency-Key is still being processed; retry later', { 'retry-after': '1' });
+      case 'claimed':
+        if (claim.progress?.recordsHash === recordsHash) skip = new Set(claim.progress.written);
+    }
+  }
+
+  const pending = records.map((r, i) => ({ r, i })).filter(({ i }) => !skip.has(i));
+  const outcome = await putAllRecords(
+    deps.sink,
+    pending.map(({ r }) => r),
+    {
+      deadline: now() + req.remainingMs() - ANSWER_MARGIN_MS,
+      now,
+      ...(deps.sleep ? { sleep: deps.sleep } : {}),
+      ...(deps.random ? { random: deps.random } : {}),
+    },
+  );
+
+  if (outcome.written.every(Boolean)) {
+    const response = json(202, result);
+    if (idemKey !== undefined) {
+      await deps.idempotency.complete(tenant, idemKey, bodyHash, { statusCode: 202, body: response.body }, now());
+    }
+    return response;
+  }
+
+  // Some records are not in the stream: nothing is reported as accepted.
+  const written = new Set(skip);
+  outcome.written.forEach((ok, j) => ok && written.add(pending[j]!.i));
+  if (idemKey !== undefined) {
+    await deps.idempotency.fail(tenant, idemKey, bodyHash, { recordsHash, written: [...written].sort((a, b) => a - b) }, now());
+  }
+  const throttled = [...outcome.failures.values()].some((c) => THROTTLING_CODES.has(c));
+  const retryHint = idemKey === undefined
+    ? ' (send an Idempotency-Key so a retry does not write twice what was already written)'
+    : ' (retry with the same Idempotency-Key: records already written are not written again)';
+  return throttled
+    ? errorResponse(429, `the event stream is throttling writes; retry with backoff${retryHint}`, { 'retry-after': '1' })
+    : errorResponse(503, `the event stream is unavailable; retry later${retryHint}`, { 'retry-after': '1' });
+}
+
+function hashRecords(records: ReadonlyArray<{ partitionKey: string; data: Uint8Array }>): string {
+  const h = createHash('sha256');
+  for (const r of records) h.update(r.partitionKey).update('\0').update(r.data);
+  return h.digest('hex');
+}
