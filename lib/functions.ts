@@ -1,0 +1,43 @@
+/**
+ * The functions and their event source mapping settings, defined once: the CDK stack deploys
+ * them and the embedded stack's poller runs them with the same values. Pure data.
+ */
+
+export interface ConsumerSettings {
+  /** Records per invocation (Lambda caps a batch at 6 MB of payload whatever this says). */
+  readonly batchSize: number;
+  /** How long Lambda gathers records before invoking. */
+  readonly maxBatchingWindowSeconds: number;
+  /** Concurrent batches per shard (order kept per partition key). */
+  readonly parallelizationFactor: number;
+  /** Retries of a failing batch before it goes to the on-failure destination. */
+  readonly retryAttempts: number;
+  /** Records older than this go to the on-failure destination unprocessed. */
+  readonly maxRecordAgeSeconds: number;
+  readonly bisectBatchOnError: boolean;
+  readonly reportBatchItemFailures: boolean;
+}
+
+export interface FunctionDef {
+  readonly id: string;
+  /** Handler module, relative to the repository root; exports `handler`. */
+  readonly entry: string;
+  readonly memoryMb: number;
+  readonly timeoutSeconds: number;
+  readonly description: string;
+  /** Present for Kinesis consumers. */
+  readonly consumer?: ConsumerSettings;
+}
+
+export const FUNCTIONS = {
+  intake: {
+    id: 'intake',
+    entry: 'functions/intake/handler.ts',
+    memoryMb: 1024,
+    // Below API Gateway's 30 s integration limit, with room for PutRecords retries.
+    timeoutSeconds: 15,
+    description: 'POST /v1/events: authenticate, validate, pack and write events to the stream',
+  },
+} as const satisfies Record<string, FunctionDef>;
+
+export type FunctionKey = keyof typeof FUNCTIONS;

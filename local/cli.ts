@@ -1,0 +1,131 @@
+/**
+ * streamfold's local command line.
+ *
+ *   npm start                                   the embedded stack (PORT, STREAMFOLD_DATA_DIR, STREAMFOLD_TENANTS)
+ *   npm run tenants -- create <tenant> [--scopes write,read]
+ *   npm run tenants -- list [<tenant>]
+ *   npm run tenants -- revoke <keyId>
+ *
+ * `tenants` works against the embedded stack's data directory (through the running stack's
+ * endpoints, or by starting its emulators for the command), or against a deployed stack when
+ * TENANTS_TABLE_NAME is set (standard AWS credentials and region).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { dynamoClient, resetClients } from '../functions/shared/clients.ts';
+import { StreamfoldError } from '../functions/shared/errors.ts';
+import { generateApiKey, parseScopes, TenantStore } from '../functions/shared/tenants.ts';
+import { TABLES } from '../lib/resources.ts';
+import { startEmulators } from './emulators.ts';
+import { RUN_FILE, startStack } from './index.ts';
+import { provisionResources, LOCAL_ACCOUNT } from './provision.ts';
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'start':
+      return start();
+    case 'tenants':
+      return tenants(rest);
+    default:
+      console.error('usage: cli.ts start | tenants <create|list|revoke> ...');
+      return 2;
+  }
+}
+
+async function start(): Promise<number> {
+  const stack = await startStack();
+  console.log(`streamfold is running at ${stack.url}  (state in ${stack.dataDir}; Ctrl-C stops it)`);
+  console.log(`  send:  curl -s -X POST ${stack.url}/v1/events -H "x-api-key: $KEY" -d '[{"name":"http.requests","ts":'$(date +%s000)',"tags":{"env":"dev"}}]'`);
+  await new Promise<void>((resolveStop) => {
+    const onSignal = (signal: string) => {
+      console.log(`\n${signal}: stopping…`);
+      resolveStop();
+    };
+    process.once('SIGINT', () => onSignal('SIGINT'));
+    process.once('SIGTERM', () => onSignal('SIGTERM'));
+  });
+  await stack.stop();
+  return 0;
+}
+
+async function tenants(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { scopes: { type: 'string', default: 'write,read' }, 'data-dir': { type: 'string' } },
+  });
+  const [sub, arg] = positionals;
+  const { store, close } = await openTenantStore(values['data-dir']);
+  try {
+    switch (sub) {
+      case 'create': {
+        if (!arg) throw new StreamfoldError('usage: tenants create <tenant> [--scopes write,read]');
+        const { key, keyId } = generateApiKey();
+        const rec = await store.putKey(arg, key, parseScopes(values.scopes!), keyId);
+        console.log(`tenant:  ${rec.tenant}\nkey id:  ${rec.keyId}\nscopes:  ${rec.scopes.join(',')}\nAPI key: ${key}\n(shown once: only its hash is stored)`);
+        return 0;
+      }
+      case 'list': {
+        const keys = await store.list(arg);
+        if (keys.length === 0) console.log('no keys');
+        for (const k of keys) {
+          console.log(`${k.tenant}\t${k.keyId}\t${k.scopes.join(',')}\tcreated ${k.createdAt}${k.revokedAt ? `\trevoked ${k.revokedAt}` : ''}`);
+        }
+        return 0;
+      }
+      case 'revoke': {
+        if (!arg) throw new StreamfoldError('usage: tenants revoke <keyId>');
+        const rec = await store.revoke(arg);
+        console.log(`revoked ${rec.keyId} of tenant ${rec.tenant} at ${rec.revokedAt} (running functions may accept it for up to 60 s more: their key cache)`);
+        return 0;
+      }
+      default:
+        throw new StreamfoldError('usage: tenants <create|list|revoke> ...');
+    }
+  } finally {
+    await close();
+  }
+}
+
+/** A deployed table (TENANTS_TABLE_NAME), the running embedded stack, or its emulators started for this command. */
+async function openTenantStore(dataDirOpt: string | undefined): Promise<{ store: TenantStore; close(): Promise<void> }> {
+  const deployed = process.env[TABLES.tenants.envVar];
+  if (deployed) return { store: new TenantStore(dynamoClient(), deployed), close: async () => resetClients() };
+
+  const dataDir = resolve(dataDirOpt ?? process.env.STREAMFOLD_DATA_DIR ?? '.streamfold');
+  const runFile = join(dataDir, RUN_FILE);
+  if (existsSync(runFile)) {
+    const run = JSON.parse(readFileSync(runFile, 'utf8')) as { pid: number; env: Record<string, string> };
+    if (isAlive(run.pid)) {
+      return { store: new TenantStore(dynamoClient(run.env), run.env[TABLES.tenants.envVar]!), close: async () => resetClients() };
+    }
+  }
+  const emulators = await startEmulators({ dataDir: join(dataDir, 'emulators') });
+  const { names } = await provisionResources(emulators.env, { account: LOCAL_ACCOUNT });
+  return {
+    store: new TenantStore(dynamoClient(emulators.env), names.tables.tenants),
+    close: async () => {
+      resetClients();
+      await emulators.stop();
+    },
+  };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(err instanceof StreamfoldError ? `error: ${err.message}` : err);
+    process.exit(1);
+  },
+);

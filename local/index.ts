@@ -1,0 +1,187 @@
+/**
+ * The embedded stack: the whole system on one machine, no AWS account, no Docker.
+ *
+ *   emulators (Kinesis, DynamoDB, S3 on 127.0.0.1)  ← resources from lib/resources.ts
+ *   poller per Kinesis consumer (Lambda's ESM semantics, settings from lib/functions.ts)
+ *   HTTP front (API Gateway HTTP API events, routes from lib/routes.ts)
+ *
+ * Functions get `env`, exactly the environment a deployed function gets: resource names, the
+ * standard AWS_ENDPOINT_URL_* variables, region and credentials. Integration tests use
+ * `startStack()`; nothing else reaches into emulator internals.
+ */
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import { createIntakeHandler } from '../functions/intake/app.ts';
+import { dynamoClient, kinesisClient, resetClients } from '../functions/shared/clients.ts';
+import { parseTenantSpec, TenantStore, generateApiKey, type Scope } from '../functions/shared/tenants.ts';
+import type { ConsumerSettings } from '../lib/functions.ts';
+import { DEFAULT_PREFIX, resourceEnv, TABLES } from '../lib/resources.ts';
+import { startEmulators, type Emulators } from './emulators.ts';
+import { startHttpFront, type HttpFront } from './http-front.ts';
+import { FileCheckpointStore, FileOnFailureDestination, KinesisShardSource, Poller, consoleLogger, type PollerLogger } from './poller/index.ts';
+import { LOCAL_ACCOUNT, provisionResources } from './provision.ts';
+
+export type StackEnv = Readonly<Record<string, string>>;
+
+export type ConsumerHandler = (event: KinesisStreamEvent, context: Context) => Promise<KinesisStreamBatchResponse | void>;
+
+/** A Kinesis consumer run by the embedded stack's poller. */
+export interface LocalConsumer {
+  readonly name: string;
+  /** Built once, with the stack's environment. */
+  readonly create: (env: StackEnv) => ConsumerHandler;
+  readonly settings: ConsumerSettings;
+  readonly timeoutSeconds: number;
+}
+
+export interface StartStackOptions {
+  /** HTTP port; 0 picks a free one. @default PORT or 8787 */
+  readonly port?: number;
+  /** State directory, kept across restarts. @default STREAMFOLD_DATA_DIR or .streamfold */
+  readonly dataDir?: string;
+  /** tenant → API key (scopes write and read). @default from STREAMFOLD_TENANTS, else a `demo` tenant */
+  readonly tenants?: Record<string, string>;
+  /** Consumers to run besides the product's own (tests register recording handlers here). */
+  readonly consumers?: readonly LocalConsumer[];
+  /** Run only `consumers`, not the product's own. @default false */
+  readonly onlyGivenConsumers?: boolean;
+  /** Where progress and warnings go. @default console */
+  readonly log?: (line: string) => void;
+  readonly pollerLogger?: PollerLogger;
+}
+
+export interface RunningStack {
+  /** Base URL of the HTTP front, e.g. http://127.0.0.1:8787 */
+  readonly url: string;
+  readonly env: StackEnv;
+  readonly dataDir: string;
+  /** The key created for the `demo` tenant on first start, when no tenants were given. */
+  readonly demoKey?: string;
+  /** Resolves once every consumer has caught up with the stream tip and nothing is in flight. */
+  drain(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The product's own Kinesis consumers. The rollup and archive functions join this list. */
+export const PRODUCT_CONSUMERS: readonly LocalConsumer[] = [];
+
+const REGION = 'us-east-1';
+/** Written in the data directory while a stack runs: `{ pid, url, env }`. */
+export const RUN_FILE = 'running.json';
+
+export async function startStack(opts: StartStackOptions = {}): Promise<RunningStack> {
+  const log = opts.log ?? ((line: string) => console.log(line));
+  const dataDir = resolve(opts.dataDir ?? process.env.STREAMFOLD_DATA_DIR ?? '.streamfold');
+  await mkdir(dataDir, { recursive: true });
+
+  const stops: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    // Last started, first stopped: front, pollers, clients, then the emulators under them.
+    for (const stop of stops.splice(0).reverse()) await stop();
+  };
+
+  try {
+    const emulators: Emulators = await startEmulators({ dataDir: join(dataDir, 'emulators'), region: REGION });
+    stops.push(() => emulators.stop());
+    stops.push(async () => resetClients());
+
+    const provisioned = await provisionResources(emulators.env, { prefix: DEFAULT_PREFIX, account: LOCAL_ACCOUNT });
+    const env: StackEnv = Object.freeze({
+      ...emulators.env,
+      ...resourceEnv(provisioned.names),
+      AWS_DEFAULT_REGION: emulators.region,
+      POWERTOOLS_METRICS_NAMESPACE: 'streamfold',
+      // EMF metrics are CloudWatch's business; locally they would only flood the terminal.
+      POWERTOOLS_METRICS_DISABLED: 'true',
+      LOG_LEVEL: 'WARN',
+    });
+
+    const demoKey = await seedTenants(env, opts.tenants, log);
+
+    const consumers = [...(opts.onlyGivenConsumers ? [] : PRODUCT_CONSUMERS), ...(opts.consumers ?? [])];
+    const pollers: Poller[] = [];
+    const streamArn = `arn:aws:kinesis:${emulators.region}:${emulators.account}:stream/${provisioned.names.stream}`;
+    for (const c of consumers) {
+      const s = c.settings;
+      const poller = new Poller({
+        source: new KinesisShardSource({ client: kinesisClient(env), stream: provisioned.names.stream }),
+        streamArn,
+        functionName: `${DEFAULT_PREFIX}-${c.name}`,
+        region: emulators.region,
+        handler: c.create(env),
+        startingPosition: 'TRIM_HORIZON',
+        batchSize: s.batchSize,
+        maximumBatchingWindowInSeconds: s.maxBatchingWindowSeconds,
+        parallelizationFactor: s.parallelizationFactor,
+        reportBatchItemFailures: s.reportBatchItemFailures,
+        bisectBatchOnFunctionError: s.bisectBatchOnError,
+        maximumRetryAttempts: s.retryAttempts,
+        maximumRecordAgeInSeconds: s.maxRecordAgeSeconds,
+        functionTimeoutMs: c.timeoutSeconds * 1000,
+        checkpoints: new FileCheckpointStore(join(dataDir, 'checkpoints')),
+        onFailure: new FileOnFailureDestination(join(dataDir, 'on-failure', c.name)),
+        logger: opts.pollerLogger ?? consoleLogger,
+      });
+      pollers.push(poller);
+    }
+
+    let ready = false;
+    const front: HttpFront = await startHttpFront({
+      port: opts.port ?? (process.env.PORT ? Number(process.env.PORT) : 8787),
+      handlers: { intake: createIntakeHandler(env) },
+      ready: () => ready,
+      onError: (err) => log(`http front: ${(err as Error).stack ?? String(err)}`),
+    });
+    stops.push(() => front.close());
+
+    for (const p of pollers) p.start();
+    stops.push(async () => {
+      await Promise.all(pollers.map((p) => p.stop()));
+    });
+
+    // Tells other local tools (the tenants CLI) where this running stack's endpoints are.
+    const runFile = join(dataDir, RUN_FILE);
+    await writeFile(runFile, JSON.stringify({ pid: process.pid, url: front.url, env }, null, 2));
+    stops.push(() => rm(runFile, { force: true }));
+    ready = true;
+
+    let stopped: Promise<void> | undefined;
+    return {
+      url: front.url,
+      env,
+      dataDir,
+      ...(demoKey ? { demoKey } : {}),
+      drain: async (timeoutMs = 30_000) => {
+        await Promise.all(pollers.map((p) => p.drain({ timeoutMs })));
+      },
+      stop: () => (stopped ??= stopAll()),
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+/**
+ * Tenants for local use: the given ones (kept across restarts: the key's hash is the item key), or
+ * a `demo` tenant whose key is created and printed once.
+ */
+async function seedTenants(env: StackEnv, given: Record<string, string> | undefined, log: (line: string) => void): Promise<string | undefined> {
+  const store = new TenantStore(dynamoClient(env), env[TABLES.tenants.envVar]!);
+  const spec: Array<{ tenant: string; key: string; scopes: Scope[] }> = given
+    ? parseTenantSpec(Object.entries(given).map(([t, k]) => `${t}:${k}`).join(','))
+    : process.env.STREAMFOLD_TENANTS
+      ? parseTenantSpec(process.env.STREAMFOLD_TENANTS)
+      : [];
+  for (const t of spec) {
+    if ((await store.authenticate(t.key)) === undefined) await store.putKey(t.tenant, t.key, t.scopes);
+  }
+  if (spec.length > 0) return undefined;
+  if ((await store.list('demo')).some((k) => k.revokedAt === undefined)) return undefined;
+  const { key, keyId } = generateApiKey();
+  await store.putKey('demo', key, ['write', 'read'], keyId);
+  log(`Created tenant "demo" with API key ${key}\n(shown once; it is stored only as a hash — keep it, or create another with npm run tenants -- create demo)`);
+  return key;
+}
+
