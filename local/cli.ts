@@ -10,16 +10,11 @@
  * endpoints, or by starting its emulators for the command), or against a deployed stack when
  * TENANTS_TABLE_NAME is set (standard AWS credentials and region).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { dynamoClient, resetClients } from '../functions/shared/clients.ts';
 import { StreamfoldError } from '../functions/shared/errors.ts';
-import { generateApiKey, parseScopes, TenantStore } from '../functions/shared/tenants.ts';
-import { TABLES } from '../lib/resources.ts';
-import { startEmulators } from './emulators.ts';
-import { RUN_FILE, startStack } from './index.ts';
-import { provisionResources, LOCAL_ACCOUNT } from './provision.ts';
+import { generateApiKey, parseScopes } from '../functions/shared/tenants.ts';
+import { startStack } from './index.ts';
+import { openTenantStore } from './tenant-admin.ts';
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -86,39 +81,6 @@ async function tenants(args: string[]): Promise<number> {
     }
   } finally {
     await close();
-  }
-}
-
-/** A deployed table (TENANTS_TABLE_NAME), the running embedded stack, or its emulators started for this command. */
-async function openTenantStore(dataDirOpt: string | undefined): Promise<{ store: TenantStore; close(): Promise<void> }> {
-  const deployed = process.env[TABLES.tenants.envVar];
-  if (deployed) return { store: new TenantStore(dynamoClient(), deployed), close: async () => resetClients() };
-
-  const dataDir = resolve(dataDirOpt ?? process.env.STREAMFOLD_DATA_DIR ?? '.streamfold');
-  const runFile = join(dataDir, RUN_FILE);
-  if (existsSync(runFile)) {
-    const run = JSON.parse(readFileSync(runFile, 'utf8')) as { pid: number; env: Record<string, string> };
-    if (isAlive(run.pid)) {
-      return { store: new TenantStore(dynamoClient(run.env), run.env[TABLES.tenants.envVar]!), close: async () => resetClients() };
-    }
-  }
-  const emulators = await startEmulators({ dataDir: join(dataDir, 'emulators') });
-  const { names } = await provisionResources(emulators.env, { account: LOCAL_ACCOUNT });
-  return {
-    store: new TenantStore(dynamoClient(emulators.env), names.tables.tenants),
-    close: async () => {
-      resetClients();
-      await emulators.stop();
-    },
-  };
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 
