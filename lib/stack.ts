@@ -1,0 +1,65 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { EventStream, type EventStreamProps } from './constructs/event-stream.ts';
+import { Monitoring, type MonitoringProps } from './constructs/monitoring.ts';
+import { Storage, type StorageProps } from './constructs/storage.ts';
+import { DEFAULT_PREFIX, TABLES, type TableKey } from './resources.ts';
+
+export interface StreamfoldStackProps extends StackProps {
+  /**
+   * Prefix of every physical name (stream, tables, bucket, dashboard); see lib/resources.ts.
+   * Two deployments in one account and region need different prefixes.
+   * @default DEFAULT_PREFIX ('streamfold')
+   */
+  readonly prefix?: string;
+  /**
+   * Stream settings.
+   * @default - on-demand, AWS-managed KMS key, 24 h retention
+   */
+  readonly stream?: Omit<EventStreamProps, 'prefix'>;
+  /**
+   * Table and bucket settings.
+   * @default - see StorageProps (deletion protection on, RETAIN, tiering after 30/180 days)
+   */
+  readonly storage?: Omit<StorageProps, 'prefix'>;
+  /**
+   * Alarm settings.
+   * @default - see MonitoringProps (no e-mail subscription)
+   */
+  readonly monitoring?: Omit<MonitoringProps, 'prefix'>;
+}
+
+/** Composes the flows of streamfold; each construct owns its resources. */
+export class StreamfoldStack extends Stack {
+  public readonly events: EventStream;
+  public readonly storage: Storage;
+  public readonly monitoring: Monitoring;
+
+  constructor(scope: Construct, id: string, props: StreamfoldStackProps = {}) {
+    super(scope, id, props);
+    const prefix = props.prefix ?? DEFAULT_PREFIX;
+
+    this.events = new EventStream(this, 'Events', { ...props.stream, prefix });
+    this.storage = new Storage(this, 'Storage', { ...props.storage, prefix });
+    this.monitoring = new Monitoring(this, 'Monitoring', { ...props.monitoring, prefix });
+
+    this.monitoring.monitorStream(this.events);
+    for (const key of Object.keys(TABLES) as TableKey[]) {
+      this.monitoring.monitorTable(key, this.storage.tables[key]);
+    }
+
+    // The flows are wired here as their handlers land: a StreamConsumer each for rollup and
+    // archive (bound with storage.bindRollups / bindArchive, watched with
+    // monitoring.monitorConsumer), then intake (events.bindProducer), compaction and query.
+
+    new CfnOutput(this, 'StreamName', { value: this.events.stream.streamName });
+    new CfnOutput(this, 'StreamArn', { value: this.events.stream.streamArn });
+    for (const key of Object.keys(TABLES) as TableKey[]) {
+      new CfnOutput(this, `${key.charAt(0).toUpperCase()}${key.slice(1)}TableName`, {
+        value: this.storage.tables[key].tableName,
+      });
+    }
+    new CfnOutput(this, 'ArchiveBucketName', { value: this.storage.archiveBucket.bucketName });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.alarmTopic.topicArn });
+  }
+}
