@@ -122,6 +122,8 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
         checkpoints: new FileCheckpointStore(join(dataDir, 'checkpoints')),
         onFailure: new FileOnFailureDestination(join(dataDir, 'on-failure', c.name)),
         logger: opts.pollerLogger ?? consoleLogger,
+        // drain() waits for one discovery after it is called: keep it short locally.
+        shardDiscoveryIntervalMs: 1000,
       });
       pollers.push(poller);
     }
