@@ -52,6 +52,8 @@ export interface ValidateOptions {
 const FIELDS = new Set(['tenant', 'name', 'ts', 'value', 'type', 'tags', 'id', 'attrs']);
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 const TENANT_RE = /^[a-z0-9][a-z0-9_-]*$/;
+/** Largest epoch ms a JavaScript Date can hold (ECMA-262 §21.4.1.1). */
+const MAX_DATE_MS = 8.64e15;
 
 /** Validates one parsed JSON value against the event contract. */
 export function validateEvent(input: unknown, opts: ValidateOptions): ValidationResult {
@@ -267,7 +269,9 @@ export function parseTs(ts: unknown, now: number): number | string {
     return `${ms} is before 2000-01-01T00:00:00Z; ts is epoch milliseconds (was it sent in seconds?)`;
   }
   if (ms > now + LIMITS.maxFutureMs) {
-    return `${new Date(ms).toISOString()} is more than 10 min in the future (receiver clock ${new Date(now).toISOString()})`;
+    // Beyond ±8.64e15 ms a Date cannot hold the value (toISOString would throw).
+    const when = ms <= MAX_DATE_MS ? new Date(ms).toISOString() : String(ms);
+    return `${when} is more than 10 min in the future (receiver clock ${new Date(now).toISOString()})`;
   }
   return ms;
 }

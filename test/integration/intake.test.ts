@@ -55,7 +55,7 @@ describe('Intake on the embedded stack', () => {
   it('answers 400 for an unparseable body and 415 for an unknown encoding', async () => {
     const a = await post('[{"name":');
     expect(a.status).toBe(400);
-    expect((await a.json()).error).toMatch(/^body is not valid JSON: /);
+    expect(((await a.json()) as { error: string }).error).toMatch(/^body is not valid JSON: /);
     const b = await post('[]', { 'content-encoding': 'br' });
     expect(b.status).toBe(415);
     expect(await b.json()).toEqual({ error: 'Content-Encoding "br" is not supported; use gzip or none' });
