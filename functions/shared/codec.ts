@@ -9,6 +9,7 @@
  * records are any of those) -> events with their lineage, or a `RecordRejectedError` carrying the
  * reason and the raw bytes. Decoding never throws for bad input.
  */
+import { isUtf8 } from 'node:buffer';
 import { gzipSync, gunzipSync } from 'node:zlib';
 import { RecordRejectedError, type Lineage } from './errors.ts';
 import { validateEvent, type StreamEvent, type ValidateOptions } from './event.ts';
@@ -186,7 +187,14 @@ export interface RecordPosition {
   readonly sequenceNumber: string;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+/** Receives, in record order, each parsed value or rejected piece of a record. */
+interface RecordVisitor {
+  value(value: unknown, lineage: Lineage, text: string): void;
+  reject(error: RecordRejectedError): void;
+}
+
+/** Text is decoded in pieces of about this size, cut after a newline (never inside a UTF-8 sequence). */
+const TEXT_CHUNK_BYTES = 64 * 1024;
 
 /**
  * Decodes one Kinesis record's data into JSON values with lineage. The sub-index counts every
@@ -195,30 +203,37 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
  */
 export function decodeRecord(data: Uint8Array, pos: RecordPosition): DecodedRecord {
   const out: DecodedRecord = { values: [], errors: [] };
+  walkRecord(data, pos, {
+    value: (value, lineage, text) => out.values.push({ value, lineage, text }),
+    reject: (e) => out.errors.push(e),
+  });
+  return out;
+}
+
+function walkRecord(data: Uint8Array, pos: RecordPosition, visit: RecordVisitor): void {
   const counter = { next: 0 };
   if (isKplAggregated(data)) {
     let users;
     try {
       users = decodeKpl(data);
     } catch (err) {
-      reject(out, pos, counter, errorReason(err), data);
-      return out;
+      reject(visit, pos, counter, errorReason(err), data);
+      return;
     }
     for (const u of users) {
       if (isKplAggregated(u.data)) {
-        reject(out, pos, counter, 'KPL: nested aggregated record is not supported', u.data);
+        reject(visit, pos, counter, 'KPL: nested aggregated record is not supported', u.data);
         continue;
       }
-      decodePayload(u.data, pos, counter, out);
+      decodePayload(u.data, pos, counter, visit);
     }
-    return out;
+    return;
   }
-  decodePayload(data, pos, counter, out);
-  return out;
+  decodePayload(data, pos, counter, visit);
 }
 
-function decodePayload(data: Uint8Array, pos: RecordPosition, counter: { next: number }, out: DecodedRecord): void {
-  let bytes = data;
+function decodePayload(data: Uint8Array, pos: RecordPosition, counter: { next: number }, visit: RecordVisitor): void {
+  let bytes = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
     try {
       bytes = gunzipSync(bytes, { maxOutputLength: MAX_INFLATED_BYTES });
@@ -228,28 +243,56 @@ function decodePayload(data: Uint8Array, pos: RecordPosition, counter: { next: n
         code === 'ERR_BUFFER_TOO_LARGE'
           ? `gzip: inflates to more than ${MAX_INFLATED_BYTES} bytes`
           : `gzip: ${errorReason(err)}`;
-      reject(out, pos, counter, reason, data);
+      reject(visit, pos, counter, reason, data);
       return;
     }
     if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
-      reject(out, pos, counter, 'gzip: nested gzip is not supported', data);
+      reject(visit, pos, counter, 'gzip: nested gzip is not supported', data);
       return;
     }
   }
-  let text: string;
-  try {
-    text = utf8.decode(bytes);
-  } catch {
-    reject(out, pos, counter, 'not valid UTF-8 text (expected JSON or NDJSON, optionally gzip\'d)', data);
+  if (!isUtf8(bytes)) {
+    reject(visit, pos, counter, 'not valid UTF-8 text (expected JSON or NDJSON, optionally gzip\'d)', data);
     return;
   }
-  decodeText(text, pos, counter, out);
+  // A UTF-8 byte-order mark is not part of the text.
+  const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  const state: TextState = { first: true, whole: () => bytes.toString('utf8', bom) };
+  // Decode in pieces: one huge string per record lands in V8's large-object space and costs more
+  // than the parsing itself (bench/codec).
+  let start = bom;
+  while (start < bytes.length) {
+    let end = Math.min(start + TEXT_CHUNK_BYTES, bytes.length);
+    if (end < bytes.length) {
+      const nl = bytes.lastIndexOf(0x0a, end - 1);
+      end = nl >= start ? nl + 1 : (() => {
+        const next = bytes.indexOf(0x0a, end);
+        return next === -1 ? bytes.length : next + 1;
+      })();
+    }
+    if (!decodeText(bytes.toString('utf8', start, end), end === bytes.length, pos, counter, visit, state)) return;
+    start = end;
+  }
 }
 
-function decodeText(text: string, pos: RecordPosition, counter: { next: number }, out: DecodedRecord): void {
+interface TextState {
+  /** No line has been seen yet. */
+  first: boolean;
+  /** The record's whole text, for the rare multi-line document. */
+  readonly whole: () => string;
+}
+
+/** Returns false when the whole record turned out to be one document (nothing more to read). */
+function decodeText(
+  text: string,
+  last: boolean,
+  pos: RecordPosition,
+  counter: { next: number },
+  visit: RecordVisitor,
+  state: TextState,
+): boolean {
   const n = text.length;
   let start = 0;
-  let first = true;
   while (start < n) {
     let end = text.indexOf('\n', start);
     if (end === -1) end = n;
@@ -263,20 +306,22 @@ function decodeText(text: string, pos: RecordPosition, counter: { next: number }
       value = JSON.parse(line);
     } catch (err) {
       // A single JSON document may span several lines (pretty-printed): try the whole text once.
-      if (first && end < n) {
-        const whole = tryParse(text);
-        if (whole !== NOT_JSON) {
-          out.values.push({ value: whole, lineage: lineage(pos, counter), text });
-          return;
+      if (state.first && (end < n || !last)) {
+        const whole = state.whole();
+        const doc = tryParse(whole);
+        if (doc !== NOT_JSON) {
+          visit.value(doc, lineage(pos, counter), whole);
+          return false;
         }
       }
-      reject(out, pos, counter, `invalid JSON: ${errorReason(err)}`, Buffer.from(line, 'utf8'));
-      first = false;
+      state.first = false;
+      reject(visit, pos, counter, `invalid JSON: ${errorReason(err)}`, Buffer.from(line, 'utf8'));
       continue;
     }
-    first = false;
-    out.values.push({ value, lineage: lineage(pos, counter), text: line });
+    state.first = false;
+    visit.value(value, lineage(pos, counter), line);
   }
+  return true;
 }
 
 const NOT_JSON = Symbol('not json');
@@ -300,8 +345,8 @@ function lineage(pos: RecordPosition, counter: { next: number }): Lineage {
   return { shardId: pos.shardId, sequenceNumber: pos.sequenceNumber, subIndex: counter.next++ };
 }
 
-function reject(out: DecodedRecord, pos: RecordPosition, counter: { next: number }, reason: string, raw: Uint8Array): void {
-  out.errors.push(new RecordRejectedError(reason, raw, lineage(pos, counter)));
+function reject(visit: RecordVisitor, pos: RecordPosition, counter: { next: number }, reason: string, raw: Uint8Array): void {
+  visit.reject(new RecordRejectedError(reason, raw, lineage(pos, counter)));
 }
 
 function errorReason(err: unknown): string {
@@ -329,12 +374,13 @@ export function decodeEvents(
   opts: ValidateOptions,
   into: DecodedEvents = { events: [], rejected: [] },
 ): DecodedEvents {
-  const rec = decodeRecord(data, pos);
-  for (const e of rec.errors) into.rejected.push(e);
-  for (const v of rec.values) {
-    const r = validateEvent(v.value, opts);
-    if (r.ok) into.events.push({ event: r.event, lineage: v.lineage });
-    else into.rejected.push(new RecordRejectedError(r.reason, Buffer.from(v.text, 'utf8'), v.lineage));
-  }
+  walkRecord(data, pos, {
+    value(value, lineage, text) {
+      const r = validateEvent(value, opts);
+      if (r.ok) into.events.push({ event: r.event, lineage });
+      else into.rejected.push(new RecordRejectedError(r.reason, Buffer.from(text, 'utf8'), lineage));
+    },
+    reject: (e) => into.rejected.push(e),
+  });
   return into;
 }

@@ -55,7 +55,11 @@ const TENANT_RE = /^[a-z0-9][a-z0-9_-]*$/;
 /** Largest epoch ms a JavaScript Date can hold (ECMA-262 §21.4.1.1). */
 const MAX_DATE_MS = 8.64e15;
 
-/** Validates one parsed JSON value against the event contract. */
+/**
+ * Validates one parsed JSON value against the event contract. On success the value itself is
+ * normalized in place (tenant stamped, defaults filled) and returned as the event: pass a value you
+ * own, such as the result of JSON.parse.
+ */
 export function validateEvent(input: unknown, opts: ValidateOptions): ValidationResult {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     return fail(`event: expected a JSON object, got ${describe(input)}`);
@@ -114,15 +118,12 @@ export function validateEvent(input: unknown, opts: ValidateOptions): Validation
     tags = t;
   }
 
-  let id: string | undefined;
   if (o.id !== undefined) {
     if (typeof o.id !== 'string') return fail(`id: expected a string, got ${describe(o.id)}`);
     if (o.id.length === 0) return fail('id: empty; omit it or send 1-64 chars');
     if (tooLong(o.id, LIMITS.idMaxChars)) return fail(`id: longer than ${LIMITS.idMaxChars} chars`);
-    id = o.id;
   }
 
-  let attrs: Record<string, unknown> | undefined;
   if (o.attrs !== undefined) {
     const a = o.attrs;
     if (typeof a !== 'object' || a === null || Array.isArray(a)) {
@@ -130,20 +131,16 @@ export function validateEvent(input: unknown, opts: ValidateOptions): Validation
     }
     const problem = checkAttrs(a as Record<string, unknown>);
     if (problem !== undefined) return fail(problem);
-    attrs = a as Record<string, unknown>;
   }
 
-  const event: { -readonly [K in keyof StreamEvent]: StreamEvent[K] } = {
-    tenant,
-    name,
-    ts: tsResult,
-    value,
-    type,
-    tags,
-  };
-  if (id !== undefined) event.id = id;
-  if (attrs !== undefined) event.attrs = attrs;
-  return { ok: true, event };
+  // Normalize in place: every own key of `o` has been checked above and `o` comes from JSON.parse,
+  // owned by the caller's decoder. Building a copy costs ~30 % of validation (measured: bench/codec).
+  o.tenant = tenant;
+  o.ts = tsResult;
+  o.value = value;
+  o.type = type;
+  o.tags = tags;
+  return { ok: true, event: o as unknown as StreamEvent };
 }
 
 /** Tenant ids appear in object keys and item keys: lower-case letters, digits, `_` and `-`. */

@@ -99,7 +99,7 @@ describe('Function: validateEvent', () => {
         type: 'count',
         tags: {},
       });
-      expect(Object.keys(e)).toEqual(['tenant', 'name', 'ts', 'value', 'type', 'tags']);
+      expect(Object.keys(e).sort()).toEqual(['name', 'tags', 'tenant', 'ts', 'type', 'value']);
       expect('id' in e).toBe(false);
       expect('attrs' in e).toBe(false);
     });
