@@ -1,6 +1,8 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { StreamfoldApi, type StreamfoldApiProps } from './constructs/api.ts';
 import { EventStream, type EventStreamProps } from './constructs/event-stream.ts';
+import { Intake } from './constructs/intake.ts';
 import { Monitoring, type MonitoringProps } from './constructs/monitoring.ts';
 import { Storage, type StorageProps } from './constructs/storage.ts';
 import { DEFAULT_PREFIX, TABLES, type TableKey } from './resources.ts';
@@ -27,6 +29,11 @@ export interface StreamfoldStackProps extends StackProps {
    * @default - see MonitoringProps (no e-mail subscription)
    */
   readonly monitoring?: Omit<MonitoringProps, 'prefix'>;
+  /**
+   * HTTP API settings (throttling, CORS origins, custom domain).
+   * @default - see StreamfoldApiProps (1000 rps, burst 2000, no CORS, execute-api URL only)
+   */
+  readonly api?: Omit<StreamfoldApiProps, 'prefix'>;
 }
 
 /** Composes the flows of streamfold; each construct owns its resources. */
@@ -34,6 +41,8 @@ export class StreamfoldStack extends Stack {
   public readonly events: EventStream;
   public readonly storage: Storage;
   public readonly monitoring: Monitoring;
+  public readonly api: StreamfoldApi;
+  public readonly intake: Intake;
 
   constructor(scope: Construct, id: string, props: StreamfoldStackProps = {}) {
     super(scope, id, props);
@@ -48,9 +57,30 @@ export class StreamfoldStack extends Stack {
       this.monitoring.monitorTable(key, this.storage.tables[key]);
     }
 
-    // The flows are wired here as their handlers land: a StreamConsumer each for rollup and
-    // archive (bound with storage.bindRollups / bindArchive, watched with
-    // monitoring.monitorConsumer), then intake (events.bindProducer), compaction and query.
+    this.api = new StreamfoldApi(this, 'Api', { ...props.api, prefix });
+    this.monitoring.monitorApi('Api', this.api);
+    this.intake = new Intake(this, 'Intake', {
+      stream: this.events,
+      storage: this.storage,
+      api: this.api,
+      monitoring: this.monitoring,
+      prefix,
+    });
+
+    // The other flows are wired here as their handlers land: a StreamConsumer each for rollup
+    // and archive (bound with storage.bindRollups / bindArchive, watched with
+    // monitoring.monitorConsumer), then compaction and query (api.addRoutes('query', fn)).
+
+    new CfnOutput(this, 'ApiUrl', {
+      value: this.api.url,
+      description: 'Base URL of the HTTP API (POST /v1/events)',
+    });
+    if (this.api.domainName) {
+      new CfnOutput(this, 'ApiDomainTarget', {
+        value: this.api.domainName.regionalDomainName,
+        description: 'Point a CNAME (or alias) record of the custom domain here',
+      });
+    }
 
     new CfnOutput(this, 'StreamName', { value: this.events.stream.streamName });
     new CfnOutput(this, 'StreamArn', { value: this.events.stream.streamArn });

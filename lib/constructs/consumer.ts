@@ -1,108 +1,64 @@
-import { Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as iam from 'aws-cdk-lib/aws-iam';
+import { Duration, Token, Validations } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { DEFAULT_PREFIX } from '../resources.ts';
+import type { ConsumerSettings, FunctionDef } from '../functions.ts';
+import { StreamfoldFunction, type StreamfoldFunctionProps } from './function.ts';
 
-/** The newest Node.js runtime this aws-cdk-lib knows; cdk-nag AwsSolutions-L1 checks it. */
-export const NODE_RUNTIME = lambda.Runtime.NODEJS_24_X;
+export { NODE_RUNTIME, type PowertoolsLogLevel } from './function.ts';
 
-export type PowertoolsLogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
-
-export interface StreamConsumerProps {
+/**
+ * The function settings come from `definition` (lib/functions.ts), its event source mapping
+ * settings from `definition.consumer`, which the embedded stack's poller uses too. The mapping
+ * props below override them for this deployment only.
+ */
+export interface StreamConsumerProps extends StreamfoldFunctionProps {
   /** The Kinesis stream to consume. */
   readonly stream: kinesis.IStream;
-  /** Absolute path of the handler's TypeScript entry file. */
-  readonly entry: string;
-  /**
-   * Exported handler function name.
-   * @default 'handler'
-   */
-  readonly handler?: string;
-  /** Service name for Powertools logs and metrics (POWERTOOLS_SERVICE_NAME), e.g. 'rollup'. */
-  readonly serviceName: string;
-  /**
-   * CloudWatch namespace of Powertools metrics (POWERTOOLS_METRICS_NAMESPACE).
-   * @default DEFAULT_PREFIX ('streamfold')
-   */
-  readonly metricsNamespace?: string;
-  /**
-   * Powertools log level (POWERTOOLS_LOG_LEVEL).
-   * @default 'INFO'
-   */
-  readonly logLevel?: PowertoolsLogLevel;
-  /**
-   * Function memory in MiB (128..10240). Memory also buys CPU, which decoding gzip and merging
-   * sketches needs.
-   * @default 1024
-   */
-  readonly memorySize?: number;
-  /**
-   * Function timeout (at most 15 min). A timed-out batch is retried, so keep it well above the
-   * time one full batch takes.
-   * @default Duration.minutes(2)
-   */
-  readonly timeout?: Duration;
-  /**
-   * Retention of the function's log group.
-   * @default logs.RetentionDays.ONE_MONTH
-   */
-  readonly logRetention?: logs.RetentionDays;
-  /**
-   * Removal policy of the function's log group.
-   * @default RemovalPolicy.DESTROY
-   */
-  readonly logRemovalPolicy?: RemovalPolicy;
-  /**
-   * Extra environment variables. Resource variables are set by the `bind*` methods of the
-   * constructs that own the resources, not here.
-   * @default - none
-   */
-  readonly environment?: Readonly<Record<string, string>>;
   /**
    * Most records per invocation (1..10000). Lambda also caps a batch at 6 MB of payload, which
    * binds first for the ~1 MiB gzip'd NDJSON records the intake writes.
-   * @default 500
+   * @default definition.consumer.batchSize (CONSUMER_DEFAULTS: 500)
    */
   readonly batchSize?: number;
   /**
    * How long Lambda gathers records before invoking (0..300 s). A few seconds make batches, and
    * therefore DynamoDB writes per event, far fewer at the cost of that much latency.
-   * @default Duration.seconds(5)
+   * @default definition.consumer.maxBatchingWindowSeconds (CONSUMER_DEFAULTS: 5 s)
    */
   readonly maxBatchingWindow?: Duration;
   /**
    * Concurrent batches per shard (1..10). Order per partition key is kept either way.
-   * @default 1
+   * @default definition.consumer.parallelizationFactor (CONSUMER_DEFAULTS: 1)
    */
   readonly parallelizationFactor?: number;
   /**
    * Retries of a failing batch before its records go to the on-failure destination (0..10000;
    * never infinite, so one poison batch cannot block its shard until the records expire).
-   * @default 10
+   * @default definition.consumer.retryAttempts (CONSUMER_DEFAULTS: 10)
    */
   readonly retryAttempts?: number;
   /**
    * Records older than this are sent to the on-failure destination instead of being processed
    * (60 s..7 days). Matches the default stream retention.
-   * @default Duration.hours(24)
+   * @default definition.consumer.maxRecordAgeSeconds (CONSUMER_DEFAULTS: 24 h)
    */
   readonly maxRecordAge?: Duration;
   /**
    * Split a failing batch in two and retry each half, isolating a poison record quickly.
-   * @default true
+   * @default definition.consumer.bisectBatchOnError (CONSUMER_DEFAULTS: true)
    */
   readonly bisectBatchOnError?: boolean;
   /**
    * Let the handler return `batchItemFailures` so Lambda checkpoints before the first failed
    * record instead of retrying the whole batch. The handlers rely on it.
-   * @default true
+   * @default definition.consumer.reportBatchItemFailures (CONSUMER_DEFAULTS: true)
    */
   readonly reportBatchItemFailures?: boolean;
   /**
@@ -118,8 +74,8 @@ export interface StreamConsumerProps {
 }
 
 /**
- * A Lambda function fed by a Kinesis event source mapping with partial batch responses, bisect on
- * error, bounded retries, a maximum record age and an encrypted SQS on-failure destination.
+ * A StreamfoldFunction fed by a Kinesis event source mapping with partial batch responses, bisect
+ * on error, bounded retries, a maximum record age and an encrypted SQS on-failure destination.
  *
  * The function gets only what the mapping needs (read the stream, send to its own on-failure
  * queue, write its own log group); grant everything else with the owners' `bind*` methods.
@@ -129,6 +85,8 @@ export class StreamConsumer extends Construct {
   public readonly role: iam.Role;
   public readonly logGroup: logs.LogGroup;
   public readonly eventSource: KinesisEventSource;
+  /** The mapping settings in effect: `definition.consumer` with this deployment's overrides. */
+  public readonly settings: ConsumerSettings;
   /**
    * On-failure destination. Lambda sends metadata of each discarded batch (shard, first and last
    * sequence number), not the records: replay them from the stream while they are retained.
@@ -137,58 +95,12 @@ export class StreamConsumer extends Construct {
 
   constructor(scope: Construct, id: string, props: StreamConsumerProps) {
     super(scope, id);
-    validateProps(props);
+    this.settings = effectiveSettings(props);
 
-    this.logGroup = new logs.LogGroup(this, 'Logs', {
-      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
-      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.DESTROY,
-    });
-
-    // An explicit role instead of AWSLambdaBasicExecutionRole: it may write to its own log group
-    // only, not to every log group in the account.
-    this.role = new iam.Role(this, 'Role', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `Execution role of the ${props.serviceName} stream consumer`,
-    });
-    this.logGroup.grantWrite(this.role);
-
-    this.function = new NodejsFunction(this, 'Function', {
-      entry: props.entry,
-      handler: props.handler ?? 'handler',
-      runtime: NODE_RUNTIME,
-      architecture: lambda.Architecture.ARM_64,
-      memorySize: props.memorySize ?? 1024,
-      timeout: props.timeout ?? Duration.minutes(2),
-      role: this.role,
-      logGroup: this.logGroup,
-      environment: {
-        POWERTOOLS_SERVICE_NAME: props.serviceName,
-        POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace ?? DEFAULT_PREFIX,
-        POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
-        // Stack traces point into the TypeScript sources (the bundle ships its source map).
-        NODE_OPTIONS: '--enable-source-maps',
-        ...props.environment,
-      },
-      bundling: {
-        // Local esbuild from node_modules; never Docker.
-        forceDockerBundling: false,
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        target: 'node24',
-        // ESM: the repo is "type": "module", handlers can initialise clients and config with
-        // top-level await once per container, and the SDK v3's ES builds tree-shake better.
-        // Bundled CommonJS dependencies that call require() on Node built-ins need a real
-        // `require` in an ES module, hence the banner.
-        format: OutputFormat.ESM,
-        mainFields: ['module', 'main'],
-        banner:
-          "import { createRequire as __streamfoldCreateRequire } from 'node:module';" +
-          'const require = __streamfoldCreateRequire(import.meta.url);',
-        // Bundle the SDK too, so the code deployed is the version tested, not the runtime's.
-        externalModules: [],
-      },
-    });
+    const fn = new StreamfoldFunction(this, 'Handler', props);
+    this.function = fn.function;
+    this.role = fn.role;
+    this.logGroup = fn.logGroup;
 
     this.onFailureQueue = new sqs.Queue(this, 'OnFailure', {
       // SSE-SQS: encrypted at rest without a KMS key policy to keep in step with the function role;
@@ -204,15 +116,16 @@ export class StreamConsumer extends Construct {
         'operators read it to replay failed batches, there is no consumer that could fail.',
     });
 
+    const s = this.settings;
     this.eventSource = new KinesisEventSource(props.stream, {
       startingPosition: props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON,
-      batchSize: props.batchSize ?? 500,
-      maxBatchingWindow: props.maxBatchingWindow ?? Duration.seconds(5),
-      parallelizationFactor: props.parallelizationFactor ?? 1,
-      retryAttempts: props.retryAttempts ?? 10,
-      maxRecordAge: props.maxRecordAge ?? Duration.hours(24),
-      bisectBatchOnError: props.bisectBatchOnError ?? true,
-      reportBatchItemFailures: props.reportBatchItemFailures ?? true,
+      batchSize: s.batchSize,
+      maxBatchingWindow: Duration.seconds(s.maxBatchingWindowSeconds),
+      parallelizationFactor: s.parallelizationFactor,
+      retryAttempts: s.retryAttempts,
+      maxRecordAge: Duration.seconds(s.maxRecordAgeSeconds),
+      bisectBatchOnError: s.bisectBatchOnError,
+      reportBatchItemFailures: s.reportBatchItemFailures,
       onFailure: new SqsDlq(this.onFailureQueue),
     });
     this.function.addEventSource(this.eventSource);
@@ -224,30 +137,53 @@ export class StreamConsumer extends Construct {
   }
 }
 
-function validateProps(props: StreamConsumerProps): void {
+/** `definition.consumer` with the props' overrides, validated. */
+function effectiveSettings(props: StreamConsumerProps): ConsumerSettings {
+  const def: FunctionDef = props.definition;
   const fail = (message: string): never => {
-    throw new Error(`StreamConsumer (${props.serviceName}): ${message}`);
+    throw new Error(`StreamConsumer (${def.id}): ${message}`);
   };
-  const integerIn = (name: string, value: number | undefined, min: number, max: number) => {
-    if (value === undefined || Token.isUnresolved(value)) return;
+  const base = def.consumer;
+  if (base === undefined) {
+    return fail(
+      'definition has no consumer settings; add `consumer` to its entry in lib/functions.ts ' +
+        '(e.g. { ...CONSUMER_DEFAULTS }) so the embedded poller runs it with the same settings',
+    );
+  }
+  const seconds = (name: string, value: Duration | undefined, fallback: number): number => {
+    if (value === undefined) return fallback;
+    if (value.isUnresolved()) return fail(`${name} must be a literal duration, not a token`);
+    return value.toSeconds({ integral: false });
+  };
+  const onFailureRetention = props.onFailureRetention;
+  const settings: ConsumerSettings = {
+    batchSize: props.batchSize ?? base.batchSize,
+    maxBatchingWindowSeconds: seconds('maxBatchingWindow', props.maxBatchingWindow, base.maxBatchingWindowSeconds),
+    parallelizationFactor: props.parallelizationFactor ?? base.parallelizationFactor,
+    retryAttempts: props.retryAttempts ?? base.retryAttempts,
+    maxRecordAgeSeconds: seconds('maxRecordAge', props.maxRecordAge, base.maxRecordAgeSeconds),
+    bisectBatchOnError: props.bisectBatchOnError ?? base.bisectBatchOnError,
+    reportBatchItemFailures: props.reportBatchItemFailures ?? base.reportBatchItemFailures,
+  };
+
+  const integerIn = (name: string, value: number, min: number, max: number) => {
+    if (Token.isUnresolved(value)) return;
     if (!Number.isInteger(value) || value < min || value > max) {
       fail(`${name} must be a whole number in ${min}..${max}, got ${value}`);
     }
   };
-  const secondsIn = (name: string, value: Duration | undefined, min: number, max: number) => {
-    if (value === undefined || value.isUnresolved()) return;
-    const seconds = value.toSeconds({ integral: false });
-    if (!Number.isInteger(seconds) || seconds < min || seconds > max) {
-      fail(`${name} must be whole seconds in ${min}..${max} s, got ${seconds} s`);
+  const secondsIn = (name: string, value: number, min: number, max: number) => {
+    if (!Number.isInteger(value) || value < min || value > max) {
+      fail(`${name} must be whole seconds in ${min}..${max} s, got ${value} s`);
     }
   };
-
-  integerIn('batchSize', props.batchSize, 1, 10_000);
-  integerIn('parallelizationFactor', props.parallelizationFactor, 1, 10);
-  integerIn('retryAttempts', props.retryAttempts, 0, 10_000);
-  integerIn('memorySize', props.memorySize, 128, 10_240);
-  secondsIn('maxBatchingWindow', props.maxBatchingWindow, 0, 300);
-  secondsIn('maxRecordAge', props.maxRecordAge, 60, 604_800);
-  secondsIn('timeout', props.timeout, 1, 900);
-  secondsIn('onFailureRetention', props.onFailureRetention, 60, 1_209_600);
+  integerIn('batchSize', settings.batchSize, 1, 10_000);
+  integerIn('parallelizationFactor', settings.parallelizationFactor, 1, 10);
+  integerIn('retryAttempts', settings.retryAttempts, 0, 10_000);
+  secondsIn('maxBatchingWindow', settings.maxBatchingWindowSeconds, 0, 300);
+  secondsIn('maxRecordAge', settings.maxRecordAgeSeconds, 60, 604_800);
+  if (onFailureRetention !== undefined) {
+    secondsIn('onFailureRetention', seconds('onFailureRetention', onFailureRetention, 0), 60, 1_209_600);
+  }
+  return settings;
 }

@@ -4,10 +4,12 @@ import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { DEFAULT_PREFIX } from '../resources.ts';
+import type { StreamfoldApi } from './api.ts';
 import type { StreamConsumer } from './consumer.ts';
 import type { EventStream } from './event-stream.ts';
 
@@ -33,6 +35,12 @@ export interface MonitoringProps {
    * @default 5
    */
   readonly iteratorAgeEvaluationPeriods?: number;
+  /**
+   * The API alarm fires when more than this percentage of requests get a 5xx (from API Gateway
+   * or the functions) in 3 of 5 consecutive minutes.
+   * @default 1
+   */
+  readonly api5xxRatePercent?: number;
 }
 
 /**
@@ -47,6 +55,7 @@ export class Monitoring extends Construct {
   public readonly alarms: cloudwatch.Alarm[] = [];
   private readonly iteratorAgeThreshold: Duration;
   private readonly iteratorAgeEvaluationPeriods: number;
+  private readonly api5xxRatePercent: number;
 
   constructor(scope: Construct, id: string, props: MonitoringProps = {}) {
     super(scope, id);
@@ -62,6 +71,10 @@ export class Monitoring extends Construct {
     }
     if (!this.iteratorAgeThreshold.isUnresolved() && this.iteratorAgeThreshold.toMilliseconds() <= 0) {
       throw new Error('Monitoring: iteratorAgeThreshold must be positive');
+    }
+    this.api5xxRatePercent = props.api5xxRatePercent ?? 1;
+    if (!(this.api5xxRatePercent > 0 && this.api5xxRatePercent <= 100)) {
+      throw new Error(`Monitoring: api5xxRatePercent must be in (0, 100], got ${this.api5xxRatePercent}`);
     }
 
     // CloudWatch cannot publish to a topic encrypted with the AWS-managed alias/aws/sns key (its
@@ -136,12 +149,12 @@ export class Monitoring extends Construct {
     );
   }
 
-  /** Iterator age, errors and throttles of a consumer function, and depth of its failure queue. */
+  /**
+   * Errors and throttles of a function (see {@link monitorFunction}), plus the iterator age of a
+   * consumer and the depth of its on-failure queue.
+   */
   public monitorConsumer(name: string, consumer: StreamConsumer): void {
-    const fn = consumer.function;
     const iteratorAge = consumer.metricIteratorAge({ period: Duration.minutes(1) });
-    const errors = fn.metricErrors({ statistic: 'Sum', period: Duration.minutes(5) });
-    const throttles = fn.metricThrottles({ statistic: 'Sum', period: Duration.minutes(5) });
     const dlqDepth = consumer.onFailureQueue.metricApproximateNumberOfMessagesVisible({
       statistic: 'Maximum',
       period: Duration.minutes(5),
@@ -156,18 +169,6 @@ export class Monitoring extends Construct {
         `${this.iteratorAgeThreshold.toHumanString()}. Records are lost when they pass the ` +
         'maximum record age or the stream retention.',
     });
-    this.addAlarm(`${name}Errors`, {
-      metric: errors,
-      threshold: 1,
-      evaluationPeriods: 1,
-      alarmDescription: `${name} invocations failed (the whole batch is retried).`,
-    });
-    this.addAlarm(`${name}Throttles`, {
-      metric: throttles,
-      threshold: 1,
-      evaluationPeriods: 1,
-      alarmDescription: `${name} invocations were throttled (account or reserved concurrency).`,
-    });
     this.addAlarm(`${name}OnFailureQueueDepth`, {
       metric: dlqDepth,
       threshold: 1,
@@ -176,9 +177,40 @@ export class Monitoring extends Construct {
         `${name} discarded a batch after its retries or maximum record age: the on-failure ` +
         'queue holds its shard and sequence numbers. Replay it while the stream retains it.',
     });
-
+    this.monitorFunction(name, consumer.function, {
+      errors: `${name} invocations failed (the whole batch is retried).`,
+    });
     this.dashboard.addWidgets(
-      new cloudwatch.GraphWidget({ title: `${name}: iterator age (ms)`, left: [iteratorAge], width: 6 }),
+      new cloudwatch.GraphWidget({ title: `${name}: iterator age (ms)`, left: [iteratorAge], width: 12 }),
+      new cloudwatch.GraphWidget({ title: `${name}: on-failure queue`, left: [dlqDepth], width: 12 }),
+    );
+  }
+
+  /**
+   * Errors (crashes, timeouts, out of memory) and throttles of a function, with invocation and
+   * duration widgets.
+   */
+  public monitorFunction(
+    name: string,
+    fn: lambda.IFunction,
+    descriptions: { readonly errors?: string } = {},
+  ): void {
+    const errors = fn.metricErrors({ statistic: 'Sum', period: Duration.minutes(5) });
+    const throttles = fn.metricThrottles({ statistic: 'Sum', period: Duration.minutes(5) });
+    this.addAlarm(`${name}Errors`, {
+      metric: errors,
+      threshold: 1,
+      evaluationPeriods: 1,
+      alarmDescription:
+        descriptions.errors ?? `${name} invocations failed (crash, timeout or out of memory).`,
+    });
+    this.addAlarm(`${name}Throttles`, {
+      metric: throttles,
+      threshold: 1,
+      evaluationPeriods: 1,
+      alarmDescription: `${name} invocations were throttled (account or reserved concurrency).`,
+    });
+    this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: `${name}: invocations, errors, throttles`,
         left: [
@@ -186,14 +218,56 @@ export class Monitoring extends Construct {
           errors,
           throttles,
         ],
-        width: 6,
+        width: 12,
       }),
       new cloudwatch.GraphWidget({
         title: `${name}: duration (p99)`,
         left: [fn.metricDuration({ statistic: 'p99', period: Duration.minutes(5) })],
-        width: 6,
+        width: 12,
       }),
-      new cloudwatch.GraphWidget({ title: `${name}: on-failure queue`, left: [dlqDepth], width: 6 }),
+    );
+  }
+
+  /**
+   * The share of API requests answered with a 5xx, whether API Gateway or a function produced
+   * it (the intake answers 500/503 itself when storage fails, which Lambda's Errors metric does
+   * not count), with request, 4xx/5xx and latency widgets.
+   */
+  public monitorApi(name: string, api: StreamfoldApi): void {
+    const period = Duration.minutes(1);
+    const requests = api.stage.metricCount({ statistic: 'Sum', period });
+    const serverErrors = api.stage.metricServerError({ statistic: 'Sum', period });
+    const clientErrors = api.stage.metricClientError({ statistic: 'Sum', period });
+    const rate = new cloudwatch.MathExpression({
+      label: `${name} 5xx (% of requests)`,
+      expression: 'IF(FILL(c, 0) > 0, 100 * FILL(e, 0) / FILL(c, 0), 0)',
+      usingMetrics: { c: requests, e: serverErrors },
+      period,
+    });
+    this.addAlarm(`${name}ServerErrors`, {
+      metric: rate,
+      threshold: this.api5xxRatePercent,
+      evaluationPeriods: 5,
+      datapointsToAlarm: 3,
+      alarmDescription:
+        `More than ${this.api5xxRatePercent}% of ${name} requests got a 5xx in 3 of the last 5 ` +
+        'minutes. The access log (integrationErrorMessage, errorMessage) and the function logs say why.',
+    });
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({ title: `${name}: requests`, left: [requests], width: 8 }),
+      new cloudwatch.GraphWidget({
+        title: `${name}: 4xx and 5xx`,
+        left: [clientErrors, serverErrors],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: `${name}: latency (p99)`,
+        left: [
+          api.stage.metricLatency({ statistic: 'p99', period: Duration.minutes(5) }),
+          api.stage.metricIntegrationLatency({ statistic: 'p99', period: Duration.minutes(5) }),
+        ],
+        width: 8,
+      }),
     );
   }
 

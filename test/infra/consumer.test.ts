@@ -1,16 +1,10 @@
-import { execFile } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Duration, type Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { StreamConsumer, type StreamConsumerProps } from '../../lib/constructs/consumer.ts';
 import { EventStream } from '../../lib/constructs/event-stream.ts';
-import { actionsOf, logicalIdOf, nagFindings, roleStatements, testStack } from './fixtures/cdk.ts';
-
-const FIXTURE_ENTRY = fileURLToPath(new URL('./fixtures/handler.ts', import.meta.url));
+import { CONSUMER_DEFAULTS } from '../../lib/functions.ts';
+import { actionsOf, fixtureDef, logicalIdOf, nagFindings, roleStatements, testStack } from './fixtures/cdk.ts';
 
 describe('Construct: StreamConsumer', () => {
   // One synth (with a real esbuild bundle) for the whole file.
@@ -22,37 +16,13 @@ describe('Construct: StreamConsumer', () => {
   beforeAll(() => {
     stack = testStack();
     events = new EventStream(stack, 'Events');
-    consumer = new StreamConsumer(stack, 'Fixture', {
-      stream: events.stream,
-      entry: FIXTURE_ENTRY,
-      serviceName: 'fixture',
-    });
+    consumer = new StreamConsumer(stack, 'Fixture', { stream: events.stream, definition: fixtureDef('fixture') });
     template = Template.fromStack(stack);
   });
 
-  it('runs the bundle on the newest Node.js runtime, arm64, with Powertools settings', () => {
-    // Assess
-    template.hasResourceProperties('AWS::Lambda::Function', {
-      Runtime: 'nodejs24.x',
-      Architectures: ['arm64'],
-      Handler: 'index.handler',
-      MemorySize: 1024,
-      Timeout: 120,
-      LoggingConfig: { LogGroup: { Ref: logicalIdOf(consumer.logGroup) } },
-      Environment: {
-        Variables: {
-          POWERTOOLS_SERVICE_NAME: 'fixture',
-          POWERTOOLS_METRICS_NAMESPACE: 'streamfold',
-          POWERTOOLS_LOG_LEVEL: 'INFO',
-          NODE_OPTIONS: '--enable-source-maps',
-        },
-      },
-    });
-    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
-  });
-
   it('maps the stream with partial batch responses, bisect, bounded retries and age', () => {
-    // Assess
+    // Assess: CONSUMER_DEFAULTS, the settings the embedded poller runs with too
+    expect(consumer.settings).toEqual(CONSUMER_DEFAULTS);
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       EventSourceArn: { 'Fn::GetAtt': [logicalIdOf(events.stream), 'Arn'] },
       FunctionName: { Ref: logicalIdOf(consumer.function) },
@@ -119,57 +89,38 @@ describe('Construct: StreamConsumer', () => {
     expect(nagFindings(stack)).toEqual([]);
   });
 
-  it('produces an ES module bundle that runs outside the repo', async () => {
-    // Prepare: the bundle is the stack's only file asset, staged in the cloud assembly.
-    const assembly = (stack.node.root as App).synth();
-    const bundles = readdirSync(assembly.directory)
-      .filter((name) => name.startsWith('asset.'))
-      .map((name) => path.join(assembly.directory, name, 'index.mjs'))
-      .filter((file) => existsSync(file));
-    expect(bundles).toHaveLength(1);
-    const bundle = bundles[0]!;
-    const script =
-      `const { handler } = await import(${JSON.stringify(pathToFileURL(bundle).href)});` +
-      "process.stdout.write(JSON.stringify(await handler({ Records: [{ kinesis: { data: 'e30=' } }] })));";
-
-    // Act
-    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
-      cwd: assembly.directory,
-      env: { PATH: process.env['PATH'], POWERTOOLS_LOG_LEVEL: 'ERROR' },
-    });
-
-    // Assess
-    expect(JSON.parse(stdout)).toEqual({ batchItemFailures: [] });
-  });
-
-  it('passes its event source settings through', () => {
-    // Prepare
-    const other = testStack();
+  it("takes the definition's consumer settings, and the props override them", () => {
+    // Prepare: skip bundling, which this test does not look at
+    const other = testStack('Tuned', { 'aws:cdk:bundling-stacks': [] });
     const stream = new EventStream(other, 'Events').stream;
+    const definition = fixtureDef('tuned', {
+      consumer: { ...CONSUMER_DEFAULTS, batchSize: 100, retryAttempts: 3, maxRecordAgeSeconds: 3600 },
+    });
 
     // Act
-    new StreamConsumer(other, 'Tuned', {
+    const tuned = new StreamConsumer(other, 'Tuned', {
       stream,
-      entry: FIXTURE_ENTRY,
-      serviceName: 'tuned',
-      batchSize: 100,
-      maxBatchingWindow: Duration.seconds(0),
+      definition,
       parallelizationFactor: 4,
-      retryAttempts: 3,
-      maxRecordAge: Duration.hours(1),
-      memorySize: 512,
-      timeout: Duration.seconds(30),
+      maxBatchingWindow: Duration.seconds(0),
     });
 
     // Assess
-    const t = Template.fromStack(other);
-    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+    expect(tuned.settings).toEqual({
+      ...CONSUMER_DEFAULTS,
+      batchSize: 100,
+      retryAttempts: 3,
+      maxRecordAgeSeconds: 3600,
+      parallelizationFactor: 4,
+      maxBatchingWindowSeconds: 0,
+    });
+    Template.fromStack(other).hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       BatchSize: 100,
+      MaximumBatchingWindowInSeconds: 0,
       ParallelizationFactor: 4,
       MaximumRetryAttempts: 3,
       MaximumRecordAgeInSeconds: 3600,
     });
-    t.hasResourceProperties('AWS::Lambda::Function', { MemorySize: 512, Timeout: 30 });
   });
 
   describe('rejects contradictory props at synth', () => {
@@ -193,17 +144,44 @@ describe('Construct: StreamConsumer', () => {
         { maxRecordAge: Duration.days(8) },
         'maxRecordAge must be whole seconds in 60..604800 s, got 691200 s',
       ],
-      ['memorySize under 128', { memorySize: 100 }, 'memorySize must be a whole number in 128..10240, got 100'],
-      ['timeout over 15 min', { timeout: Duration.minutes(16) }, 'timeout must be whole seconds in 1..900 s, got 960 s'],
+      [
+        'onFailureRetention over 14 days',
+        { onFailureRetention: Duration.days(15) },
+        'onFailureRetention must be whole seconds in 60..1209600 s, got 1296000 s',
+      ],
     ] satisfies Array<[string, Partial<StreamConsumerProps>, string]>)('%s', (_label, props, message) => {
       // Prepare
       const other = testStack();
       const stream = new EventStream(other, 'Events').stream;
 
       // Act + Assess
-      expect(
-        () => new StreamConsumer(other, 'Bad', { stream, entry: FIXTURE_ENTRY, serviceName: 'bad', ...props }),
-      ).toThrow(`StreamConsumer (bad): ${message}`);
+      expect(() => new StreamConsumer(other, 'Bad', { stream, definition: fixtureDef('bad'), ...props })).toThrow(
+        `StreamConsumer (bad): ${message}`,
+      );
+    });
+
+    it('rejects a definition without consumer settings, which the embedded poller needs too', () => {
+      // Prepare
+      const other = testStack();
+      const stream = new EventStream(other, 'Events').stream;
+      const definition = fixtureDef('plain', { consumer: undefined });
+
+      // Act + Assess
+      expect(() => new StreamConsumer(other, 'Plain', { stream, definition })).toThrow(
+        'StreamConsumer (plain): definition has no consumer settings; add `consumer` to its entry in lib/functions.ts',
+      );
+    });
+
+    it('rejects invalid settings in the definition, not only in the props', () => {
+      // Prepare
+      const other = testStack();
+      const stream = new EventStream(other, 'Events').stream;
+      const definition = fixtureDef('wide', { consumer: { ...CONSUMER_DEFAULTS, parallelizationFactor: 12 } });
+
+      // Act + Assess
+      expect(() => new StreamConsumer(other, 'Wide', { stream, definition })).toThrow(
+        'StreamConsumer (wide): parallelizationFactor must be a whole number in 1..10, got 12',
+      );
     });
   });
 });

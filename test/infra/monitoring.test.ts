@@ -1,31 +1,32 @@
-import { fileURLToPath } from 'node:url';
 import { Duration, type Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { StreamfoldApi } from '../../lib/constructs/api.ts';
 import { StreamConsumer } from '../../lib/constructs/consumer.ts';
 import { EventStream } from '../../lib/constructs/event-stream.ts';
 import { Monitoring } from '../../lib/constructs/monitoring.ts';
 import { Storage } from '../../lib/constructs/storage.ts';
-import { logicalIdOf, nagFindings, testStack } from './fixtures/cdk.ts';
-
-const FIXTURE_ENTRY = fileURLToPath(new URL('./fixtures/handler.ts', import.meta.url));
+import { fixtureDef, logicalIdOf, nagFindings, testStack } from './fixtures/cdk.ts';
 
 describe('Construct: Monitoring', () => {
   let stack: Stack;
   let monitoring: Monitoring;
   let consumer: StreamConsumer;
   let storage: Storage;
+  let api: StreamfoldApi;
   let template: Template;
 
   beforeAll(() => {
     stack = testStack();
     const events = new EventStream(stack, 'Events');
     storage = new Storage(stack, 'Storage');
-    consumer = new StreamConsumer(stack, 'Rollup', { stream: events.stream, entry: FIXTURE_ENTRY, serviceName: 'rollup' });
+    consumer = new StreamConsumer(stack, 'Rollup', { stream: events.stream, definition: fixtureDef('rollup') });
     monitoring = new Monitoring(stack, 'Monitoring', { alarmEmail: 'oncall@example.com' });
     monitoring.monitorStream(events);
     monitoring.monitorConsumer('Rollup', consumer);
     monitoring.monitorTable('rollups', storage.tables.rollups);
+    api = new StreamfoldApi(stack, 'Api');
+    monitoring.monitorApi('Api', api);
     template = Template.fromStack(stack);
   });
 
@@ -110,6 +111,39 @@ describe('Construct: Monitoring', () => {
     });
   });
 
+  it('alarms when more than 1 % of API requests get a 5xx in 3 of 5 minutes', () => {
+    // Prepare
+    const dimensions = [
+      { Name: 'ApiId', Value: { Ref: logicalIdOf(api.httpApi) } },
+      { Name: 'Stage', Value: '$default' },
+    ];
+    const stat = (id: string, metricName: string) =>
+      Match.objectLike({
+        Id: id,
+        ReturnData: false,
+        MetricStat: Match.objectLike({
+          Metric: { Namespace: 'AWS/ApiGateway', MetricName: metricName, Dimensions: dimensions },
+          Stat: 'Sum',
+          Period: 60,
+        }),
+      });
+
+    // Assess: 5xx from API Gateway itself and from the functions' answers alike
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Threshold: 1,
+      EvaluationPeriods: 5,
+      DatapointsToAlarm: 3,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: logicalIdOf(monitoring.alarmTopic) }],
+      Metrics: Match.arrayWith([
+        Match.objectLike({ Expression: 'IF(FILL(c, 0) > 0, 100 * FILL(e, 0) / FILL(c, 0), 0)' }),
+        stat('c', 'Count'),
+        stat('e', '5xx'),
+      ]),
+    });
+  });
+
   it('alarms on stream write throttles and draws one dashboard', () => {
     // Assess
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
@@ -120,13 +154,23 @@ describe('Construct: Monitoring', () => {
     });
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'streamfold-operations' });
-    expect(monitoring.alarms).toHaveLength(6);
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 6);
+    expect(monitoring.alarms).toHaveLength(7);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 7);
   });
 
   it('has no unacknowledged cdk-nag findings', () => {
     // Act + Assess
     expect(nagFindings(stack)).toEqual([]);
+  });
+
+  it.each([0, 101])('rejects an API 5xx rate threshold of %s %%', (percent) => {
+    // Prepare
+    const other = testStack();
+
+    // Act + Assess
+    expect(() => new Monitoring(other, 'Monitoring', { api5xxRatePercent: percent })).toThrow(
+      `Monitoring: api5xxRatePercent must be in (0, 100], got ${percent}`,
+    );
   });
 
   it('rejects a non-positive evaluation period count', () => {

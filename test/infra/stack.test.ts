@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -9,7 +8,7 @@ import { createApp } from '../../bin/streamfold.ts';
 import { StreamConsumer } from '../../lib/constructs/consumer.ts';
 import type { StreamfoldStack } from '../../lib/stack.ts';
 import { TABLES } from '../../lib/resources.ts';
-import { logicalIdOf, nagFindings } from './fixtures/cdk.ts';
+import { fixtureDef, logicalIdOf, nagFindings } from './fixtures/cdk.ts';
 
 function stackOf(app: App): StreamfoldStack {
   return app.node.findChild('Streamfold') as StreamfoldStack;
@@ -29,8 +28,7 @@ describe('App: streamfold', () => {
     const stack = stackOf(app);
     const consumer = new StreamConsumer(stack, 'Fixture', {
       stream: stack.events.stream,
-      entry: fileURLToPath(new URL('./fixtures/handler.ts', import.meta.url)),
-      serviceName: 'fixture',
+      definition: fixtureDef('fixture'),
     });
     stack.storage.bindRollups(consumer.function, 'readWrite');
     stack.storage.bindArchive(consumer.function, 'write');
@@ -70,7 +68,7 @@ describe('App: streamfold', () => {
       template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'sf-test-operations' });
     });
 
-    it('outputs the stream, tables, bucket and alarm topic', () => {
+    it('outputs the API URL, stream, tables, bucket and alarm topic', () => {
       // Prepare
       const stack = stackOf(app);
 
@@ -82,11 +80,19 @@ describe('App: streamfold', () => {
       template.hasOutput('IdempotencyTableName', { Value: { Ref: logicalIdOf(stack.storage.tables.idempotency) } });
       template.hasOutput('ArchiveBucketName', { Value: { Ref: logicalIdOf(stack.storage.archiveBucket) } });
       template.hasOutput('AlarmTopicArn', { Value: { Ref: logicalIdOf(stack.monitoring.alarmTopic) } });
+      template.hasOutput('ApiUrl', {
+        Value: {
+          'Fn::Join': [
+            '',
+            ['https://', { Ref: logicalIdOf(stack.api.httpApi) }, '.execute-api.', { Ref: 'AWS::Region' }, '.', { Ref: 'AWS::URLSuffix' }, '/'],
+          ],
+        },
+      });
     });
 
-    it('watches the stream and every table', () => {
-      // Assess
-      template.resourceCountIs('AWS::CloudWatch::Alarm', 1 + Object.keys(TABLES).length);
+    it('watches the stream, every table, the API and the intake function', () => {
+      // Assess: stream throttles, a throttle alarm per table, API 5xx rate, intake errors and throttles
+      template.resourceCountIs('AWS::CloudWatch::Alarm', 1 + Object.keys(TABLES).length + 1 + 2);
       template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'PutRecords.ThrottledRecords' });
       template.resourcePropertiesCountIs(
         'AWS::CloudWatch::Alarm',

@@ -1,14 +1,10 @@
-import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, type Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { StreamConsumer } from '../../lib/constructs/consumer.ts';
-import { EventStream } from '../../lib/constructs/event-stream.ts';
+import { StreamfoldFunction } from '../../lib/constructs/function.ts';
 import { Storage, type StorageProps } from '../../lib/constructs/storage.ts';
 import { BUCKETS, TABLES, type TableKey } from '../../lib/resources.ts';
-import { actionsOf, logicalIdOf, nagFindings, roleStatements, testStack } from './fixtures/cdk.ts';
-
-const FIXTURE_ENTRY = fileURLToPath(new URL('./fixtures/handler.ts', import.meta.url));
+import { actionsOf, fixtureDef, logicalIdOf, nagFindings, roleStatements, testStack } from './fixtures/cdk.ts';
 
 /** Actions of `statements` whose resources mention `logicalId`. */
 function actionsOn(statements: ReturnType<typeof roleStatements>, logicalId: string): string[] {
@@ -16,26 +12,25 @@ function actionsOn(statements: ReturnType<typeof roleStatements>, logicalId: str
 }
 
 describe('Construct: Storage', () => {
-  // One synth for the defaults, with two consumers bound the way rollup/archive and query will be.
+  // One synth for the defaults, with functions bound the way rollup/archive and query will be.
   let stack: Stack;
   let storage: Storage;
-  let writer: StreamConsumer;
-  let reader: StreamConsumer;
-  let intake: StreamConsumer;
+  let writer: StreamfoldFunction;
+  let reader: StreamfoldFunction;
+  let intake: StreamfoldFunction;
   let template: Template;
 
   beforeAll(() => {
     stack = testStack();
     storage = new Storage(stack, 'Storage');
-    const stream = new EventStream(stack, 'Events').stream;
-    writer = new StreamConsumer(stack, 'Writer', { stream, entry: FIXTURE_ENTRY, serviceName: 'writer' });
-    reader = new StreamConsumer(stack, 'Reader', { stream, entry: FIXTURE_ENTRY, serviceName: 'reader' });
+    writer = new StreamfoldFunction(stack, 'Writer', { definition: fixtureDef('writer') });
+    reader = new StreamfoldFunction(stack, 'Reader', { definition: fixtureDef('reader') });
     storage.bindRollups(writer.function, 'readWrite');
     storage.bindArchive(writer.function, 'write');
     storage.bindTenants(reader.function, 'read');
     storage.bindRollups(reader.function, 'read');
     storage.bindArchive(reader.function, 'read');
-    intake = new StreamConsumer(stack, 'Intake', { stream, entry: FIXTURE_ENTRY, serviceName: 'intake' });
+    intake = new StreamfoldFunction(stack, 'Intake', { definition: fixtureDef('intake') });
     storage.bindIdempotency(intake.function);
     storage.bindTenants(intake.function, 'read');
     template = Template.fromStack(stack);
