@@ -24,7 +24,7 @@ export function createIntakeHandler(env: Env, overrides: Partial<IntakeDeps> = {
     idempotency: new DynamoIdempotencyStore(db, tableName(env, 'idempotency')),
     ...overrides,
   };
-  const logger = new Logger({ serviceName: env.POWERTOOLS_SERVICE_NAME ?? 'streamfold-intake', logLevel: (env.LOG_LEVEL ?? 'INFO') as 'INFO' });
+  const logger = new Logger({ serviceName: env.POWERTOOLS_SERVICE_NAME ?? 'streamfold-intake', logLevel: (env.POWERTOOLS_LOG_LEVEL ?? env.LOG_LEVEL ?? 'INFO') as 'INFO' });
 
   return async (event, context) => {
     const body = event.body === undefined ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');

@@ -64,7 +64,7 @@ export class Intake extends Construct {
     this.logGroup = fn.logGroup;
 
     props.stream.bindProducer(this.function);
-    props.storage.bindTenants(this.function, 'read');
+    props.storage.bindTenants(this.function, 'lookup');
     props.storage.bindIdempotency(this.function);
     this.routes = props.api.addRoutes('intake', this.function);
 

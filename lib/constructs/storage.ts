@@ -17,7 +17,12 @@ import {
 /** Storage classes the archive's `events/` objects may move to first. */
 export type ArchiveTransitionStorageClass = 'INTELLIGENT_TIERING' | 'STANDARD_IA';
 
-export type TableAccess = 'read' | 'readWrite';
+/**
+ * - `lookup`: GetItem only (the API functions authenticate keys by their hash).
+ * - `read`: every read action (GetItem, BatchGetItem, Query, Scan, ...).
+ * - `readWrite`: read plus every write action.
+ */
+export type TableAccess = 'lookup' | 'read' | 'readWrite';
 
 /**
  * - `read`: get objects under `events/` and `quarantine/`, list the bucket (query).
@@ -260,7 +265,8 @@ export class Storage extends Construct {
   private bindTable(key: TableKey, fn: lambda.Function, access: TableAccess): void {
     const table = this.tables[key];
     if (access === 'readWrite') table.grantReadWriteData(fn);
-    else table.grantReadData(fn);
+    else if (access === 'read') table.grantReadData(fn);
+    else table.grant(fn, 'dynamodb:GetItem');
     fn.addEnvironment(TABLES[key].envVar, table.tableName);
   }
 }
