@@ -8,12 +8,18 @@
  * Functions get `env`, exactly the environment a deployed function gets: resource names, the
  * standard AWS_ENDPOINT_URL_* variables, region and credentials. Integration tests use
  * `startStack()`; nothing else reaches into emulator internals.
+ *
+ * With the standard endpoint settings in the environment (AWS_ENDPOINT_URL=http://localhost.localstack.cloud:4566,
+ * say) no emulator starts: the stack provisions its resources there, under a prefix of its own,
+ * and runs the same pollers and HTTP front against them. That is how the integration suite runs
+ * against LocalStack.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { createIntakeHandler } from '../functions/intake/app.ts';
-import { dynamoClient, kinesisClient, resetClients } from '../functions/shared/clients.ts';
+import { configuredEndpoint, dynamoClient, kinesisClient, resetClients } from '../functions/shared/clients.ts';
 import { parseTenantSpec, TenantStore, generateApiKey, type Scope } from '../functions/shared/tenants.ts';
 import type { ConsumerSettings } from '../lib/functions.ts';
 import { DEFAULT_PREFIX, resourceEnv, TABLES } from '../lib/resources.ts';
@@ -82,15 +88,18 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
   };
 
   try {
-    const emulators: Emulators = await startEmulators({ dataDir: join(dataDir, 'emulators'), region: REGION });
-    stops.push(() => emulators.stop());
+    const backend = await startBackend(dataDir);
+    stops.push(() => backend.stop());
     stops.push(async () => resetClients());
 
-    const provisioned = await provisionResources(emulators.env, { prefix: DEFAULT_PREFIX, account: LOCAL_ACCOUNT });
+    // On a shared endpoint (LocalStack) every stack gets its own resources, so parallel test files
+    // never read each other's records.
+    const prefix = backend.external ? (process.env.STREAMFOLD_PREFIX ?? `${DEFAULT_PREFIX}-${randomBytes(4).toString('hex')}`) : DEFAULT_PREFIX;
+    const provisioned = await provisionResources(backend.env, { prefix, account: backend.account });
     const env: StackEnv = Object.freeze({
-      ...emulators.env,
+      ...backend.env,
       ...resourceEnv(provisioned.names),
-      AWS_DEFAULT_REGION: emulators.region,
+      AWS_DEFAULT_REGION: backend.region,
       POWERTOOLS_METRICS_NAMESPACE: 'streamfold',
       // EMF metrics are CloudWatch's business; locally they would only flood the terminal.
       POWERTOOLS_METRICS_DISABLED: 'true',
@@ -101,14 +110,14 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
 
     const consumers = [...(opts.onlyGivenConsumers ? [] : PRODUCT_CONSUMERS), ...(opts.consumers ?? [])];
     const pollers: Poller[] = [];
-    const streamArn = `arn:aws:kinesis:${emulators.region}:${emulators.account}:stream/${provisioned.names.stream}`;
+    const streamArn = `arn:aws:kinesis:${backend.region}:${backend.account}:stream/${provisioned.names.stream}`;
     for (const c of consumers) {
       const s = c.settings;
       const poller = new Poller({
         source: new KinesisShardSource({ client: kinesisClient(env), stream: provisioned.names.stream }),
         streamArn,
-        functionName: `${DEFAULT_PREFIX}-${c.name}`,
-        region: emulators.region,
+        functionName: `${prefix}-${c.name}`,
+        region: backend.region,
         handler: c.create(env),
         startingPosition: 'TRIM_HORIZON',
         batchSize: s.batchSize,
@@ -163,6 +172,38 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
     await stopAll();
     throw err;
   }
+}
+
+interface Backend {
+  readonly env: Readonly<Record<string, string>>;
+  readonly region: string;
+  readonly account: string;
+  /** True when the services are someone else's (LocalStack), found through endpoint settings. */
+  readonly external: boolean;
+  stop(): Promise<void>;
+}
+
+/**
+ * The AWS services under the stack: the embedded emulators, or, when the standard endpoint
+ * settings name them (`AWS_ENDPOINT_URL`, or `AWS_ENDPOINT_URL_KINESIS`, `_DYNAMODB` and `_S3`),
+ * those endpoints — LocalStack, say. Nothing else changes between the two.
+ */
+async function startBackend(dataDir: string): Promise<Backend> {
+  const e = process.env;
+  const services = ['KINESIS', 'DYNAMODB', 'S3'] as const;
+  const endpoints = services.map((svc) => configuredEndpoint(svc, e));
+  if (endpoints.every((u) => u !== undefined)) {
+    const region = e.AWS_REGION ?? e.AWS_DEFAULT_REGION ?? REGION;
+    const env: Record<string, string> = {
+      AWS_REGION: region,
+      AWS_ACCESS_KEY_ID: e.AWS_ACCESS_KEY_ID ?? 'test',
+      AWS_SECRET_ACCESS_KEY: e.AWS_SECRET_ACCESS_KEY ?? 'test',
+    };
+    services.forEach((svc, i) => (env[`AWS_ENDPOINT_URL_${svc}`] = endpoints[i]!));
+    return { env, region, account: e.STREAMFOLD_ACCOUNT ?? LOCAL_ACCOUNT, external: true, stop: async () => undefined };
+  }
+  const emulators: Emulators = await startEmulators({ dataDir: join(dataDir, 'emulators'), region: REGION });
+  return { env: emulators.env, region: emulators.region, account: emulators.account, external: false, stop: () => emulators.stop() };
 }
 
 /**
