@@ -16,6 +16,9 @@ import { generateApiKey, parseScopes } from '../functions/shared/tenants.ts';
 import { startStack } from './index.ts';
 import { openTenantStore } from './tenant-admin.ts';
 
+// The SDK warns that its Node 20 support ends in 2027 (see README, "Node versions"); the lock pins it.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
