@@ -39,6 +39,7 @@ export interface SectionEntry {
 /** Every section, in run order. */
 export const SECTIONS: readonly SectionEntry[] = [
   { name: 'codec', file: 'codec.ts' },
+  { name: 'archive', file: 'archive.ts' },
   { name: 'emulators', file: 'emulators.ts' },
 ];
 

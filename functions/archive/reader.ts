@@ -1,0 +1,70 @@
+/**
+ * Reading one partition-hour the way every reader must (functions/archive/keys.ts, "Reader
+ * rule"): list it, read every Parquet file, keep the rows the rule keeps; if a listed file is gone
+ * (compaction replaced it), list again and start over. Used by tests and tools, and meant for the
+ * query function.
+ */
+import { StreamfoldError } from '../shared/errors.ts';
+import { selectSurvivors } from './dedupe.ts';
+import { PARQUET_SUFFIX, parseEventsKey, partitionPrefix, type Partition } from './keys.ts';
+import { concatTables, emptyTable, readArchiveFile, sortOrder, takeRows, type ArchiveTable } from './parquet.ts';
+import type { ArchiveBucket } from './s3-store.ts';
+import type { BlockCodec } from './zstd.ts';
+
+export type ReadableBucket = Pick<ArchiveBucket, 'list' | 'get'>;
+
+export class PartitionUnstableError extends StreamfoldError {}
+
+/** The partition-hour's rows, one per event, sorted by ts then lineage. */
+export async function readPartition(
+  bucket: ReadableBucket,
+  p: Partition,
+  codec: BlockCodec,
+  opts: { maxAttempts?: number } = {},
+): Promise<ArchiveTable> {
+  const maxAttempts = opts.maxAttempts ?? 5;
+  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    const { objects } = await bucket.list(partitionPrefix(p));
+    const files = objects.filter((o) => o.key.endsWith(PARQUET_SUFFIX));
+    const tables: Array<{ key: string; size: number; table: ArchiveTable }> = [];
+    let vanished = false;
+    for (const o of files) {
+      const bytes = await bucket.get(o.key);
+      if (bytes === undefined) {
+        vanished = true;
+        break;
+      }
+      tables.push({ key: o.key, size: o.size, table: await readArchiveFile(bytes, { codec }) });
+    }
+    if (vanished) continue;
+    return survivingRows(tables);
+  }
+  throw new PartitionUnstableError(`${partitionPrefix(p)} kept changing while being read (${maxAttempts} attempts)`);
+}
+
+/** The reader rule over whole files' tables: surviving rows, sorted by ts then lineage. */
+export function survivingRows(files: ReadonlyArray<{ key: string; size?: number; table: ArchiveTable }>): ArchiveTable {
+  if (files.length === 0) return emptyTable();
+  const sel = selectSurvivors(
+    files.map((f) => ({
+      key: f.key,
+      size: f.size ?? 0,
+      compacted: parseEventsKey(f.key)?.compacted ?? false,
+      length: f.table.length,
+      _shard: f.table._shard,
+      _seq: f.table._seq,
+      _sub: f.table._sub,
+      id: f.table.id,
+    })),
+  );
+  const byKey = new Map(files.map((f) => [f.key, f.table]));
+  const parts = sel.files.map((f, i) => {
+    const mask = sel.chosen[i]!;
+    const rows: number[] = [];
+    for (let r = 0; r < mask.length; r++) if (mask[r] === 1) rows.push(r);
+    return takeRows(byKey.get(f.key)!, rows);
+  });
+  const all = concatTables(parts);
+  const order = sortOrder(all);
+  return order === null ? all : takeRows(all, order);
+}
