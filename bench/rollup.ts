@@ -1,0 +1,423 @@
+/**
+ * Section `rollup`: the rollup function's CPU and DynamoDB cost, beside a naive rollup that issues
+ * one UpdateItem per event and resolution (ADD count/sum; it can keep neither min/max in the same
+ * call nor a quantile sketch, and double counts on every retry).
+ *
+ * 1. Events/s on one core for decode + validate + aggregate + build writes of 1,000-event batches
+ *    (1,000 series): first writes (empty table), and steady state (merging into the stored items of
+ *    the previous batches: sketches decoded, merged, encoded). Naive: decode + validate + build its
+ *    UpdateItem inputs.
+ * 2. DynamoDB writes and estimated write units per 1,000 events at 100, 1,000 and 10,000 series per
+ *    10,000-event batch, over an hour of event time (60 batches, one per minute, through the real
+ *    core and the in-memory table): bucket writes per touched item per batch (target: 1), WCUs (1
+ *    per KB of the larger of the old and new item), consistent-read RCUs, and the largest item
+ *    (target: < 4 KB). Index writes after the first batch are included; the cold container's first
+ *    batch of index writes is noted.
+ *
+ *   npx tsx bench/rollup.ts [--quick]        this section alone, printed as a table
+ *   npm run bench -- --only rollup           through the harness (once listed in bench/run.ts)
+ */
+import type { KinesisStreamRecord } from 'aws-lambda';
+import { type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { aggregateBatch, SeriesIdCache, seriesKey } from '../functions/rollup/aggregate.ts';
+import { DEFAULT_ROLLUP_CONFIG, RollupCache, rollupBatch, type RollupConfig } from '../functions/rollup/core.ts';
+import { RESOLUTIONS, RESOLUTION_MS, bucketPk, bucketSk, bucketTtl, daysToMs, itemId, seriesIdOfCanonical, canonicalTags, type ItemKey } from '../functions/rollup/keys.ts';
+import { MemoryRollupStore } from '../functions/rollup/memory-store.ts';
+import { mergeBucket } from '../functions/rollup/merge.ts';
+import type { StoredBucket } from '../functions/rollup/port.ts';
+import { bucketToItem } from '../functions/rollup/store.ts';
+import { decodeBatch } from '../functions/shared/batch.ts';
+import { encodeRecords } from '../functions/shared/codec.ts';
+import type { EventType, StreamEvent } from '../functions/shared/event.ts';
+import { METRICS, Rng } from './fixtures.ts';
+import { defineSection, measureRates, rateFigure, runIfMain, type FigureInput } from './harness.ts';
+
+const SHARD = 'shardId-000000000001';
+const TABLE = 'streamfold-rollups';
+const HOUR_START = Date.UTC(2026, 0, 15, 11);
+const NOW = HOUR_START + 3_600_000 + 30_000;
+const CONFIG: RollupConfig = { ...DEFAULT_ROLLUP_CONFIG, ttlMs: { '1m': daysToMs(15), '1h': daysToMs(400) } };
+
+interface SeriesDef {
+  readonly tenant: string;
+  readonly name: string;
+  readonly type: EventType;
+  readonly kind: string;
+  readonly tags: Record<string, string>;
+}
+
+/** `n` distinct series over 4 tenants and the fixture's 50 metric names, 4-5 tags each. */
+function seriesDefs(n: number, rng: Rng): SeriesDef[] {
+  const out: SeriesDef[] = [];
+  for (let i = 0; i < n; i++) {
+    const m = METRICS[i % METRICS.length]!;
+    const tags: Record<string, string> = {
+      env: i % 10 === 9 ? 'staging' : 'prod',
+      host: `host-${String(Math.floor(i / METRICS.length)).padStart(4, '0')}`,
+      region: rng.pick(['us-east-1', 'eu-west-1', 'ap-southeast-2']),
+      service: rng.pick(['checkout', 'search', 'auth', 'orders', 'gateway']),
+    };
+    if (m.extra.length > 0) tags[m.extra[0]!] = 'v1';
+    out.push({ tenant: ['acme', 'globex', 'initech', 'umbrella'][i % 4]!, name: m.name, type: m.type, kind: m.kind, tags });
+  }
+  return out;
+}
+
+function valueOf(rng: Rng, kind: string): number {
+  switch (kind) {
+    case 'one':
+      return rng.chance(0.9) ? 1 : 1 + rng.int(20);
+    case 'small-count':
+      return rng.int(200);
+    case 'percent':
+      return Math.round(rng.next() * 10_000) / 100;
+    case 'bytes':
+      return 50_000_000 + rng.int(4_000_000_000);
+    case 'level':
+      return rng.int(2_000);
+    case 'latency-ms':
+      return Math.round(Math.exp(3 + rng.normal()) * 1000) / 1000;
+    default:
+      return Math.round(Math.exp(8 + 1.5 * rng.normal()));
+  }
+}
+
+/** One batch: `events` events over `series`, event times within the minute starting at `minute`. */
+function batchRecords(series: readonly SeriesDef[], events: number, minute: number, rng: Rng, firstSeq: number): KinesisStreamRecord[] {
+  const list: StreamEvent[] = [];
+  // Every series appears (when events >= series), the rest at random.
+  for (let i = 0; i < events; i++) {
+    const s = i < series.length ? series[i]! : series[rng.int(series.length)]!;
+    list.push({ tenant: s.tenant, name: s.name, ts: minute + rng.int(60_000), value: valueOf(rng, s.kind), type: s.type, tags: s.tags });
+  }
+  for (let i = list.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [list[i], list[j]] = [list[j]!, list[i]!];
+  }
+  return encodeRecords(list, { targetRawBytes: 64 * 1024 }).map((r, i) => {
+    const seq = `4959${String(firstSeq + i).padStart(52, '0')}`;
+    return {
+      kinesis: { kinesisSchemaVersion: '1.0', partitionKey: r.partitionKey, sequenceNumber: seq, data: Buffer.from(r.data).toString('base64'), approximateArrivalTimestamp: NOW / 1000 },
+      eventSource: 'aws:kinesis',
+      eventVersion: '1.0',
+      eventID: `${SHARD}:${seq}`,
+      eventName: 'aws:kinesis:record',
+      invokeIdentityArn: '',
+      awsRegion: 'us-east-1',
+      eventSourceARN: '',
+    };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// DynamoDB item size (developer guide, "Item sizes and formats")
+
+function numberSize(n: string): number {
+  const digits = n.replace(/^-/, '').replace(/[eE].*$/, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '');
+  return Math.ceil(Math.max(1, digits.length) / 2) + 1;
+}
+
+function valueSize(v: AttributeValue): number {
+  if (v.S !== undefined) return Buffer.byteLength(v.S, 'utf8');
+  if (v.N !== undefined) return numberSize(v.N);
+  if (v.B !== undefined) return v.B.length;
+  if (v.M !== undefined) {
+    let n = 3;
+    for (const [k, x] of Object.entries(v.M)) n += Buffer.byteLength(k, 'utf8') + valueSize(x) + 1;
+    return n;
+  }
+  return 1;
+}
+
+export function itemSize(item: Record<string, AttributeValue>): number {
+  let n = 0;
+  for (const [k, v] of Object.entries(item)) n += Buffer.byteLength(k, 'utf8') + valueSize(v);
+  return n;
+}
+
+/** The naive rollup's item: pk, sk, count, sum, name, type, tags, ttl. */
+function naiveItemSize(key: ItemKey, e: StreamEvent, count: number, sum: number): number {
+  return itemSize({
+    pk: { S: key.pk },
+    sk: { S: key.sk },
+    count: { N: String(count) },
+    sum: { N: String(sum) },
+    name: { S: e.name },
+    type: { S: e.type },
+    tags: { M: Object.fromEntries(Object.entries(e.tags).map(([k, v]) => [k, { S: v }])) },
+    ttl: { N: '1797163200' },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pipelines
+
+/** Ours: decode, validate, aggregate, merge into the stored state (if any), build every PutItem. */
+function oursPipeline(records: readonly KinesisStreamRecord[], ids: SeriesIdCache, stored?: ReadonlyMap<string, StoredBucket>): number {
+  const decoded = decodeBatch(records, NOW);
+  const agg = aggregateBatch(decoded.events, NOW, CONFIG, ids);
+  let writes = 0;
+  for (const item of agg.items) {
+    const prior = stored?.get(item.id);
+    const m = mergeBucket(prior, item, agg.events);
+    if (m.kind !== 'write') continue;
+    const input = {
+      TableName: TABLE,
+      Item: bucketToItem(item.key, m.item),
+      ...(prior === undefined
+        ? { ConditionExpression: 'attribute_not_exists(pk)' }
+        : { ConditionExpression: '#ver = :ver', ExpressionAttributeNames: { '#ver': 'ver' }, ExpressionAttributeValues: { ':ver': { N: String(prior.ver) } } }),
+    };
+    writes += input.Item.count !== undefined ? 1 : 0;
+  }
+  return writes;
+}
+
+/** Naive: decode, validate, then one UpdateItem input per event and resolution. */
+function naivePipeline(records: readonly KinesisStreamRecord[], ids: SeriesIdCache): number {
+  const decoded = decodeBatch(records, NOW);
+  let writes = 0;
+  for (const { event: e } of decoded.events) {
+    const sk = seriesKey(e.tenant, e.name, e.tags);
+    let id = ids.get(sk);
+    if (id === undefined) ids.set(sk, (id = seriesIdOfCanonical(JSON.stringify([e.tenant, e.name, canonicalTags(e.tags)]))));
+    for (const res of RESOLUTIONS) {
+      const start = e.ts - (e.ts % RESOLUTION_MS[res]);
+      const input = {
+        TableName: TABLE,
+        Key: { pk: { S: bucketPk(e.tenant, id, res) }, sk: { S: bucketSk(start) } },
+        UpdateExpression: 'ADD #count :one, #sum :v SET #name = if_not_exists(#name, :name), #type = if_not_exists(#type, :type), #tags = if_not_exists(#tags, :tags), #ttl = :ttl',
+        ExpressionAttributeNames: { '#count': 'count', '#sum': 'sum', '#name': 'name', '#type': 'type', '#tags': 'tags', '#ttl': 'ttl' },
+        ExpressionAttributeValues: {
+          ':one': { N: '1' },
+          ':v': { N: String(e.value) },
+          ':name': { S: e.name },
+          ':type': { S: e.type },
+          ':tags': { M: Object.fromEntries(Object.entries(e.tags).map(([k, v]) => [k, { S: v }])) },
+          ':ttl': { N: String(bucketTtl(start, res, CONFIG.ttlMs[res])) },
+        },
+      };
+      writes += input.Key.pk.S.length > 0 ? 1 : 0;
+    }
+  }
+  return writes;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Write cost over an hour of event time
+
+interface WriteCost {
+  readonly events: number;
+  readonly batches: number;
+  readonly itemsTouched: number;
+  readonly bucketWrites: number;
+  readonly indexWrites: number;
+  readonly coldIndexWrites: number;
+  readonly wcu: number;
+  readonly rcu: number;
+  readonly maxItemBytes: number;
+  readonly p99ItemBytes: number;
+  readonly naiveWrites: number;
+  readonly naiveWcu: number;
+}
+
+/** A memory store that measures what DynamoDB would bill. */
+class MeteredStore extends MemoryRollupStore {
+  wcu = 0;
+  rcu = 0;
+  sizes: number[] = [];
+  override async writeBucket(key: ItemKey, item: StoredBucket, expectedVer: number | undefined): Promise<void> {
+    const prior = this.buckets.get(itemId(key));
+    const size = itemSize(bucketToItem(key, item));
+    // A write costs 1 WCU per KB of the larger of the old and new item.
+    const priorSize = prior === undefined ? 0 : itemSize(bucketToItem(key, prior.item));
+    this.wcu += Math.ceil(Math.max(size, priorSize) / 1024);
+    this.sizes.push(size);
+    return super.writeBucket(key, item, expectedVer);
+  }
+  override async readBuckets(keys: readonly ItemKey[]) {
+    const res = await super.readBuckets(keys);
+    // Strongly consistent: 1 RCU per 4 KB per item (BatchGetItem rounds each item up).
+    for (const item of res.items.values()) this.rcu += Math.ceil(itemSize(bucketToItem({ pk: '', sk: '' }, item)) / 4096);
+    return res;
+  }
+}
+
+async function writeCost(seriesCount: number, eventsPerBatch: number, batches: number): Promise<WriteCost> {
+  const rng = new Rng(seriesCount);
+  const series = seriesDefs(seriesCount, rng);
+  const store = new MeteredStore();
+  const cache = new RollupCache();
+  const deps = { store, cache, now: () => NOW, sleep: async () => {}, random: Math.random };
+  let itemsTouched = 0;
+  let bucketWrites = 0;
+  let indexWrites = 0;
+  let coldIndexWrites = 0;
+  let events = 0;
+  let naiveWrites = 0;
+  let naiveWcu = 0;
+  const naiveCounts = new Map<string, { count: number; sum: number }>();
+  for (let b = 0; b < batches; b++) {
+    const records = batchRecords(series, eventsPerBatch, HOUR_START + b * 60_000, rng, b * 100_000);
+    const out = await rollupBatch(records, () => 60_000, deps, CONFIG);
+    if (out.batchItemFailures.length > 0) throw new Error('unexpected failure in the write-cost run');
+    itemsTouched += out.stats.items;
+    bucketWrites += out.stats.itemsWritten;
+    if (b === 0) coldIndexWrites = out.stats.indexWrites;
+    else indexWrites += out.stats.indexWrites;
+    events += out.stats.eventsIn;
+    // The naive rollup: one UpdateItem per event and resolution, billed on its (small) item.
+    for (const { event: e } of decodeBatch(records, NOW).events) {
+      for (const res of RESOLUTIONS) {
+        const key = { pk: bucketPk(e.tenant, seriesIdOfCanonical(JSON.stringify([e.tenant, e.name, canonicalTags(e.tags)])), res), sk: bucketSk(e.ts - (e.ts % RESOLUTION_MS[res])) };
+        const c = naiveCounts.get(itemId(key)) ?? { count: 0, sum: 0 };
+        c.count++;
+        c.sum += e.value;
+        naiveCounts.set(itemId(key), c);
+        naiveWrites++;
+        naiveWcu += Math.ceil(naiveItemSize(key, e, c.count, c.sum) / 1024);
+      }
+    }
+  }
+  const sizes = [...store.sizes].sort((a, b) => a - b);
+  return {
+    events,
+    batches,
+    itemsTouched,
+    bucketWrites,
+    indexWrites,
+    coldIndexWrites,
+    wcu: store.wcu,
+    rcu: store.rcu,
+    maxItemBytes: sizes.at(-1) ?? 0,
+    p99ItemBytes: sizes[Math.floor(0.99 * (sizes.length - 1))] ?? 0,
+    naiveWrites,
+    naiveWcu,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const section = defineSection({
+  name: 'rollup',
+  description: 'rollup: decode + validate + aggregate + build writes on one core; DynamoDB writes and WCUs per 1,000 events vs one UpdateItem per event',
+  cpus: 1,
+  packages: ['@datadog/sketches-js', '@aws-sdk/client-dynamodb'],
+  async run(ctx) {
+    const figures: FigureInput[] = [];
+
+    // 1. Throughput. Realistic: 10,000-event batches over 1,000 series (a Lambda batch of gzip'd
+    // NDJSON records holds thousands of events). Worst case: 1,000 events over 1,000 series (one
+    // event per series per batch: nothing to aggregate, two items to build per event).
+    const rng = new Rng(42);
+    const series = seriesDefs(1000, rng);
+    const nBatches = ctx.quick ? 3 : 6;
+    // Sequence numbers above the warm-up's, so the watermarks let every measured event through.
+    const big = Array.from({ length: nBatches }, (_, b) => batchRecords(series, 10_000, HOUR_START + 30 * 60_000 + (b % 2) * 60_000, rng, 10_000_000 + b * 10_000));
+    const small = Array.from({ length: nBatches }, (_, b) => batchRecords(series, 1000, HOUR_START + 30 * 60_000 + (b % 2) * 60_000, rng, 20_000_000 + b * 10_000));
+    // Steady state: the stored items of the previous half hour of minutes.
+    const warm = new MemoryRollupStore();
+    const warmCache = new RollupCache();
+    for (let m = 0; m < 30; m++) {
+      await rollupBatch(batchRecords(series, 2000, HOUR_START + m * 60_000, rng, m * 10_000), () => 60_000, { store: warm, cache: warmCache, now: () => NOW, sleep: async () => {}, random: Math.random }, CONFIG);
+    }
+    const stored = new Map([...warm.buckets].map(([id, v]) => [id, v.item]));
+    const ids = new SeriesIdCache();
+    const cycle = <T>(xs: readonly T[]) => {
+      let i = 0;
+      return () => xs[i++ % xs.length]!;
+    };
+    const nextBig = cycle(big);
+    const nextSmall = cycle(small);
+    const m10k = await measureRates(ctx, {
+      units: 10_000,
+      fns: {
+        ours: () => oursPipeline(nextBig(), ids, stored),
+        naive: () => naivePipeline(nextBig(), ids),
+        decodeOnly: () => decodeBatch(nextBig(), NOW).events.length,
+      },
+    });
+    const m1k = await measureRates(ctx, {
+      units: 1000,
+      fns: {
+        ours: () => oursPipeline(nextSmall(), ids),
+        naive: () => naivePipeline(nextSmall(), ids),
+      },
+    });
+    const naiveName = 'naive: decode + validate + 1 UpdateItem input per event and resolution';
+    figures.push(
+      rateFigure({
+        name: 'decode+validate+aggregate+build writes, 10k events/1k series, steady state',
+        unit: 'events/s',
+        stats: m10k.ours,
+        baseline: { name: naiveName, stats: m10k.naive },
+        target: { min: 300_000 },
+        note: 'merging into the stored items of the last 30 minutes (sketches decoded, merged, re-encoded)',
+      }),
+      rateFigure({ name: 'decode + validate only (same batches)', unit: 'events/s', stats: m10k.decodeOnly, note: 'the floor under both pipelines' }),
+      rateFigure({
+        name: 'decode+validate+aggregate+build writes, 1k events/1k series, new items',
+        unit: 'events/s',
+        stats: m1k.ours,
+        baseline: { name: naiveName, stats: m1k.naive },
+        note: 'worst case: one event per series per batch, two items built per event',
+      }),
+    );
+
+    // 2. Write cost over an hour of event time.
+    // Batches of 10,000 events (Lambda's largest Kinesis batch is 10,000 records, each holding many events).
+    for (const [seriesCount, perBatch] of [
+      [100, 10_000],
+      [1000, 10_000],
+      [10_000, 10_000],
+    ] as const) {
+      const minutes = ctx.quick ? 10 : 60;
+      ctx.log(`write cost: ${seriesCount} series, ${perBatch} events per batch, ${minutes} batches`);
+      const c = await writeCost(seriesCount, perBatch, minutes);
+      const per1k = (n: number) => (n * 1000) / c.events;
+      ctx.info(`writeCost${seriesCount}`, c);
+      const label = `${seriesCount.toLocaleString('en-US')} series/batch`;
+      figures.push(
+        {
+          name: `writes per 1k events, ${label}`,
+          unit: 'writes',
+          better: 'lower',
+          value: per1k(c.bucketWrites + c.indexWrites),
+          spread: null,
+          baseline: { name: 'naive: 1 UpdateItem per event and resolution', value: per1k(c.naiveWrites), spread: null },
+          note: `${c.coldIndexWrites} index writes on a cold container not included`,
+        },
+        {
+          name: `bucket writes per touched item per batch, ${label}`,
+          unit: 'writes',
+          better: 'lower',
+          value: c.bucketWrites / c.itemsTouched,
+          spread: null,
+          target: { max: 1 },
+        },
+        {
+          name: `est. WCU per 1k events, ${label}`,
+          unit: 'WCU',
+          better: 'lower',
+          value: per1k(c.wcu + c.indexWrites),
+          spread: null,
+          baseline: { name: 'naive: 1 UpdateItem per event and resolution', value: per1k(c.naiveWcu), spread: null },
+          note: `plus ${per1k(c.rcu).toFixed(1)} RCU (consistent reads) per 1k events`,
+        },
+        {
+          name: `largest item written, ${label}`,
+          unit: 'bytes',
+          better: 'lower',
+          value: c.maxItemBytes,
+          spread: null,
+          target: { max: 4096 },
+          note: `p99 ${c.p99ItemBytes} bytes`,
+        },
+      );
+    }
+    return figures;
+  },
+});
+
+export default section;
+await runIfMain(import.meta.url, section);

@@ -1,0 +1,353 @@
+/**
+ * Pure aggregation of one decoded batch: every event lands in its series' 1 m and 1 h buckets, and
+ * each touched item gets one partial aggregate per shard, with the positions (indexes into the
+ * batch, ascending = lineage order) of the events that built it, so merge.ts can drop the part a
+ * stored watermark already covers. No I/O, no clock: `now` is passed in.
+ *
+ * Values: 0 and 1e-100 <= |v| <= 1e100 are rolled up; anything else is counted (`outOfRange`) and
+ * left out (the archive keeps it). DynamoDB numbers hold 1e-130..9.99e125 in magnitude, and with
+ * these bounds no sum of accepted values can leave that range (a nonzero sum of doubles >= 1e-100
+ * is >= ulp(1e-100) ~ 1e-116; |sum| <= count * 1e100).
+ *
+ * Late events update their own bucket; an event older than a resolution's retention is counted in
+ * `lateDropped[res]` and left out of that resolution only.
+ */
+import type { LineagedEvent } from '../shared/codec.ts';
+import type { Lineage } from '../shared/errors.ts';
+import type { EventType } from '../shared/event.ts';
+import { compareSeq } from '../shared/batch.ts';
+import {
+  RESOLUTION_MS,
+  RESOLUTIONS,
+  bucketPk,
+  bucketSk,
+  bucketTtl,
+  canonicalTags,
+  itemId,
+  seriesIdOfCanonical,
+  type ItemKey,
+  type Resolution,
+} from './keys.ts';
+import { Sketch } from './sketch.ts';
+
+export const VALUE_MIN_ABS = 1e-100;
+export const VALUE_MAX_ABS = 1e100;
+
+export function inRollupRange(v: number): boolean {
+  if (v === 0) return true;
+  const a = v < 0 ? -v : v;
+  return a >= VALUE_MIN_ABS && a <= VALUE_MAX_ABS;
+}
+
+/** The gauge event that wins `last`: greatest (ts, shardId, sequenceNumber, subIndex). */
+export interface LastPoint {
+  readonly value: number;
+  readonly ts: number;
+  readonly lineage: Lineage;
+}
+
+/** Aggregate of some events of one item. */
+export interface Agg {
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  /** Gauge events only. */
+  last: LastPoint | undefined;
+  /** Distribution events only. */
+  sketch: Sketch | undefined;
+}
+
+/** What one shard's events contribute to an item in this batch. */
+export interface ItemPart {
+  readonly shardId: string;
+  readonly agg: Agg;
+  /** Batch positions of the contributing events, ascending (= lineage order within the shard). */
+  readonly indexes: number[];
+}
+
+export interface ItemPartial {
+  readonly key: ItemKey;
+  readonly id: string;
+  readonly res: Resolution;
+  readonly start: number;
+  readonly tenant: string;
+  readonly name: string;
+  /** Type of the first event (a series is expected to keep its type). */
+  readonly type: EventType;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly seriesId: string;
+  /** Epoch seconds. */
+  readonly ttl: number;
+  readonly parts: ItemPart[];
+}
+
+/** A series seen in the batch, for the series index. */
+export interface SeriesTouch {
+  readonly tenant: string;
+  readonly name: string;
+  readonly seriesId: string;
+  readonly type: EventType;
+  readonly tags: Readonly<Record<string, string>>;
+  minTs: number;
+  maxTs: number;
+  /** Batch position of its first contributing event. */
+  firstIndex: number;
+}
+
+/** A metric name seen in the batch, for the metric list. */
+export interface MetricTouch {
+  readonly tenant: string;
+  readonly name: string;
+  readonly type: EventType;
+  maxTs: number;
+  firstIndex: number;
+}
+
+export interface AggregateStats {
+  /** Valid events in the batch. */
+  eventsIn: number;
+  /** Events in at least one bucket. */
+  rolledUp: number;
+  lateDropped: Record<Resolution, number>;
+  outOfRange: number;
+  /** Greatest event time among rolled-up events; -Infinity when none. */
+  newestTs: number;
+}
+
+export interface BatchAggregate {
+  /** The batch's events in lineage order (per shard); item parts index into it. */
+  readonly events: readonly LineagedEvent[];
+  readonly items: ItemPartial[];
+  readonly series: SeriesTouch[];
+  readonly metrics: MetricTouch[];
+  readonly stats: AggregateStats;
+}
+
+export interface AggregateSettings {
+  /** Retention per resolution, ms. */
+  readonly ttlMs: Readonly<Record<Resolution, number>>;
+}
+
+/** Series id by canonical key, kept across batches of one container. */
+export class SeriesIdCache {
+  private readonly ids = new Map<string, string>();
+  constructor(private readonly maxEntries = 100_000) {}
+  get(key: string): string | undefined {
+    return this.ids.get(key);
+  }
+  set(key: string, id: string): void {
+    if (this.ids.size >= this.maxEntries) this.ids.clear();
+    this.ids.set(key, id);
+  }
+}
+
+interface SeriesState {
+  readonly touch: SeriesTouch;
+  readonly metric: MetricTouch;
+  readonly buckets: [Map<number, ItemPartial>, Map<number, ItemPartial>];
+}
+
+export function newAgg(): Agg {
+  return { count: 0, sum: 0, min: Infinity, max: -Infinity, last: undefined, sketch: undefined };
+}
+
+/** Adds one event; events of one shard must come in lineage order. */
+export function addToAgg(agg: Agg, e: LineagedEvent): void {
+  const v = e.event.value;
+  agg.count++;
+  agg.sum += v;
+  if (v < agg.min) agg.min = v;
+  if (v > agg.max) agg.max = v;
+  const type = e.event.type;
+  if (type === 'gauge') {
+    if (agg.last === undefined || e.event.ts >= agg.last.ts) agg.last = { value: v, ts: e.event.ts, lineage: e.lineage };
+  } else if (type === 'distribution') {
+    (agg.sketch ??= new Sketch()).add(v);
+  }
+}
+
+/** The aggregate of some of a batch's events (the slow path of merge.ts). */
+export function aggregateIndexes(events: readonly LineagedEvent[], indexes: readonly number[]): Agg {
+  const agg = newAgg();
+  for (const i of indexes) addToAgg(agg, events[i]!);
+  return agg;
+}
+
+export function aggregateBatch(
+  input: readonly LineagedEvent[],
+  now: number,
+  settings: AggregateSettings,
+  ids: SeriesIdCache = new SeriesIdCache(),
+): BatchAggregate {
+  const events = inLineageOrder(input);
+  const stats: AggregateStats = {
+    eventsIn: events.length,
+    rolledUp: 0,
+    lateDropped: { '1m': 0, '1h': 0 },
+    outOfRange: 0,
+    newestTs: -Infinity,
+  };
+  const seriesByKey = new Map<string, SeriesState>();
+  const metricsByKey = new Map<string, MetricTouch>();
+  const items: ItemPartial[] = [];
+  const ttl0 = settings.ttlMs[RESOLUTIONS[0]!];
+  const ttl1 = settings.ttlMs[RESOLUTIONS[1]!];
+  const size0 = RESOLUTION_MS[RESOLUTIONS[0]!];
+  const size1 = RESOLUTION_MS[RESOLUTIONS[1]!];
+
+  for (let i = 0; i < events.length; i++) {
+    const le = events[i]!;
+    const e = le.event;
+    if (!inRollupRange(e.value)) {
+      stats.outOfRange++;
+      continue;
+    }
+    const age = now - e.ts;
+    const in0 = age <= ttl0;
+    const in1 = age <= ttl1;
+    if (!in0) stats.lateDropped[RESOLUTIONS[0]!]++;
+    if (!in1) stats.lateDropped[RESOLUTIONS[1]!]++;
+    if (!in0 && !in1) continue;
+
+    const key = seriesKey(e.tenant, e.name, e.tags);
+    let s = seriesByKey.get(key);
+    if (s === undefined) {
+      let id = ids.get(key);
+      if (id === undefined) {
+        id = seriesIdOfCanonical(JSON.stringify([e.tenant, e.name, canonicalTags(e.tags)]));
+        ids.set(key, id);
+      }
+      const mk = `${e.tenant}#${e.name}`;
+      let metric = metricsByKey.get(mk);
+      if (metric === undefined) metricsByKey.set(mk, (metric = { tenant: e.tenant, name: e.name, type: e.type, maxTs: e.ts, firstIndex: i }));
+      else if (e.ts > metric.maxTs) metric.maxTs = e.ts;
+      s = {
+        touch: { tenant: e.tenant, name: e.name, seriesId: id, type: e.type, tags: e.tags, minTs: e.ts, maxTs: e.ts, firstIndex: i },
+        metric,
+        buckets: [new Map(), new Map()],
+      };
+      seriesByKey.set(key, s);
+    } else {
+      const t = s.touch;
+      if (e.ts < t.minTs) t.minTs = e.ts;
+      if (e.ts > t.maxTs) {
+        t.maxTs = e.ts;
+        if (e.ts > s.metric.maxTs) s.metric.maxTs = e.ts;
+      }
+    }
+    stats.rolledUp++;
+    if (e.ts > stats.newestTs) stats.newestTs = e.ts;
+    if (in0) addToBucket(s, 0, e.ts - (e.ts % size0), le, i, settings, items);
+    if (in1) addToBucket(s, 1, e.ts - (e.ts % size1), le, i, settings, items);
+  }
+
+  return {
+    events,
+    items,
+    series: [...seriesByKey.values()].map((s) => s.touch),
+    metrics: [...metricsByKey.values()],
+    stats,
+  };
+}
+
+function addToBucket(
+  s: SeriesState,
+  r: 0 | 1,
+  start: number,
+  le: LineagedEvent,
+  index: number,
+  settings: AggregateSettings,
+  items: ItemPartial[],
+): void {
+  let item = s.buckets[r].get(start);
+  if (item === undefined) {
+    const res = RESOLUTIONS[r]!;
+    const t = s.touch;
+    const key = { pk: bucketPk(t.tenant, t.seriesId, res), sk: bucketSk(start) };
+    item = {
+      key,
+      id: itemId(key),
+      res,
+      start,
+      tenant: t.tenant,
+      name: t.name,
+      type: t.type,
+      tags: t.tags,
+      seriesId: t.seriesId,
+      ttl: bucketTtl(start, res, settings.ttlMs[res]),
+      parts: [],
+    };
+    s.buckets[r].set(start, item);
+    items.push(item);
+  }
+  const shardId = le.lineage.shardId;
+  let part = item.parts[item.parts.length - 1];
+  if (part === undefined || part.shardId !== shardId) {
+    part = item.parts.find((p) => p.shardId === shardId);
+    if (part === undefined) {
+      part = { shardId, agg: newAgg(), indexes: [] };
+      item.parts.push(part);
+    }
+  }
+  addToAgg(part.agg, le);
+  part.indexes.push(index);
+}
+
+/**
+ * Unambiguous key of (tenant, name, tags sorted by key): lengths prefix the tag strings, which may
+ * hold any character.
+ */
+export function seriesKey(tenant: string, name: string, tags: Readonly<Record<string, string>>): string {
+  let key = `${tenant}#${name}`;
+  let prev: string | undefined;
+  let sorted = true;
+  for (const k in tags) {
+    if (prev !== undefined && k < prev) {
+      sorted = false;
+      break;
+    }
+    prev = k;
+    const v = tags[k]!;
+    key += `|${k.length}:${k}${v.length}:${v}`;
+  }
+  if (sorted) return key;
+  key = `${tenant}#${name}`;
+  for (const k of Object.keys(tags).sort()) {
+    const v = tags[k]!;
+    key += `|${k.length}:${k}${v.length}:${v}`;
+  }
+  return key;
+}
+
+/**
+ * Lambda delivers a shard's records in order and the codec keeps sub-indexes in order, so the
+ * batch is already in lineage order; sort (stably, per shard) only if it is not.
+ */
+function inLineageOrder(events: readonly LineagedEvent[]): readonly LineagedEvent[] {
+  const lastByShard = new Map<string, Lineage>();
+  let prev: Lineage | undefined;
+  for (const e of events) {
+    const l = e.lineage;
+    // Events of one record share their position strings: only sub-indexes to compare.
+    if (prev !== undefined && prev.sequenceNumber === l.sequenceNumber && prev.shardId === l.shardId) {
+      if (l.subIndex < prev.subIndex) return sortByLineage(events);
+    } else {
+      const before = lastByShard.get(l.shardId);
+      if (before !== undefined && compareLin(before, l) > 0) return sortByLineage(events);
+    }
+    lastByShard.set(l.shardId, l);
+    prev = l;
+  }
+  return events;
+}
+
+function sortByLineage(events: readonly LineagedEvent[]): LineagedEvent[] {
+  return [...events].sort((a, b) =>
+    a.lineage.shardId === b.lineage.shardId ? compareLin(a.lineage, b.lineage) : a.lineage.shardId < b.lineage.shardId ? -1 : 1,
+  );
+}
+
+function compareLin(a: Lineage, b: Lineage): number {
+  return compareSeq(a.sequenceNumber, b.sequenceNumber) || a.subIndex - b.subIndex;
+}

@@ -1,0 +1,93 @@
+/**
+ * Item layout of the rollups table (lib/resources.ts: `pk` S, `sk` S, TTL attribute `ttl`). The
+ * rollup function writes it; the query function reads it through the helpers below. Tenants are
+ * `[a-z0-9_-]` (never `#`), metric names `[A-Za-z0-9_.:/-]` (never `#`), so `#` separates safely.
+ *
+ * Bucket items, one per (series, resolution, bucket):
+ *   pk  = `<tenant>#s#<seriesId>#<res>`             res: `1m` | `1h`
+ *   sk  = bucket start, epoch ms, zero-padded to 13 digits (sorts as a number)
+ *   count N, sum N, min N, max N         over every event of the bucket (values are 0 or
+ *                                        1e-100 <= |v| <= 1e100; others are counted and left out)
+ *   last N, lastTs N, lastLin S          gauges only: the value of the event with the greatest
+ *                                        (ts, shardId, sequenceNumber, subIndex); lastLin is
+ *                                        `<shardId>/<seq>:<sub>` of that event (tie-break on merge)
+ *   sketch B                             distributions only: `Sketch.decode(bytes).quantile(q)`
+ *                                        (sketch.ts: DDSketch 1 %, merge buckets with `merge`)
+ *   name S, type S, tags M<S>            the series, so a bucket query needs no index read
+ *                                        (type: of the first write; a series is expected to keep it)
+ *   ttl N                                epoch s: bucket end + retention of the resolution
+ *   wm M<S>                              shardId -> `<seq>:<sub>` of the last event applied from
+ *                                        that shard (the exactly-once watermark; merge.ts)
+ *   ver N                                version, +1 per write (optimistic concurrency)
+ *
+ * Series index, one per series:
+ *   pk = `<tenant>#idx#<name>`, sk = `<seriesId>`
+ *   tags M<S>, type S, firstSeen N, lastSeen N (event time, epoch ms), ttl N
+ *   lastSeen is refreshed at most every INDEX_REFRESH_MS per container: it may trail the newest
+ *   event of the series by up to that much, so a query for [from, to] keeps a series when
+ *   `lastSeen >= from - INDEX_REFRESH_MS`. firstSeen is the oldest event of the batch that first
+ *   indexed the series (late events older than that do not lower it).
+ *
+ * Metric list, one per metric name:
+ *   pk = `<tenant>#metrics`, sk = `<name>`, type S, lastSeen N, ttl N (same refresh rule)
+ *
+ * The 1-day resolution is computed at query time from 1 h buckets.
+ */
+import { createHash } from 'node:crypto';
+
+export type Resolution = '1m' | '1h';
+export const RESOLUTIONS: readonly Resolution[] = ['1m', '1h'];
+export const RESOLUTION_MS: Readonly<Record<Resolution, number>> = { '1m': 60_000, '1h': 3_600_000 };
+
+/** How stale an index/list `lastSeen` may be (see above). */
+export const INDEX_REFRESH_MS = 3_600_000;
+
+const DAY_MS = 86_400_000;
+/** Default retention per resolution; ROLLUP_TTL_1M_DAYS / ROLLUP_TTL_1H_DAYS override it. */
+export const DEFAULT_TTL_DAYS: Readonly<Record<Resolution, number>> = { '1m': 15, '1h': 400 };
+export const daysToMs = (days: number): number => days * DAY_MS;
+
+export interface ItemKey {
+  readonly pk: string;
+  readonly sk: string;
+}
+
+/** One string per item, for maps. */
+export const itemId = (k: ItemKey): string => `${k.pk}\u0000${k.sk}`;
+
+/** Start of the bucket holding `ts` (epoch ms; ts is always after 2000-01-01). */
+export function bucketStart(ts: number, res: Resolution): number {
+  const size = RESOLUTION_MS[res];
+  return ts - (ts % size);
+}
+
+export const bucketSk = (start: number): string => String(start).padStart(13, '0');
+export const parseBucketSk = (sk: string): number => Number(sk);
+
+export const bucketPk = (tenant: string, seriesId: string, res: Resolution): string => `${tenant}#s#${seriesId}#${res}`;
+export const indexPk = (tenant: string, name: string): string => `${tenant}#idx#${name}`;
+export const metricsPk = (tenant: string): string => `${tenant}#metrics`;
+
+/** Expiry of a bucket item, epoch seconds: bucket end plus the resolution's retention. */
+export function bucketTtl(start: number, res: Resolution, ttlMs: number): number {
+  return Math.ceil((start + RESOLUTION_MS[res] + ttlMs) / 1000);
+}
+
+/** Tag pairs sorted by key (UTF-16 code unit order). */
+export function canonicalTags(tags: Readonly<Record<string, string>>): Array<[string, string]> {
+  return Object.keys(tags)
+    .sort()
+    .map((k) => [k, tags[k]!]);
+}
+
+/**
+ * Stable id of a series: sha256 of (tenant, name, sorted tags) as canonical JSON, base64url,
+ * 22 chars (132 bits).
+ */
+export function seriesId(tenant: string, name: string, tags: Readonly<Record<string, string>>): string {
+  return seriesIdOfCanonical(JSON.stringify([tenant, name, canonicalTags(tags)]));
+}
+
+export function seriesIdOfCanonical(canonical: string): string {
+  return createHash('sha256').update(canonical, 'utf8').digest('base64url').slice(0, 22);
+}

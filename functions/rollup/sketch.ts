@@ -1,0 +1,436 @@
+/**
+ * Quantile sketch of distribution buckets: DDSketch (relative accuracy 1 %) with the logarithmic
+ * index mapping of @datadog/sketches-js, stored in the DDSketch protobuf schema.
+ *
+ * Why not the library's sketch objects (sketches-js 2.1.1, checked in test/unit/rollup.sketch.test.ts):
+ * - `merge()` drops the other sketch's negative values (it merges only the positive store);
+ * - `toProto()` writes the dense store's padding (a single value costs ~2 KB);
+ * - `fromProto()` loses min/max/sum and reads only contiguous bins.
+ * So this module keeps its own sparse stores and codec, and uses the library for the mapping
+ * (key <-> value), which is where the accuracy guarantee lives. Format 0 is the standard DDSketch
+ * proto (sketches-java/-go/-py read it; sketches-js's `fromProto` reads the contiguous form only).
+ *
+ * Stored form (`sketch` attribute, see keys.ts): one format byte, then
+ *   0x00: DDSketch proto; each store as contiguous counts or as a sparse map, whichever is smaller
+ *   0x01: deflate-raw of the proto with contiguous stores, used when the raw form is over 512
+ *         bytes and this is smaller (8-byte double counts of small integers compress 3-5x)
+ *
+ * Range: the rollup only accepts 0 and 1e-100 <= |v| <= 1e100 (aggregate.ts: DynamoDB numbers hold
+ * at most 9.99e125 in magnitude and at least 1e-130). Inside that range every value is indexed with
+ * <= 1 % relative error. Each store keeps at most MAX_BINS consecutive bins (about 9 decades at 1 %):
+ * when a store is wider, its lowest-magnitude bins are folded into the lowest kept bin, so quantiles
+ * in the top 9 decades stay within 1 % and smaller magnitudes are over-estimated (never under).
+ */
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { DDSketch } from '@datadog/sketches-js';
+import { StreamfoldError } from '../shared/errors.ts';
+
+export const RELATIVE_ACCURACY = 0.01;
+/** Widest store, in consecutive bins: gamma^1024 ~ 8.6e8 (8.9 decades at 1 %). */
+export const MAX_BINS = 1024;
+/**
+ * Raw protos larger than this are deflated (when that is smaller). Below it, the write unit saved
+ * is rarely worth a zlib call (~20-50 us); above it, a 1 KB write unit costs far more than the CPU.
+ */
+const COMPRESS_ABOVE_BYTES = 512;
+
+/**
+ * A 4 KB window and small hash tables: the same size as zlib's defaults on sketch protos (their
+ * redundancy is local: runs of zero bytes, small integers), at a third of the cost, which for
+ * inputs this small is mostly allocating zlib's state. Any inflate window reads it.
+ */
+const DEFLATE_OPTIONS = { windowBits: 12, memLevel: 4 } as const;
+
+const FORMAT_PROTO = 0x00;
+const FORMAT_DEFLATE = 0x01;
+
+interface Mapping {
+  readonly gamma: number;
+  readonly minPossible: number;
+  key(value: number): number;
+  value(key: number): number;
+}
+
+/** The library's logarithmic mapping at 1 % (gamma = 1.0202…, index offset 0). */
+const mapping: Mapping = new DDSketch({ relativeAccuracy: RELATIVE_ACCURACY }).mapping as Mapping;
+export const GAMMA = mapping.gamma;
+
+export class SketchFormatError extends StreamfoldError {}
+
+export class Sketch {
+  /** bin key -> count, for v > 0. */
+  readonly pos = new Map<number, number>();
+  private negative: Map<number, number> | undefined;
+  zero = 0;
+  count = 0;
+
+  /** The negative store if it was ever used (no allocation). */
+  negativeStore(): Map<number, number> | undefined {
+    return this.negative;
+  }
+
+  /** bin key -> count of -v, for v < 0 (created on first use: most distributions have none). */
+  get neg(): Map<number, number> {
+    return (this.negative ??= new Map());
+  }
+
+  add(v: number): void {
+    if (v > mapping.minPossible) bump(this.pos, mapping.key(v), 1);
+    else if (v < -mapping.minPossible) bump(this.neg, mapping.key(-v), 1);
+    else this.zero++;
+    this.count++;
+  }
+
+  merge(other: Sketch): void {
+    for (const [k, c] of other.pos) bump(this.pos, k, c);
+    if (other.negative !== undefined) for (const [k, c] of other.negative) bump(this.neg, k, c);
+    this.zero += other.zero;
+    this.count += other.count;
+  }
+
+  clone(): Sketch {
+    const s = new Sketch();
+    s.merge(this);
+    return s;
+  }
+
+  /**
+   * The value at quantile q (0..1): the bin value of the element of rank floor(q * (count - 1)) in
+   * ascending order, within 1 % of that element. NaN when empty.
+   */
+  quantile(q: number): number {
+    if (this.count === 0 || !(q >= 0 && q <= 1)) return NaN;
+    const rank = Math.floor(q * (this.count - 1));
+    let seen = 0;
+    const neg = this.negative ?? new Map<number, number>();
+    const negKeys = [...neg.keys()].sort((a, b) => b - a);
+    for (const k of negKeys) {
+      seen += neg.get(k)!;
+      if (seen > rank) return -mapping.value(k);
+    }
+    seen += this.zero;
+    if (seen > rank) return 0;
+    const posKeys = [...this.pos.keys()].sort((a, b) => a - b);
+    for (const k of posKeys) {
+      seen += this.pos.get(k)!;
+      if (seen > rank) return mapping.value(k);
+    }
+    return posKeys.length > 0 ? mapping.value(posKeys.at(-1)!) : 0;
+  }
+
+  /** Folds bins beyond MAX_BINS below each store's highest key into the lowest kept bin. */
+  collapse(): void {
+    collapseStore(this.pos);
+    if (this.negative !== undefined) collapseStore(this.negative);
+  }
+
+  /** Stored form (format byte + proto, deflated when smaller). Collapses first. */
+  encode(): Uint8Array {
+    this.collapse();
+    encodeProto(scratch, this, false);
+    if (scratch.len - 1 > COMPRESS_ABOVE_BYTES) {
+      const rawLength = scratch.len - 1;
+      // Contiguous counts (runs of zero bytes) compress far better than the sparse map.
+      encodeProto(scratch, this, true);
+      const z = deflateRawSync(scratch.view(1), DEFLATE_OPTIONS);
+      if (z.length < rawLength) return withFormat(FORMAT_DEFLATE, z);
+      encodeProto(scratch, this, false);
+    }
+    const out = scratch.finish();
+    out[0] = FORMAT_PROTO;
+    return out;
+  }
+
+  static decode(bytes: Uint8Array): Sketch {
+    if (bytes.length === 0) throw new SketchFormatError('sketch: empty');
+    const body = bytes.subarray(1);
+    switch (bytes[0]) {
+      case FORMAT_PROTO:
+        return decodeProto(body);
+      case FORMAT_DEFLATE:
+        return decodeProto(inflateRawSync(body));
+      default:
+        throw new SketchFormatError(`sketch: unknown format byte ${bytes[0]}`);
+    }
+  }
+}
+
+export const encodeSketch = (s: Sketch): Uint8Array => s.encode();
+export const decodeSketch = (bytes: Uint8Array): Sketch => Sketch.decode(bytes);
+
+function bump(m: Map<number, number>, k: number, c: number): void {
+  m.set(k, (m.get(k) ?? 0) + c);
+}
+
+function collapseStore(m: Map<number, number>): void {
+  if (m.size === 0) return;
+  let max = -Infinity;
+  let min = Infinity;
+  for (const k of m.keys()) {
+    if (k > max) max = k;
+    if (k < min) min = k;
+  }
+  const lowest = max - MAX_BINS + 1;
+  if (min >= lowest) return;
+  let folded = 0;
+  for (const [k, c] of m) {
+    if (k < lowest) {
+      folded += c;
+      m.delete(k);
+    }
+  }
+  bump(m, lowest, folded);
+}
+
+function withFormat(format: number, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(body.length + 1);
+  out[0] = format;
+  out.set(body, 1);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// DDSketch protobuf (DataDog/sketches-java src/main/proto/DDSketch.proto):
+//   DDSketch { IndexMapping mapping = 1; Store positiveValues = 2; Store negativeValues = 3; double zeroCount = 4; }
+//   IndexMapping { double gamma = 1; double indexOffset = 2; Interpolation interpolation = 3; }
+//   Store { map<sint32, double> binCounts = 1; repeated double contiguousBinCounts = 2 [packed];
+//           sint32 contiguousBinIndexOffset = 3; }
+
+/** A growable byte buffer; one module-level instance is reused by every encode. */
+class Writer {
+  private buf = new Uint8Array(1024);
+  private dv = new DataView(this.buf.buffer);
+  len = 0;
+
+  private ensure(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.len + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
+    this.dv = new DataView(next.buffer);
+  }
+
+  byte(b: number): void {
+    this.ensure(1);
+    this.buf[this.len++] = b;
+  }
+
+  varint(v: number): void {
+    this.ensure(10);
+    while (v > 0x7f) {
+      this.buf[this.len++] = (v & 0x7f) | 0x80;
+      v = Math.floor(v / 128);
+    }
+    this.buf[this.len++] = v;
+  }
+
+  sint32(v: number): void {
+    this.varint(zigzag(v));
+  }
+
+  double(v: number): void {
+    this.ensure(8);
+    this.dv.setFloat64(this.len, v, true);
+    this.len += 8;
+  }
+
+  /** A view of bytes [from, len) (valid until the next write). */
+  view(from: number): Uint8Array {
+    return this.buf.subarray(from, this.len);
+  }
+
+  finish(): Uint8Array {
+    return this.buf.slice(0, this.len);
+  }
+}
+
+const scratch = new Writer();
+
+const zigzag = (v: number): number => ((v << 1) ^ (v >> 31)) >>> 0;
+const varintLength = (v: number): number => (v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5);
+
+/**
+ * Writes one store as field `field` of the sketch: contiguous counts (8 B per bin of the span) or
+ * a sparse map, whichever is smaller (always contiguous when `contiguous`).
+ */
+function writeStore(w: Writer, field: number, m: Map<number, number> | undefined, contiguous: boolean): void {
+  w.varint((field << 3) | 2);
+  if (m === undefined || m.size === 0) {
+    w.varint(0);
+    return;
+  }
+  let min = Infinity;
+  let max = -Infinity;
+  let sparseBytes = 0;
+  for (const k of m.keys()) {
+    if (k < min) min = k;
+    if (k > max) max = k;
+    // entry tag + entry length + key tag + key + value tag + double
+    sparseBytes += 12 + varintLength(zigzag(k));
+  }
+  const n = max - min + 1;
+  const contiguousBytes = 1 + varintLength(n * 8) + n * 8 + (min !== 0 ? 1 + varintLength(zigzag(min)) : 0);
+  if (contiguous || contiguousBytes <= sparseBytes) {
+    w.varint(contiguousBytes);
+    w.varint((2 << 3) | 2);
+    w.varint(n * 8);
+    for (let k = min; k <= max; k++) w.double(m.get(k) ?? 0);
+    if (min !== 0) {
+      w.varint((3 << 3) | 0);
+      w.sint32(min);
+    }
+    return;
+  }
+  w.varint(sparseBytes);
+  for (const [k, c] of m) {
+    const z = zigzag(k);
+    w.varint((1 << 3) | 2);
+    w.varint(1 + varintLength(z) + 1 + 8);
+    w.varint((1 << 3) | 0);
+    w.varint(z);
+    w.varint((2 << 3) | 1);
+    w.double(c);
+  }
+}
+
+/** Format byte placeholder at 0, then the DDSketch proto. */
+function encodeProto(w: Writer, s: Sketch, contiguous: boolean): void {
+  w.len = 0;
+  w.byte(0);
+  // mapping { gamma }: indexOffset 0 and interpolation NONE (0) are proto3 defaults, omitted.
+  w.varint((1 << 3) | 2);
+  w.varint(9);
+  w.varint((1 << 3) | 1);
+  w.double(GAMMA);
+  // Both stores, even empty (2 bytes each): sketches-js refuses a sketch without one.
+  writeStore(w, 2, s.pos, contiguous);
+  writeStore(w, 3, s.negativeStore(), contiguous);
+  if (s.zero > 0) {
+    w.varint((4 << 3) | 1);
+    w.double(s.zero);
+  }
+}
+
+class Reader {
+  pos = 0;
+  private readonly view: DataView;
+  constructor(readonly buf: Uint8Array) {
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+  get done(): boolean {
+    return this.pos >= this.buf.length;
+  }
+  varint(): number {
+    let result = 0;
+    let mul = 1;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.buf.length) throw new SketchFormatError('sketch: truncated varint');
+      const b = this.buf[this.pos++]!;
+      result += (b & 0x7f) * mul;
+      if ((b & 0x80) === 0) return result;
+      mul *= 128;
+    }
+    throw new SketchFormatError('sketch: varint too long');
+  }
+  sint32(): number {
+    const v = this.varint() >>> 0;
+    return (v >>> 1) ^ -(v & 1);
+  }
+  double(): number {
+    if (this.pos + 8 > this.buf.length) throw new SketchFormatError('sketch: truncated double');
+    const v = this.view.getFloat64(this.pos, true);
+    this.pos += 8;
+    return v;
+  }
+  sub(): Reader {
+    const n = this.varint();
+    if (this.pos + n > this.buf.length) throw new SketchFormatError('sketch: truncated field');
+    const r = new Reader(this.buf.subarray(this.pos, this.pos + n));
+    this.pos += n;
+    return r;
+  }
+  skip(wire: number): void {
+    if (wire === 0) this.varint();
+    else if (wire === 1) this.pos += 8;
+    else if (wire === 2) this.pos += this.varint();
+    else if (wire === 5) this.pos += 4;
+    else throw new SketchFormatError(`sketch: unsupported wire type ${wire}`);
+  }
+}
+
+function decodeProto(bytes: Uint8Array): Sketch {
+  const r = new Reader(bytes);
+  const s = new Sketch();
+  let gamma: number | undefined;
+  let indexOffset = 0;
+  let pos: Array<[number, number]> = [];
+  let neg: Array<[number, number]> = [];
+  while (!r.done) {
+    const tag = r.varint();
+    const field = Math.floor(tag / 8);
+    const wire = tag & 7;
+    if (field === 1 && wire === 2) {
+      const m = r.sub();
+      while (!m.done) {
+        const t = m.varint();
+        if (t === ((1 << 3) | 1)) gamma = m.double();
+        else if (t === ((2 << 3) | 1)) indexOffset = m.double();
+        else if (t === ((3 << 3) | 0)) {
+          if (m.varint() !== 0) throw new SketchFormatError('sketch: only the logarithmic mapping is supported');
+        } else m.skip(t & 7);
+      }
+    } else if (field === 2 && wire === 2) pos = decodeStore(r.sub());
+    else if (field === 3 && wire === 2) neg = decodeStore(r.sub());
+    else if (field === 4 && wire === 1) s.zero = r.double();
+    else r.skip(wire);
+  }
+  if (gamma === undefined || Math.abs(gamma - GAMMA) > 1e-12) {
+    throw new SketchFormatError(`sketch: gamma ${gamma} differs from ${GAMMA} (relative accuracy ${RELATIVE_ACCURACY})`);
+  }
+  const shift = Math.round(indexOffset);
+  let count = s.zero;
+  for (const [k, c] of pos) {
+    bump(s.pos, k + shift, c);
+    count += c;
+  }
+  for (const [k, c] of neg) {
+    bump(s.neg, k + shift, c);
+    count += c;
+  }
+  s.count = count;
+  return s;
+}
+
+function decodeStore(r: Reader): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  const contiguous: number[] = [];
+  let offset = 0;
+  while (!r.done) {
+    const tag = r.varint();
+    const field = Math.floor(tag / 8);
+    const wire = tag & 7;
+    if (field === 1 && wire === 2) {
+      const e = r.sub();
+      let k = 0;
+      let c = 0;
+      while (!e.done) {
+        const t = e.varint();
+        if (t === ((1 << 3) | 0)) k = e.sint32();
+        else if (t === ((2 << 3) | 1)) c = e.double();
+        else e.skip(t & 7);
+      }
+      if (c > 0) out.push([k, c]);
+    } else if (field === 2 && wire === 2) {
+      const p = r.sub();
+      while (!p.done) contiguous.push(p.double());
+    } else if (field === 2 && wire === 1) contiguous.push(r.double());
+    else if (field === 3 && wire === 0) offset = r.sint32();
+    else r.skip(wire);
+  }
+  contiguous.forEach((c, i) => {
+    if (c > 0) out.push([offset + i, c]);
+  });
+  return out;
+}

@@ -1,0 +1,96 @@
+/**
+ * Helpers for the rollup tests: Kinesis records in Lambda's event shape, and the ground truth of a
+ * set of events computed directly (sorted values, no sketches, no watermarks).
+ */
+import type { KinesisStreamRecord } from 'aws-lambda';
+import { inRollupRange } from '../../../functions/rollup/aggregate.ts';
+import { RESOLUTIONS, bucketPk, bucketSk, bucketStart, itemId, seriesId, type Resolution } from '../../../functions/rollup/keys.ts';
+import type { Lineage } from '../../../functions/shared/errors.ts';
+import type { StreamEvent } from '../../../functions/shared/event.ts';
+
+/** Kinesis-like 56-digit sequence number; `n` orders them. */
+export function seqNo(n: number): string {
+  return `4959${String(n).padStart(52, '0')}`;
+}
+
+export function kinesisRecord(shardId: string, sequenceNumber: string, data: Uint8Array, partitionKey = 'pk'): KinesisStreamRecord {
+  return {
+    kinesis: {
+      kinesisSchemaVersion: '1.0',
+      partitionKey,
+      sequenceNumber,
+      data: Buffer.from(data).toString('base64'),
+      approximateArrivalTimestamp: 1_700_000_000,
+    },
+    eventSource: 'aws:kinesis',
+    eventVersion: '1.0',
+    eventID: `${shardId}:${sequenceNumber}`,
+    eventName: 'aws:kinesis:record',
+    invokeIdentityArn: 'arn:aws:iam::000000000000:role/rollup',
+    awsRegion: 'us-east-1',
+    eventSourceARN: 'arn:aws:kinesis:us-east-1:000000000000:stream/events',
+  };
+}
+
+/** One record per event list, NDJSON (not gzip'd), events in order. */
+export function ndjson(events: readonly object[]): Uint8Array {
+  return Buffer.from(`${events.map((e) => JSON.stringify(e)).join('\n')}\n`, 'utf8');
+}
+
+export interface TruthEvent {
+  readonly event: StreamEvent;
+  readonly lineage: Lineage;
+}
+
+export interface TruthBucket {
+  readonly id: string;
+  readonly name: string;
+  readonly tags: Readonly<Record<string, string>>;
+  count: number;
+  sum: number;
+  sumAbs: number;
+  min: number;
+  max: number;
+  last?: { value: number; ts: number; lineage: Lineage };
+  /** Distribution values, for exact quantiles. */
+  values: number[];
+}
+
+/**
+ * Expected bucket items of `events` (each applied once): only in-range events, and per resolution
+ * only events at most `ttlMs[res]` older than `now`.
+ */
+export function truthBuckets(events: readonly TruthEvent[], now: number, ttlMs: Readonly<Record<Resolution, number>>): Map<string, TruthBucket> {
+  const out = new Map<string, TruthBucket>();
+  for (const { event: e, lineage } of events) {
+    if (!inRollupRange(e.value)) continue;
+    for (const res of RESOLUTIONS) {
+      if (now - e.ts > ttlMs[res]) continue;
+      const id = itemId({ pk: bucketPk(e.tenant, seriesId(e.tenant, e.name, e.tags), res), sk: bucketSk(bucketStart(e.ts, res)) });
+      let b = out.get(id);
+      if (b === undefined) out.set(id, (b = { id, name: e.name, tags: e.tags, count: 0, sum: 0, sumAbs: 0, min: Infinity, max: -Infinity, values: [] }));
+      b.count++;
+      b.sum += e.value;
+      b.sumAbs += Math.abs(e.value);
+      b.min = Math.min(b.min, e.value);
+      b.max = Math.max(b.max, e.value);
+      if (e.type === 'gauge' && (b.last === undefined || laterPoint({ ts: e.ts, lineage }, b.last))) b.last = { value: e.value, ts: e.ts, lineage };
+      if (e.type === 'distribution') b.values.push(e.value);
+    }
+  }
+  return out;
+}
+
+function laterPoint(a: { ts: number; lineage: Lineage }, b: { ts: number; lineage: Lineage }): boolean {
+  if (a.ts !== b.ts) return a.ts > b.ts;
+  if (a.lineage.shardId !== b.lineage.shardId) return a.lineage.shardId > b.lineage.shardId;
+  const sa = a.lineage.sequenceNumber;
+  const sb = b.lineage.sequenceNumber;
+  if (sa !== sb) return sa.length !== sb.length ? sa.length > sb.length : sa > sb;
+  return a.lineage.subIndex > b.lineage.subIndex;
+}
+
+/** The element of rank floor(q (n - 1)) of the sorted values. */
+export function exactQuantile(sorted: readonly number[], q: number): number {
+  return sorted[Math.floor(q * (sorted.length - 1))]!;
+}
