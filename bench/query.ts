@@ -1,0 +1,174 @@
+/**
+ * Section `query`: latency of the query function on the embedded stack (dynalite, s3rver), beside
+ * naive readers.
+ *
+ * 1. `GET /v1/query` for 24 h × 1 min of one series (1,440 buckets): p50 and p99 of the handler
+ *    (target p99 ≤ 50 ms), and DynamoDB read calls per query. Baseline: the same buckets read
+ *    key by key with BatchGetItem (100 keys per call), no projection.
+ * 2. `GET /v1/events` for a 1 h range, one page of 1,000 of ~20,000 events: p50 and p99 (target
+ *    p99 ≤ 250 ms). Baseline: archive/reader.ts `readPartition` (whole files, every column).
+ *
+ *   npx tsx bench/query.ts [--quick]        this section alone, printed as a table
+ *   npm run bench -- --only query           through the harness (once listed in bench/run.ts)
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BatchGetItemCommand } from '@aws-sdk/client-dynamodb';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { createArchiveHandler } from '../functions/archive/app.ts';
+import { partitionOf } from '../functions/archive/keys.ts';
+import { readPartition } from '../functions/archive/reader.ts';
+import { S3ArchiveBucket } from '../functions/archive/s3-store.ts';
+import { loadZstd } from '../functions/archive/zstd.ts';
+import { createQueryHandler } from '../functions/query/app.ts';
+import { DynamoRollupReader, type QuerySender } from '../functions/query/rollup-reader.ts';
+import { createRollupHandler } from '../functions/rollup/app.ts';
+import { bucketPk, bucketSk, bucketStart, seriesId } from '../functions/rollup/keys.ts';
+import { dynamoClient, s3Client } from '../functions/shared/clients.ts';
+import { CONSUMER_DEFAULTS } from '../lib/functions.ts';
+import { startStack, type LocalConsumer } from '../local/index.ts';
+import { defineSection, quantile, runIfMain, type FigureInput, type Spread } from './harness.ts';
+
+const KEY = 'bench-query-key-01';
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+const RAW_EVENTS = 20_000;
+
+const consumer = (name: string, create: LocalConsumer['create']): LocalConsumer => ({
+  name,
+  timeoutSeconds: 120,
+  settings: { ...CONSUMER_DEFAULTS, maxBatchingWindowSeconds: 0 },
+  create,
+});
+
+function event(routeKey: string, query: Record<string, string>): APIGatewayProxyEventV2 {
+  return {
+    version: '2.0',
+    routeKey,
+    rawPath: routeKey.split(' ')[1]!,
+    rawQueryString: new URLSearchParams(query).toString(),
+    headers: { 'x-api-key': KEY },
+    queryStringParameters: query,
+    requestContext: { requestId: 'bench', http: { method: 'GET' } },
+    isBase64Encoded: false,
+  } as unknown as APIGatewayProxyEventV2;
+}
+
+async function timings(n: number, warmup: number, fn: () => Promise<void>): Promise<number[]> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await fn();
+    out.push(performance.now() - t);
+  }
+  return out.sort((a, b) => a - b);
+}
+
+const spread = (s: number[]): Spread => ({ min: s[0]!, p10: quantile(s, 0.1), p90: quantile(s, 0.9), max: s.at(-1)!, n: s.length });
+
+const section = defineSection({
+  name: 'query',
+  description: 'query function latency on the embedded stack: 24 h × 1 min series, 1 h raw-event page',
+  packages: ['dynalite', 's3rver', 'hyparquet', '@aws-sdk/client-dynamodb', '@aws-sdk/client-s3'],
+  run: async (ctx) => {
+    const dir = await mkdtemp(join(tmpdir(), 'streamfold-bench-query-'));
+    const stack = await startStack({
+      port: 0,
+      dataDir: dir,
+      tenants: { bench: KEY },
+      onlyGivenConsumers: true,
+      consumers: [
+        consumer('rollup', (env) => createRollupHandler(env, { metrics: { add: () => {} }, flushMetrics: () => {} })),
+        consumer('archive', (env) => createArchiveHandler(env, { onStats: () => {} })),
+      ],
+      log: () => {},
+    });
+    try {
+      const now = Date.now();
+      const dayStart = bucketStart(now - 25 * HOUR, '1m');
+      const series = Array.from({ length: 1440 }, (_, i) => ({ name: 'bench.latency', ts: dayStart + i * MINUTE + 1, value: (i % 50) + 1, type: 'gauge', tags: { host: 'a' } }));
+      const raw = Array.from({ length: RAW_EVENTS }, (_, i) => ({
+        name: `bench.raw.${i % 20}`,
+        ts: now - HOUR + Math.floor((i * HOUR) / RAW_EVENTS),
+        value: i,
+        tags: { host: `h${i % 50}`, env: 'prod' },
+        attrs: { path: `/api/v1/items/${i}`, status: 200 },
+      }));
+      for (const chunk of [series, ...Array.from({ length: RAW_EVENTS / 5000 }, (_, i) => raw.slice(i * 5000, (i + 1) * 5000))]) {
+        const res = await fetch(`${stack.url}/v1/events`, { method: 'POST', headers: { 'x-api-key': KEY, 'content-type': 'application/json' }, body: JSON.stringify(chunk) });
+        if (res.status !== 202) throw new Error(`intake answered ${res.status}: ${await res.text()}`);
+      }
+      ctx.log('posted; waiting for the rollup and archive consumers');
+      await stack.drain(300_000);
+
+      const db = dynamoClient(stack.env);
+      const rollups = new DynamoRollupReader(db as unknown as QuerySender, stack.env.ROLLUPS_TABLE_NAME!);
+      const query = createQueryHandler(stack.env, { rollups });
+      const context = {} as Context;
+      const q = event('GET /v1/query', { metric: 'bench.latency', agg: 'avg', interval: '60', from: String(dayStart), to: String(dayStart + 24 * HOUR) });
+      const check = await query(q, context);
+      const points = (JSON.parse(check.body!) as { series: Array<{ points: unknown[] }> }).series[0]?.points.length ?? 0;
+      if (check.statusCode !== 200 || points !== 1440) throw new Error(`query answered ${check.statusCode} with ${points} points`);
+      const before = rollups.calls;
+      await query(q, context);
+      const callsPerQuery = rollups.calls - before;
+
+      const n = ctx.quick ? 40 : 300;
+      const seriesTimes = await timings(n, 10, async () => {
+        await query(q, context);
+      });
+      const pk = bucketPk('bench', seriesId('bench', 'bench.latency', { host: 'a' }), '1m');
+      const keys = Array.from({ length: 1440 }, (_, i) => ({ pk: { S: pk }, sk: { S: bucketSk(dayStart + i * MINUTE) } }));
+      const naiveSeries = await timings(Math.min(n, 60), 3, async () => {
+        for (let i = 0; i < keys.length; i += 100) {
+          let pending: typeof keys = keys.slice(i, i + 100);
+          while (pending.length > 0) {
+            const res = await db.send(new BatchGetItemCommand({ RequestItems: { [stack.env.ROLLUPS_TABLE_NAME!]: { Keys: pending } } }));
+            pending = (res.UnprocessedKeys?.[stack.env.ROLLUPS_TABLE_NAME!]?.Keys ?? []) as typeof keys;
+          }
+        }
+      });
+
+      const ev = event('GET /v1/events', { from: String(now - HOUR), to: String(now), limit: '1000' });
+      const evCheck = await query(ev, context);
+      const evCount = (JSON.parse(evCheck.body!) as { events: unknown[] }).events.length;
+      if (evCheck.statusCode !== 200 || evCount !== 1000) throw new Error(`events answered ${evCheck.statusCode} with ${evCount} events`);
+      const m = ctx.quick ? 15 : 100;
+      const eventTimes = await timings(m, 3, async () => {
+        await query(ev, context);
+      });
+      const bucket = new S3ArchiveBucket(s3Client(stack.env), stack.env.ARCHIVE_BUCKET_NAME!);
+      const codec = await loadZstd();
+      const hours = [partitionOf('bench', now - HOUR), partitionOf('bench', now)];
+      const naiveEvents = await timings(Math.min(m, 30), 2, async () => {
+        for (const p of hours) await readPartition(bucket, p, codec);
+      });
+      ctx.info('fixture', { seriesBuckets: 1440, rawEvents: RAW_EVENTS, page: 1000, dynamoCallsPerQuery: callsPerQuery });
+
+      const lat = (name: string, s: number[], q: number, target: number | undefined, base?: { name: string; s: number[] }): FigureInput => ({
+        name,
+        unit: 'ms',
+        better: 'lower',
+        value: quantile(s, q),
+        spread: spread(s),
+        ...(target !== undefined ? { target: { max: target } } : {}),
+        ...(base ? { baseline: { name: base.name, value: quantile(base.s, q), spread: spread(base.s) } } : {}),
+      });
+      return [
+        lat('GET /v1/query 24 h × 1 min, one series: p50', seriesTimes, 0.5, undefined, { name: 'BatchGetItem by key', s: naiveSeries }),
+        lat('GET /v1/query 24 h × 1 min, one series: p99', seriesTimes, 0.99, 50, { name: 'BatchGetItem by key', s: naiveSeries }),
+        { name: 'GET /v1/query 24 h × 1 min: DynamoDB read calls', unit: 'calls', better: 'lower', value: callsPerQuery, spread: null, baseline: { name: 'BatchGetItem by key', value: Math.ceil(1440 / 100), spread: null } },
+        lat('GET /v1/events 1 h, page of 1,000: p50', eventTimes, 0.5, undefined, { name: 'readPartition (whole files)', s: naiveEvents }),
+        lat('GET /v1/events 1 h, page of 1,000: p99', eventTimes, 0.99, 250, { name: 'readPartition (whole files)', s: naiveEvents }),
+      ];
+    } finally {
+      await stack.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+});
+
+export default section;
+await runIfMain(import.meta.url, section);

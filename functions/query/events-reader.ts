@@ -1,0 +1,181 @@
+/**
+ * Reads raw events of one partition-hour from the archive for `GET /v1/events`, by the reader
+ * rule of functions/archive/keys.ts: list the partition, read every Parquet file, keep one row per
+ * lineage and per `id`; if a listed file is gone (compaction replaced it), list again and start
+ * over.
+ *
+ * Only what the query needs is fetched: each file is read through byte ranges (footer first), row
+ * groups whose `ts` min/max statistics miss [from, to) are skipped, and `_ingested_at` is never
+ * read. Pruning by `ts` before the reader rule is safe: copies of a lineage are identical rows
+ * (same `ts`), and a client retry carrying the same `id` carries the same `ts` (keys.ts).
+ */
+import { parquetMetadataAsync, parquetRead, type AsyncBuffer, type FileMetaData } from 'hyparquet';
+import { selectSurvivors } from '../archive/dedupe.ts';
+import { PARQUET_SUFFIX, parseEventsKey, partitionPrefix, type Partition } from '../archive/keys.ts';
+import type { ArchiveBucket } from '../archive/s3-store.ts';
+import type { BlockCodec } from '../archive/zstd.ts';
+import { StreamfoldError } from '../shared/errors.ts';
+
+export type EventsBucket = Pick<ArchiveBucket, 'list' | 'getRange'>;
+
+/** Columns read for a page of events (every column but `_ingested_at`). */
+export const EVENT_COLUMNS = ['name', 'ts', 'type', 'value', 'tags', 'id', 'attrs', '_shard', '_seq', '_sub'] as const;
+
+/** One surviving row. `tags` and `attrs` are JSON text as archived. */
+export interface EventRow {
+  readonly name: string;
+  readonly ts: number;
+  readonly type: string;
+  readonly value: number;
+  readonly tags: string;
+  readonly id: string | null;
+  readonly attrs: string | null;
+  readonly _shard: string;
+  readonly _seq: string;
+  readonly _sub: number;
+}
+
+export interface PartitionReader {
+  /** Surviving rows of the partition with `from <= ts < to`, in no particular order. */
+  read(p: Partition, from: number, to: number): Promise<EventRow[]>;
+}
+
+export class PartitionChangingError extends StreamfoldError {}
+
+/** Byte accounting, for benchmarks and tests. */
+export interface ReadStats {
+  lists: number;
+  rangeGets: number;
+  bytes: number;
+  rowGroupsRead: number;
+  rowGroupsSkipped: number;
+}
+
+class VanishedError extends Error {}
+
+/** Files up to this size are fetched whole, in one GET. */
+export const WHOLE_FILE_BYTES = 256 * 1024;
+/** First footer fetch of a larger file (the footer of a 100-row-group file is ~40 KB). */
+const FOOTER_FETCH_BYTES = 64 * 1024;
+
+export class ArchivePartitionReader implements PartitionReader {
+  readonly stats: ReadStats = { lists: 0, rangeGets: 0, bytes: 0, rowGroupsRead: 0, rowGroupsSkipped: 0 };
+
+  constructor(
+    private readonly bucket: EventsBucket,
+    private readonly codec: BlockCodec,
+    private readonly opts: { maxAttempts?: number } = {},
+  ) {}
+
+  async read(p: Partition, from: number, to: number): Promise<EventRow[]> {
+    const maxAttempts = this.opts.maxAttempts ?? 5;
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      this.stats.lists++;
+      const { objects } = await this.bucket.list(partitionPrefix(p));
+      const files = objects.filter((o) => o.key.endsWith(PARQUET_SUFFIX));
+      try {
+        const tables = await Promise.all(files.map(async (f) => ({ key: f.key, size: f.size, rows: await this.readFile(f.key, f.size, from, to) })));
+        return survivors(tables);
+      } catch (err) {
+        if (err instanceof VanishedError) continue;
+        throw err;
+      }
+    }
+    throw new PartitionChangingError(`${partitionPrefix(p)} kept changing while being read (${maxAttempts} attempts)`);
+  }
+
+  private async readFile(key: string, size: number, from: number, to: number): Promise<EventRow[]> {
+    const fetchRange = async (start: number, end: number): Promise<ArrayBuffer> => {
+      this.stats.rangeGets++;
+      this.stats.bytes += end - start;
+      const bytes = await this.bucket.getRange(key, start, end);
+      if (bytes === undefined) throw new VanishedError(key);
+      return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    };
+    let file: AsyncBuffer;
+    if (size <= WHOLE_FILE_BYTES) {
+      // One GET beats a footer GET plus a GET per column chunk for a small file.
+      const whole = await fetchRange(0, size);
+      file = { byteLength: size, slice: (start: number, end?: number) => whole.slice(start, end ?? size) };
+    } else {
+      file = { byteLength: size, slice: (start: number, end?: number) => fetchRange(start, end ?? size) };
+    }
+    const parsers = { timestampFromMilliseconds: (ms: bigint) => Number(ms) };
+    const metadata: FileMetaData = await parquetMetadataAsync(file, { parsers, initialFetchSize: FOOTER_FETCH_BYTES } as Parameters<typeof parquetMetadataAsync>[1]);
+    const tsIndex = metadata.schema.slice(1).findIndex((s) => s.name === 'ts');
+    const out: EventRow[] = [];
+    let groupStart = 0;
+    for (const rg of metadata.row_groups) {
+      const rows = Number(rg.num_rows);
+      const stats = tsIndex >= 0 ? rg.columns[tsIndex]?.meta_data?.statistics : undefined;
+      const min = toMs(stats?.min_value ?? stats?.min);
+      const max = toMs(stats?.max_value ?? stats?.max);
+      if (min !== undefined && max !== undefined && (max < from || min >= to)) {
+        this.stats.rowGroupsSkipped++;
+        groupStart += rows;
+        continue;
+      }
+      this.stats.rowGroupsRead++;
+      await parquetRead({
+        file,
+        metadata,
+        columns: [...EVENT_COLUMNS],
+        rowStart: groupStart,
+        rowEnd: groupStart + rows,
+        compressors: { [this.codec.name]: this.codec.decompress },
+        parsers,
+        onComplete: (data: unknown[][]) => {
+          for (const r of data) {
+            const ts = Number(r[1]);
+            if (ts < from || ts >= to) continue;
+            out.push({
+              name: String(r[0]),
+              ts,
+              type: String(r[2]),
+              value: Number(r[3]),
+              tags: String(r[4]),
+              id: (r[5] as string | null | undefined) ?? null,
+              attrs: (r[6] as string | null | undefined) ?? null,
+              _shard: String(r[7]),
+              _seq: String(r[8]),
+              _sub: Number(r[9]),
+            });
+          }
+        },
+      } as Parameters<typeof parquetRead>[0]);
+      groupStart += rows;
+    }
+    return out;
+  }
+}
+
+function toMs(v: unknown): number | undefined {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return Number(v);
+  if (v instanceof Date) return v.getTime();
+  return undefined;
+}
+
+/** The reader rule (archive/dedupe.ts) over the rows read from each file. */
+export function survivors(files: ReadonlyArray<{ key: string; size: number; rows: readonly EventRow[] }>): EventRow[] {
+  const sel = selectSurvivors(
+    files.map((f) => ({
+      key: f.key,
+      size: f.size,
+      compacted: parseEventsKey(f.key)?.compacted ?? false,
+      length: f.rows.length,
+      _shard: f.rows.map((r) => r._shard),
+      _seq: f.rows.map((r) => r._seq),
+      _sub: f.rows.map((r) => r._sub),
+      id: f.rows.map((r) => r.id),
+    })),
+  );
+  const byKey = new Map(files.map((f) => [f.key, f.rows]));
+  const out: EventRow[] = [];
+  sel.files.forEach((f, i) => {
+    const rows = byKey.get(f.key)!;
+    const mask = sel.chosen[i]!;
+    for (let r = 0; r < mask.length; r++) if (mask[r] === 1) out.push(rows[r]!);
+  });
+  return out;
+}

@@ -1,0 +1,182 @@
+/**
+ * DynamoDB adapter of the query's rollup port: the metric list, the series index and bucket items
+ * (item layout: functions/rollup/keys.ts). Every key is built here from the authenticated tenant
+ * and a validated name (params.ts), never from raw input. Bucket reads are one Query per series
+ * and resolution with `sk BETWEEN`, paginated, projected to the attributes the aggregation needs,
+ * run in parallel with bounded concurrency. Reads are eventually consistent (half the cost; a
+ * query may trail the newest write by about a second).
+ */
+import { GetItemCommand, QueryCommand, type AttributeValue, type QueryCommandOutput, type GetItemCommandOutput } from '@aws-sdk/client-dynamodb';
+import { bucketPk, bucketSk, indexPk, metricsPk, parseBucketSk, type Resolution } from '../rollup/keys.ts';
+import { StreamfoldError } from '../shared/errors.ts';
+import type { EventType } from '../shared/event.ts';
+import type { BucketData } from './series.ts';
+
+export interface MetricInfo {
+  readonly name: string;
+  readonly type: EventType;
+  /** Epoch ms of the latest event seen (may trail it by up to an hour: keys.ts, INDEX_REFRESH_MS). */
+  readonly lastSeen: number;
+}
+
+export interface SeriesInfo {
+  readonly seriesId: string;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly type: EventType;
+  readonly firstSeen: number;
+  readonly lastSeen: number;
+}
+
+/** Which optional bucket attributes to read. */
+export type BucketFields = 'basic' | 'last' | 'sketch';
+
+export interface RollupReader {
+  listMetrics(tenant: string): Promise<MetricInfo[]>;
+  getMetric(tenant: string, name: string): Promise<MetricInfo | undefined>;
+  listSeries(tenant: string, name: string): Promise<SeriesInfo[]>;
+  /** Buckets with start in [first, last] of each series, by series id. */
+  readBuckets(
+    tenant: string,
+    seriesIds: readonly string[],
+    res: Resolution,
+    first: number,
+    last: number,
+    fields: BucketFields,
+  ): Promise<Map<string, BucketData[]>>;
+}
+
+export class RollupReadError extends StreamfoldError {}
+
+export interface QuerySender {
+  send(command: QueryCommand | GetItemCommand): Promise<unknown>;
+}
+
+export class DynamoRollupReader implements RollupReader {
+  /** DynamoDB calls made (Query pages and GetItems), for benchmarks. */
+  calls = 0;
+
+  constructor(
+    private readonly client: QuerySender,
+    private readonly tableName: string,
+    private readonly concurrency = 16,
+  ) {}
+
+  async listMetrics(tenant: string): Promise<MetricInfo[]> {
+    const items = await this.queryAll({ pk: metricsPk(tenant) });
+    return items.map((i) => ({ name: s(i.sk), type: s(i.type) as EventType, lastSeen: n(i.lastSeen) }));
+  }
+
+  async getMetric(tenant: string, name: string): Promise<MetricInfo | undefined> {
+    this.calls++;
+    let res: GetItemCommandOutput;
+    try {
+      res = (await this.client.send(
+        new GetItemCommand({ TableName: this.tableName, Key: { pk: { S: metricsPk(tenant) }, sk: { S: name } } }),
+      )) as GetItemCommandOutput;
+    } catch (err) {
+      throw new RollupReadError(`GetItem ${metricsPk(tenant)} ${name} failed`, { cause: err });
+    }
+    const i = res.Item;
+    return i === undefined ? undefined : { name, type: s(i.type) as EventType, lastSeen: n(i.lastSeen) };
+  }
+
+  async listSeries(tenant: string, name: string): Promise<SeriesInfo[]> {
+    const items = await this.queryAll({ pk: indexPk(tenant, name) });
+    return items.map((i) => ({
+      seriesId: s(i.sk),
+      tags: stringMap(i.tags),
+      type: s(i.type) as EventType,
+      firstSeen: n(i.firstSeen),
+      lastSeen: n(i.lastSeen),
+    }));
+  }
+
+  async readBuckets(
+    tenant: string,
+    seriesIds: readonly string[],
+    res: Resolution,
+    first: number,
+    last: number,
+    fields: BucketFields,
+  ): Promise<Map<string, BucketData[]>> {
+    const names: Record<string, string> = { '#sk': 'sk', '#c': 'count', '#s': 'sum', '#mn': 'min', '#mx': 'max' };
+    if (fields === 'last') Object.assign(names, { '#l': 'last', '#lt': 'lastTs', '#ll': 'lastLin' });
+    if (fields === 'sketch') names['#k'] = 'sketch';
+    const out = new Map<string, BucketData[]>();
+    await pool(seriesIds, this.concurrency, async (id) => {
+      const items = await this.queryAll({ pk: bucketPk(tenant, id, res), from: bucketSk(first), to: bucketSk(last), names });
+      out.set(id, items.map(toBucket));
+    });
+    return out;
+  }
+
+  private async queryAll(q: { pk: string; from?: string; to?: string; names?: Record<string, string> }): Promise<Array<Record<string, AttributeValue>>> {
+    const out: Array<Record<string, AttributeValue>> = [];
+    let start: Record<string, AttributeValue> | undefined;
+    const values: Record<string, AttributeValue> = { ':pk': { S: q.pk } };
+    let cond = 'pk = :pk';
+    if (q.from !== undefined && q.to !== undefined) {
+      cond += ' AND sk BETWEEN :a AND :b';
+      values[':a'] = { S: q.from };
+      values[':b'] = { S: q.to };
+    }
+    do {
+      this.calls++;
+      let res: QueryCommandOutput;
+      try {
+        res = (await this.client.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: cond,
+            ExpressionAttributeValues: values,
+            ...(q.names ? { ExpressionAttributeNames: q.names, ProjectionExpression: Object.keys(q.names).join(', ') } : {}),
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        )) as QueryCommandOutput;
+      } catch (err) {
+        throw new RollupReadError(`Query ${q.pk} failed`, { cause: err });
+      }
+      out.push(...(res.Items ?? []));
+      start = res.LastEvaluatedKey;
+    } while (start !== undefined);
+    return out;
+  }
+}
+
+function toBucket(i: Record<string, AttributeValue>): BucketData {
+  const b: { -readonly [K in keyof BucketData]: BucketData[K] } = {
+    start: parseBucketSk(s(i.sk)),
+    count: n(i.count),
+    sum: n(i.sum),
+    min: n(i.min),
+    max: n(i.max),
+  };
+  if (i.last?.N !== undefined) b.last = Number(i.last.N);
+  if (i.lastTs?.N !== undefined) b.lastTs = Number(i.lastTs.N);
+  if (i.lastLin?.S !== undefined) b.lastLin = i.lastLin.S;
+  if (i.sketch?.B !== undefined) b.sketch = i.sketch.B;
+  return b;
+}
+
+const s = (av: AttributeValue | undefined): string => av?.S ?? '';
+const n = (av: AttributeValue | undefined): number => (av?.N === undefined ? 0 : Number(av.N));
+
+function stringMap(av: AttributeValue | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  const m = av?.M;
+  if (m === undefined) return out;
+  for (const k in m) {
+    const v = m[k]?.S;
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time; rejects with the first error. */
+export async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}

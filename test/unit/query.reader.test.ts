@@ -1,0 +1,104 @@
+/** The DynamoDB adapter of the query's rollup port against aws-sdk-client-mock. */
+import { DynamoDBClient, GetItemCommand, QueryCommand, ThrottlingException } from '@aws-sdk/client-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DynamoRollupReader, pool, RollupReadError } from '../../functions/query/rollup-reader.ts';
+import { Sketch } from '../../functions/rollup/sketch.ts';
+
+const ddb = mockClient(DynamoDBClient);
+const TABLE = 'streamfold-rollups';
+const T0 = 1_795_737_600_000;
+
+describe('Class: DynamoRollupReader', () => {
+  afterEach(() => ddb.reset());
+  const reader = () => new DynamoRollupReader(new DynamoDBClient({ region: 'us-east-1' }), TABLE, 2);
+
+  it('queries each series\' bucket partition with sk BETWEEN, projected, following pages', async () => {
+    // Prepare
+    const sk = new Sketch();
+    sk.add(5);
+    ddb
+      .on(QueryCommand, { ExpressionAttributeValues: { ':pk': { S: 'acme#s#AAA#1h' }, ':a': { S: String(T0) }, ':b': { S: String(T0 + 7_200_000) } } })
+      .resolvesOnce({ Items: [{ sk: { S: String(T0) }, count: { N: '2' }, sum: { N: '3.5' }, min: { N: '1' }, max: { N: '2.5' }, sketch: { B: sk.encode() } }], LastEvaluatedKey: { pk: { S: 'x' }, sk: { S: 'y' } } })
+      .resolvesOnce({ Items: [{ sk: { S: String(T0 + 3_600_000) }, count: { N: '1' }, sum: { N: '1e100' }, min: { N: '1e100' }, max: { N: '1e100' } }] });
+    ddb.on(QueryCommand, { ExpressionAttributeValues: { ':pk': { S: 'acme#s#BBB#1h' }, ':a': { S: String(T0) }, ':b': { S: String(T0 + 7_200_000) } } }).resolves({ Items: [] });
+    const r = reader();
+
+    // Act
+    const out = await r.readBuckets('acme', ['AAA', 'BBB'], '1h', T0, T0 + 7_200_000, 'sketch');
+
+    // Assess
+    expect(out.get('BBB')).toEqual([]);
+    const a = out.get('AAA')!;
+    expect(a.map((b) => [b.start, b.count, b.sum, b.min, b.max])).toEqual([
+      [T0, 2, 3.5, 1, 2.5],
+      [T0 + 3_600_000, 1, 1e100, 1e100, 1e100],
+    ]);
+    expect(Sketch.decode(a[0]!.sketch!).count).toBe(1);
+    expect(r.calls).toBe(3);
+    const inputs = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
+    expect(inputs).toHaveLength(3);
+    for (const input of inputs) {
+      expect(input).toMatchObject({
+        TableName: TABLE,
+        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :a AND :b',
+        ProjectionExpression: '#sk, #c, #s, #mn, #mx, #k',
+        ExpressionAttributeNames: { '#sk': 'sk', '#c': 'count', '#s': 'sum', '#mn': 'min', '#mx': 'max', '#k': 'sketch' },
+      });
+    }
+    expect(inputs.filter((i) => i.ExclusiveStartKey !== undefined).map((i) => i.ExclusiveStartKey)).toEqual([{ pk: { S: 'x' }, sk: { S: 'y' } }]);
+  });
+
+  it('reads the metric list, one metric and the series index of the tenant', async () => {
+    // Prepare
+    ddb.on(QueryCommand, { ExpressionAttributeValues: { ':pk': { S: 'acme#metrics' } } }).resolves({ Items: [{ pk: { S: 'acme#metrics' }, sk: { S: 'cpu' }, type: { S: 'gauge' }, lastSeen: { N: String(T0) } }] });
+    ddb.on(QueryCommand, { ExpressionAttributeValues: { ':pk': { S: 'acme#idx#cpu' } } }).resolves({
+      Items: [{ sk: { S: 'AAA' }, tags: { M: { host: { S: 'a' } } }, type: { S: 'gauge' }, firstSeen: { N: '1' }, lastSeen: { N: '2' } }],
+    });
+    ddb.on(GetItemCommand, { Key: { pk: { S: 'acme#metrics' }, sk: { S: 'cpu' } } }).resolves({ Item: { type: { S: 'gauge' }, lastSeen: { N: '9' } } });
+    ddb.on(GetItemCommand, { Key: { pk: { S: 'acme#metrics' }, sk: { S: 'mem' } } }).resolves({});
+    const r = reader();
+
+    // Act & Assess
+    expect(await r.listMetrics('acme')).toEqual([{ name: 'cpu', type: 'gauge', lastSeen: T0 }]);
+    expect(await r.listSeries('acme', 'cpu')).toEqual([{ seriesId: 'AAA', tags: { host: 'a' }, type: 'gauge', firstSeen: 1, lastSeen: 2 }]);
+    expect(await r.getMetric('acme', 'cpu')).toEqual({ name: 'cpu', type: 'gauge', lastSeen: 9 });
+    expect(await r.getMetric('acme', 'mem')).toBeUndefined();
+  });
+
+  it('turns an SDK error into a RollupReadError carrying it', async () => {
+    // Prepare
+    const cause = new ThrottlingException({ message: 'slow down', $metadata: {} });
+    ddb.on(QueryCommand).rejects(cause);
+
+    // Act
+    const err = await reader().listMetrics('acme').catch((e: unknown) => e);
+
+    // Assess
+    expect(err).toBeInstanceOf(RollupReadError);
+    expect((err as Error).message).toBe('Query acme#metrics failed');
+    expect((err as Error).cause).toBe(cause);
+  });
+});
+
+describe('Function: pool', () => {
+  it('runs every item with at most `limit` in flight', async () => {
+    // Prepare
+    let inFlight = 0;
+    let peak = 0;
+    const done: number[] = [];
+
+    // Act
+    await pool([1, 2, 3, 4, 5, 6, 7], 3, async (i) => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      await new Promise((r) => setTimeout(r, 5));
+      done.push(i);
+      inFlight--;
+    });
+
+    // Assess
+    expect(peak).toBe(3);
+    expect(done.sort()).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+});
