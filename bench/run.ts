@@ -39,7 +39,9 @@ export interface SectionEntry {
 /** Every section, in run order. */
 export const SECTIONS: readonly SectionEntry[] = [
   { name: 'codec', file: 'codec.ts' },
+  { name: 'rollup', file: 'rollup.ts' },
   { name: 'archive', file: 'archive.ts' },
+  { name: 'query', file: 'query.ts' },
   { name: 'emulators', file: 'emulators.ts' },
 ];
 

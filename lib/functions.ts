@@ -61,6 +61,48 @@ export const FUNCTIONS = {
     timeoutSeconds: 15,
     description: 'POST /v1/events: authenticate, validate, pack and write events to the stream',
   },
+  query: {
+    id: 'query',
+    entry: 'functions/query/handler.ts',
+    memoryMb: 1024,
+    timeoutSeconds: 15,
+    description: 'GET /v1/metrics, /v1/metrics/{name}/series, /v1/query (rollups), /v1/events (archive), GET / dashboard',
+  },
+  rollup: {
+    id: 'rollup',
+    entry: 'functions/rollup/handler.ts',
+    memoryMb: 1024,
+    timeoutSeconds: 60,
+    description: 'Kinesis consumer: exactly-once 1 m / 1 h rollups and the series index in DynamoDB',
+    consumer: {
+      ...CONSUMER_DEFAULTS,
+      // Freshness of 1-minute buckets: a second of batching still makes one write per item per batch.
+      maxBatchingWindowSeconds: 1,
+    },
+  },
+  archive: {
+    id: 'archive',
+    entry: 'functions/archive/handler.ts',
+    // A 6 MB batch of gzip'd records inflates to ~60 MB of events; Parquet encoding peaked at
+    // 650-800 MB for 100k events (bench/archive).
+    memoryMb: 2048,
+    timeoutSeconds: 120,
+    description: 'Kinesis consumer: valid events to S3 as Parquet per tenant-hour, rejected pieces to quarantine/',
+    consumer: {
+      ...CONSUMER_DEFAULTS,
+      // Fewer, larger Parquet files: the 6 MB payload cap ends most batches before this does.
+      batchSize: 10_000,
+      maxBatchingWindowSeconds: 20,
+    },
+  },
+  compact: {
+    id: 'compact',
+    entry: 'functions/compact/handler.ts',
+    // Holds an output file's rows twice: 1.16 GB measured for 2M rows.
+    memoryMb: 3008,
+    timeoutSeconds: 900,
+    description: 'Hourly: merges the small Parquet files of closed partition-hours, dropping duplicates',
+  },
 } as const satisfies Record<string, FunctionDef>;
 
 export type FunctionKey = keyof typeof FUNCTIONS;

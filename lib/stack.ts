@@ -1,9 +1,12 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { StreamfoldApi, type StreamfoldApiProps } from './constructs/api.ts';
+import { Archive, type ArchiveProps } from './constructs/archive.ts';
 import { EventStream, type EventStreamProps } from './constructs/event-stream.ts';
 import { Intake } from './constructs/intake.ts';
+import { Query } from './constructs/query.ts';
 import { Monitoring, type MonitoringProps } from './constructs/monitoring.ts';
+import { Rollup, type RollupProps } from './constructs/rollup.ts';
 import { Storage, type StorageProps } from './constructs/storage.ts';
 import { DEFAULT_PREFIX, TABLES, type TableKey } from './resources.ts';
 
@@ -34,6 +37,16 @@ export interface StreamfoldStackProps extends StackProps {
    * @default - see StreamfoldApiProps (1000 rps, burst 2000, no CORS, execute-api URL only)
    */
   readonly api?: Omit<StreamfoldApiProps, 'prefix'>;
+  /**
+   * Rollup settings (TTLs, parallelization factor, batching window).
+   * @default - see RollupProps (FUNCTIONS.rollup, TTLs 15 d / 400 d)
+   */
+  readonly rollup?: Omit<RollupProps, 'stream' | 'storage' | 'monitoring' | 'prefix'>;
+  /**
+   * Archive, compaction and catalog settings.
+   * @default - see ArchiveProps (FUNCTIONS.archive and .compact, hourly compaction)
+   */
+  readonly archive?: Omit<ArchiveProps, 'stream' | 'storage' | 'monitoring' | 'prefix'>;
 }
 
 /** Composes the flows of streamfold; each construct owns its resources. */
@@ -43,6 +56,9 @@ export class StreamfoldStack extends Stack {
   public readonly monitoring: Monitoring;
   public readonly api: StreamfoldApi;
   public readonly intake: Intake;
+  public readonly query: Query;
+  public readonly rollup: Rollup;
+  public readonly archive: Archive;
 
   constructor(scope: Construct, id: string, props: StreamfoldStackProps = {}) {
     super(scope, id, props);
@@ -67,9 +83,16 @@ export class StreamfoldStack extends Stack {
       prefix,
     });
 
-    // The other flows are wired here as their handlers land: a StreamConsumer each for rollup
-    // and archive (bound with storage.bindRollups / bindArchive, watched with
-    // monitoring.monitorConsumer), then compaction and query (api.addRoutes('query', fn)).
+    const flow = { stream: this.events, storage: this.storage, monitoring: this.monitoring, prefix };
+    this.rollup = new Rollup(this, 'Rollup', { ...props.rollup, ...flow });
+    this.archive = new Archive(this, 'Archive', { ...props.archive, ...flow });
+
+    this.query = new Query(this, 'Query', {
+      storage: this.storage,
+      api: this.api,
+      monitoring: this.monitoring,
+      prefix,
+    });
 
     new CfnOutput(this, 'ApiUrl', {
       value: this.api.url,
@@ -90,6 +113,9 @@ export class StreamfoldStack extends Stack {
       });
     }
     new CfnOutput(this, 'ArchiveBucketName', { value: this.storage.archiveBucket.bucketName });
+    new CfnOutput(this, 'GlueDatabaseName', { value: this.archive.catalog.database.databaseName });
+    new CfnOutput(this, 'GlueTableName', { value: this.archive.catalog.table.tableName });
+    new CfnOutput(this, 'AthenaWorkGroupName', { value: this.archive.catalog.workGroup.ref });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.alarmTopic.topicArn });
   }
 }

@@ -18,10 +18,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import { createArchiveHandler } from '../functions/archive/app.ts';
 import { createIntakeHandler } from '../functions/intake/app.ts';
+import { createQueryHandler } from '../functions/query/app.ts';
+import { createRollupHandler } from '../functions/rollup/app.ts';
 import { configuredEndpoint, dynamoClient, kinesisClient, resetClients } from '../functions/shared/clients.ts';
 import { parseTenantSpec, TenantStore, generateApiKey, type Scope } from '../functions/shared/tenants.ts';
-import type { ConsumerSettings } from '../lib/functions.ts';
+import { FUNCTIONS, type ConsumerSettings } from '../lib/functions.ts';
 import { DEFAULT_PREFIX, resourceEnv, TABLES } from '../lib/resources.ts';
 import { startEmulators, type Emulators } from './emulators.ts';
 import { startHttpFront, type HttpFront } from './http-front.ts';
@@ -52,6 +55,11 @@ export interface StartStackOptions {
   readonly consumers?: readonly LocalConsumer[];
   /** Run only `consumers`, not the product's own. @default false */
   readonly onlyGivenConsumers?: boolean;
+  /**
+   * Overrides every consumer's batching window (tests use 0 so a drain never waits for a window).
+   * @default each consumer's own setting (lib/functions.ts)
+   */
+  readonly batchingWindowSeconds?: number;
   /** Where progress and warnings go. @default console */
   readonly log?: (line: string) => void;
   readonly pollerLogger?: PollerLogger;
@@ -69,8 +77,11 @@ export interface RunningStack {
   stop(): Promise<void>;
 }
 
-/** The product's own Kinesis consumers. The rollup and archive functions join this list. */
-export const PRODUCT_CONSUMERS: readonly LocalConsumer[] = [];
+/** The product's own Kinesis consumers, with the settings the CDK stack deploys. */
+export const PRODUCT_CONSUMERS: readonly LocalConsumer[] = [
+  { name: 'rollup', create: (env) => createRollupHandler(env), settings: FUNCTIONS.rollup.consumer, timeoutSeconds: FUNCTIONS.rollup.timeoutSeconds },
+  { name: 'archive', create: (env) => createArchiveHandler(env), settings: FUNCTIONS.archive.consumer, timeoutSeconds: FUNCTIONS.archive.timeoutSeconds },
+];
 
 const REGION = 'us-east-1';
 /** Written in the data directory while a stack runs: `{ pid, url, env }`. */
@@ -121,7 +132,7 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
         handler: c.create(env),
         startingPosition: 'TRIM_HORIZON',
         batchSize: s.batchSize,
-        maximumBatchingWindowInSeconds: s.maxBatchingWindowSeconds,
+        maximumBatchingWindowInSeconds: opts.batchingWindowSeconds ?? s.maxBatchingWindowSeconds,
         parallelizationFactor: s.parallelizationFactor,
         reportBatchItemFailures: s.reportBatchItemFailures,
         bisectBatchOnFunctionError: s.bisectBatchOnError,
@@ -140,7 +151,7 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
     let ready = false;
     const front: HttpFront = await startHttpFront({
       port: opts.port ?? (process.env.PORT ? Number(process.env.PORT) : 8787),
-      handlers: { intake: createIntakeHandler(env) },
+      handlers: { intake: createIntakeHandler(env), query: createQueryHandler(env) },
       ready: () => ready,
       onError: (err) => log(`http front: ${(err as Error).stack ?? String(err)}`),
     });

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
@@ -60,6 +61,28 @@ export interface StreamfoldFunctionProps {
    * @default - none
    */
   readonly environment?: Readonly<Record<string, string>>;
+  /**
+   * Files copied beside the bundle's entry module (absolute paths), for code that reads a file
+   * next to itself at run time through `__dirname` (the bundle defines it).
+   * @default - none
+   */
+  readonly bundledFiles?: readonly string[];
+  /**
+   * Reserved concurrency (also its cap); 1 makes runs of a scheduled job never overlap.
+   * @default - unreserved, the account's unreserved pool
+   */
+  readonly reservedConcurrentExecutions?: number;
+}
+
+const requireFromRepo = createRequire(import.meta.url);
+
+/**
+ * `zstd.wasm` of @bokuweb/zstd-wasm, the fallback codec of functions/archive/zstd.ts. The Lambda
+ * runtime (nodejs24.x) has zstd in `node:zlib` and never loads it; shipping it (~250 KB) keeps the
+ * bundle runnable on Node 20 too (test/integration/bundles.test.ts runs the bundles on this machine).
+ */
+export function zstdWasmFile(): string {
+  return path.join(path.dirname(requireFromRepo.resolve('@bokuweb/zstd-wasm')), 'zstd.wasm');
 }
 
 /**
@@ -80,6 +103,12 @@ export class StreamfoldFunction extends Construct {
     const prefix = props.prefix ?? DEFAULT_PREFIX;
     const entry = path.resolve(REPO_ROOT, def.entry);
     validateDefinition(def, prefix, entry);
+    const bundledFiles = props.bundledFiles ?? [];
+    for (const file of bundledFiles) {
+      if (!path.isAbsolute(file) || !existsSync(file)) {
+        throw new Error(`StreamfoldFunction (${def.id}): bundledFiles: ${file} is not an existing absolute path`);
+      }
+    }
     this.definition = def;
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {
@@ -109,6 +138,7 @@ export class StreamfoldFunction extends Construct {
       timeout: Duration.seconds(def.timeoutSeconds),
       role: this.role,
       logGroup: this.logGroup,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       environment: {
         POWERTOOLS_SERVICE_NAME: def.id,
         POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace ?? prefix,
@@ -133,14 +163,32 @@ export class StreamfoldFunction extends Construct {
         // `require` in an ES module, hence the banner.
         format: OutputFormat.ESM,
         mainFields: ['module', 'main'],
+        // So do CommonJS dependencies that read a file beside themselves through `__dirname`
+        // (with `bundledFiles`), hence `__filename` and `__dirname` too.
         banner:
           "import { createRequire as __streamfoldCreateRequire } from 'node:module';" +
-          'const require = __streamfoldCreateRequire(import.meta.url);',
+          "import { fileURLToPath as __streamfoldFileURLToPath } from 'node:url';" +
+          "import { dirname as __streamfoldDirname } from 'node:path';" +
+          'const require = __streamfoldCreateRequire(import.meta.url);' +
+          'const __filename = __streamfoldFileURLToPath(import.meta.url);' +
+          'const __dirname = __streamfoldDirname(__filename);',
         // Bundle the SDK too, so the code deployed is the version tested, not the runtime's.
         externalModules: [],
+        ...(bundledFiles.length > 0 && {
+          commandHooks: {
+            beforeBundling: () => [],
+            beforeInstall: () => [],
+            afterBundling: (_inputDir: string, outputDir: string) =>
+              bundledFiles.map((file) => `cp ${shellQuote(file)} ${shellQuote(path.join(outputDir, path.basename(file)))}`),
+          },
+        }),
       },
     });
   }
+}
+
+function shellQuote(value: string): string {
+  return `'${value.replaceAll("'", "'\\''")}'`;
 }
 
 function validateDefinition(def: FunctionDef, prefix: string, entry: string): void {

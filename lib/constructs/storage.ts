@@ -20,9 +20,13 @@ export type ArchiveTransitionStorageClass = 'INTELLIGENT_TIERING' | 'STANDARD_IA
 /**
  * - `lookup`: GetItem only (the API functions authenticate keys by their hash).
  * - `read`: every read action (GetItem, BatchGetItem, Query, Scan, ...).
+ * - `merge`: GetItem, BatchGetItem, PutItem and UpdateItem: read items by key and write them back
+ *   (the rollup's read-merge-conditional-write); no Query, Scan, delete or batch write.
  * - `readWrite`: read plus every write action.
  */
-export type TableAccess = 'lookup' | 'read' | 'readWrite';
+export type TableAccess = 'lookup' | 'read' | 'merge' | 'readWrite';
+
+const MERGE_ACTIONS = ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
 
 /**
  * - `read`: get objects under `events/` and `quarantine/`, list the bucket (query).
@@ -266,6 +270,7 @@ export class Storage extends Construct {
     const table = this.tables[key];
     if (access === 'readWrite') table.grantReadWriteData(fn);
     else if (access === 'read') table.grantReadData(fn);
+    else if (access === 'merge') table.grant(fn, ...MERGE_ACTIONS);
     else table.grant(fn, 'dynamodb:GetItem');
     fn.addEnvironment(TABLES[key].envVar, table.tableName);
   }

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import type { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { StreamfoldFunction } from '../../lib/constructs/function.ts';
+import { StreamfoldFunction, zstdWasmFile } from '../../lib/constructs/function.ts';
 import type { FunctionDef } from '../../lib/functions.ts';
 import { actionsOf, fixtureDef, logicalIdOf, nagFindings, roleStatements, testStack } from './fixtures/cdk.ts';
 
@@ -124,5 +124,21 @@ describe('Construct: StreamfoldFunction', () => {
         () => new StreamfoldFunction(other, 'Long', { definition: fixtureDef('intake'), prefix: 'p'.repeat(60) }),
       ).toThrow(`StreamfoldFunction (intake): function name ${'p'.repeat(60)}-intake is longer than 64 characters`);
     });
+
+    it('a bundled file that does not exist', () => {
+      // Prepare
+      const other = testStack();
+      const missing = path.join(path.sep, 'nope', 'zstd.wasm');
+
+      // Act + Assess
+      expect(
+        () => new StreamfoldFunction(other, 'Files', { definition: fixtureDef('files'), bundledFiles: [missing] }),
+      ).toThrow(`StreamfoldFunction (files): bundledFiles: ${missing} is not an existing absolute path`);
+    });
+  });
+
+  it('finds the zstd .wasm it ships beside the archive bundles', () => {
+    // Assess: the archive and compaction bundles copy it (test/integration/bundles.test.ts runs them)
+    expect(existsSync(zstdWasmFile())).toBe(true);
   });
 });

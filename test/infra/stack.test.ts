@@ -5,10 +5,12 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../../bin/streamfold.ts';
-import { StreamConsumer } from '../../lib/constructs/consumer.ts';
 import type { StreamfoldStack } from '../../lib/stack.ts';
 import { TABLES } from '../../lib/resources.ts';
-import { fixtureDef, logicalIdOf, nagFindings } from './fixtures/cdk.ts';
+import { logicalIdOf, nagFindings } from './fixtures/cdk.ts';
+
+/** For synths whose tests look at no bundle: skip esbuild. */
+const NO_BUNDLING = { 'aws:cdk:bundling-stacks': [] };
 
 function stackOf(app: App): StreamfoldStack {
   return app.node.findChild('Streamfold') as StreamfoldStack;
@@ -21,18 +23,11 @@ describe('App: streamfold', () => {
 
   // The one test with CloudFormation's built-in template validation on (5-25 s on 2 cores).
   it('synthesizes as `cdk synth` does, clean under CloudFormation validation and cdk-nag', { timeout: 180_000 }, () => {
-    // Prepare: validation failures are errors, not downgraded to warnings. A fixture consumer is
-    // wired the way the rollup flow will be, so its function, mapping and queue are validated too.
+    // Prepare: validation failures are errors, not downgraded to warnings. Every flow is in the
+    // stack (intake, rollup, archive with compaction and catalog), so each function, mapping,
+    // queue, rule and Glue resource is validated.
     vi.stubEnv('CDK_VALIDATION', 'true');
     const app = createApp({ context: { '@aws-cdk/core:validateAgainstDefaultRules': true } });
-    const stack = stackOf(app);
-    const consumer = new StreamConsumer(stack, 'Fixture', {
-      stream: stack.events.stream,
-      definition: fixtureDef('fixture'),
-    });
-    stack.storage.bindRollups(consumer.function, 'readWrite');
-    stack.storage.bindArchive(consumer.function, 'write');
-    stack.monitoring.monitorConsumer('Fixture', consumer);
 
     // Act: throws if any validation plugin, cdk-nag included, reports a violation
     const assembly = app.synth();
@@ -50,7 +45,7 @@ describe('App: streamfold', () => {
     let template: Template;
 
     beforeAll(() => {
-      app = createApp({ builtinCloudFormationValidation: false, context: { prefix: 'sf-test' } });
+      app = createApp({ builtinCloudFormationValidation: false, context: { prefix: 'sf-test', ...NO_BUNDLING } });
       template = Template.fromStack(stackOf(app));
     });
 
@@ -90,9 +85,36 @@ describe('App: streamfold', () => {
       });
     });
 
-    it('watches the stream, every table, the API and the intake function', () => {
-      // Assess: stream throttles, a throttle alarm per table, API 5xx rate, intake errors and throttles
-      template.resourceCountIs('AWS::CloudWatch::Alarm', 1 + Object.keys(TABLES).length + 1 + 2);
+    it('outputs the Glue database and table and the Athena workgroup', () => {
+      // Prepare
+      const catalog = stackOf(app).archive.catalog;
+
+      // Assess
+      template.hasOutput('GlueDatabaseName', { Value: { Ref: logicalIdOf(catalog.database) } });
+      template.hasOutput('GlueTableName', { Value: { Ref: logicalIdOf(catalog.table) } });
+      template.hasOutput('AthenaWorkGroupName', { Value: { Ref: stackOf(app).getLogicalId(catalog.workGroup) } });
+    });
+
+    it('composes the rollup and archive flows, one mapping each, and hourly compaction', () => {
+      // Prepare
+      const stack = stackOf(app);
+
+      // Assess
+      template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
+      for (const fn of [stack.rollup.function, stack.archive.function]) {
+        template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+          EventSourceArn: { 'Fn::GetAtt': [logicalIdOf(stack.events.stream), 'Arn'] },
+          FunctionName: { Ref: logicalIdOf(fn) },
+        });
+      }
+      template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 hour)' });
+    });
+
+    it('watches the stream, every table, the API and every function', () => {
+      // Assess: stream throttles, a throttle alarm per table, API 5xx rate, intake and query errors
+      // and throttles, rollup and archive iterator age, on-failure queue, errors and throttles,
+      // compaction errors and throttles
+      template.resourceCountIs('AWS::CloudWatch::Alarm', 1 + Object.keys(TABLES).length + 1 + 2 + 2 + 4 + 4 + 2);
       template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'PutRecords.ThrottledRecords' });
       template.resourcePropertiesCountIs(
         'AWS::CloudWatch::Alarm',
@@ -104,7 +126,7 @@ describe('App: streamfold', () => {
 
   it('fails the synth on an unacknowledged cdk-nag finding', () => {
     // Prepare
-    const app = createApp({ builtinCloudFormationValidation: false });
+    const app = createApp({ builtinCloudFormationValidation: false, context: NO_BUNDLING });
     new sqs.Queue(stackOf(app), 'Unencrypted', { encryption: sqs.QueueEncryption.UNENCRYPTED });
 
     // Act + Assess

@@ -9,16 +9,66 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { APIGatewayProxyEventV2, KinesisStreamEvent } from 'aws-lambda';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyEventV2, KinesisStreamEvent, KinesisStreamRecord, ScheduledEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../bin/streamfold.ts';
 import { decodeBatch } from '../../functions/shared/batch.ts';
+import { dynamoClient, s3Client } from '../../functions/shared/clients.ts';
+import { encodeRecords } from '../../functions/shared/codec.ts';
 import type { StreamEvent } from '../../functions/shared/event.ts';
 import { FUNCTIONS, type FunctionDef } from '../../lib/functions.ts';
 import { BUCKETS, DEFAULT_PREFIX, STREAM, TABLES } from '../../lib/resources.ts';
 import { startStack, type LocalConsumer, type RunningStack } from '../../local/index.ts';
 
 const KEY = 'key-bundles-0001';
+const REGION = 'us-east-1';
+const HOUR_MS = 3_600_000;
+
+/**
+ * Events of one closed hour (three hours ago, past compaction's grace period), each in its own
+ * record, the records spread over two shards: the archive writes one file per shard into the same
+ * partition-hour, which compaction then has reason to merge.
+ */
+function streamEvents(): StreamEvent[] {
+  const hour = Math.floor(Date.now() / HOUR_MS) * HOUR_MS - 3 * HOUR_MS;
+  return [0, 1, 2, 3].map((i) => ({
+    tenant: 'acme',
+    name: 'bundle.stream',
+    ts: hour + i * 60_000 + 1_000,
+    value: i + 1,
+    type: 'count' as const,
+    tags: { via: 'bundle', shard: String(i % 2) },
+  }));
+}
+
+/** A Kinesis batch as Lambda delivers it: base64 data, eventID `shardId:sequenceNumber`. */
+function kinesisEvent(events: readonly StreamEvent[]): KinesisStreamEvent {
+  const arrival = Date.now() / 1000;
+  const Records = events.map((event, i): KinesisStreamRecord => {
+    const [record] = encodeRecords([event]);
+    const shardId = `shardId-00000000000${i % 2}`;
+    const sequenceNumber = `4960000000000000000000000000000000000000000000${String(i + 1).padStart(10, '0')}`;
+    return {
+      kinesis: {
+        kinesisSchemaVersion: '1.0',
+        partitionKey: record!.partitionKey,
+        sequenceNumber,
+        data: Buffer.from(record!.data).toString('base64'),
+        approximateArrivalTimestamp: arrival,
+      },
+      eventSource: 'aws:kinesis',
+      eventVersion: '1.0',
+      eventID: `${shardId}:${sequenceNumber}`,
+      eventName: 'aws:kinesis:record',
+      invokeIdentityArn: 'arn:aws:iam::000000000000:role/bundles-test',
+      awsRegion: REGION,
+      eventSourceARN: `arn:aws:kinesis:${REGION}:000000000000:stream/${DEFAULT_PREFIX}-events`,
+    };
+  });
+  return { Records };
+}
 
 /** Variables that name a resource: a function gets one only if the template gives it one. */
 const RESOURCE_VARS = new Set<string>([
@@ -179,6 +229,16 @@ describe('The bundled handlers run', () => {
     return JSON.parse(await readFile(resultFile, 'utf8')) as unknown;
   }
 
+  const batch = kinesisEvent(streamEvents());
+
+  /** Keys of the Parquet files of tenant `acme` in the archive bucket. */
+  async function archivedFiles(): Promise<string[]> {
+    const out = await s3Client(stack.env).send(
+      new ListObjectsV2Command({ Bucket: stack.env[BUCKETS.archive.envVar], Prefix: 'events/tenant=acme/' }),
+    );
+    return (out.Contents ?? []).map((o) => o.Key!).filter((k) => k.endsWith('.parquet')).sort();
+  }
+
   const cases: BundleCase[] = [
     {
       def: FUNCTIONS.intake,
@@ -215,6 +275,85 @@ describe('The bundled handlers run', () => {
         expect(seen.filter((e) => e.name === 'bundle.smoke').map((e) => [e.tenant, e.value, e.tags])).toEqual([
           ['acme', 3, { via: 'bundle' }],
         ]);
+      },
+    },
+    {
+      def: FUNCTIONS.rollup,
+      event: () => batch,
+      assess: async (result) => {
+        expect(result).toEqual({ batchItemFailures: [] });
+        const scan = await dynamoClient(stack.env).send(new ScanCommand({ TableName: stack.env[TABLES.rollups.envVar] }));
+        expect(scan.Items?.length ?? 0).toBeGreaterThan(0);
+        expect(JSON.stringify(scan.Items)).toContain('bundle.stream');
+      },
+    },
+    {
+      def: FUNCTIONS.archive,
+      event: () => batch,
+      assess: async (result) => {
+        expect(result).toEqual({ batchItemFailures: [] });
+        // One file per shard in the events' partition-hour, each a Parquet file.
+        const keys = await archivedFiles();
+        expect(keys).toHaveLength(2);
+        for (const key of keys) {
+          expect(key).toMatch(/^events\/tenant=acme\/dt=\d{4}-\d{2}-\d{2}\/hour=\d{2}\/shardId-00000000000[01]-/);
+          const object = await s3Client(stack.env).send(new GetObjectCommand({ Bucket: stack.env[BUCKETS.archive.envVar], Key: key }));
+          const bytes = await object.Body!.transformToByteArray();
+          expect(Buffer.from(bytes.subarray(0, 4)).toString('latin1')).toBe('PAR1');
+        }
+      },
+    },
+    {
+      def: FUNCTIONS.compact,
+      // What the hourly rule sends (aws-events Rule with a LambdaFunction target).
+      event: (): ScheduledEvent => ({
+        version: '0',
+        id: 'bundles-test-schedule',
+        'detail-type': 'Scheduled Event',
+        source: 'aws.events',
+        account: '000000000000',
+        time: new Date().toISOString(),
+        region: REGION,
+        resources: [`arn:aws:events:${REGION}:000000000000:rule/bundles-test`],
+        detail: {},
+      }),
+      assess: async (result) => {
+        // The archive case's two files of a closed hour are merged into one.
+        expect(result).toMatchObject({ compacted: 1, written: 1, deleted: 2, failed: [] });
+        expect(await archivedFiles()).toHaveLength(1);
+      },
+    },
+    {
+      def: FUNCTIONS.query,
+      // The rollup case wrote `bundle.stream` for tenant acme.
+      event: (): APIGatewayProxyEventV2 => {
+        const now = new Date();
+        return {
+          version: '2.0',
+          routeKey: 'GET /v1/metrics',
+          rawPath: '/v1/metrics',
+          rawQueryString: '',
+          headers: { 'x-api-key': KEY, host: 'api.example.com' },
+          requestContext: {
+            accountId: '000000000000',
+            apiId: 'bundles',
+            domainName: 'api.example.com',
+            domainPrefix: 'api',
+            http: { method: 'GET', path: '/v1/metrics', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'bundles-test' },
+            requestId: 'bundles-test-query',
+            routeKey: 'GET /v1/metrics',
+            stage: '$default',
+            time: now.toISOString(),
+            timeEpoch: now.getTime(),
+          },
+          isBase64Encoded: false,
+        };
+      },
+      assess: async (result) => {
+        const res = result as { statusCode: number; body: string };
+        expect(res.statusCode).toBe(200);
+        const names = (JSON.parse(res.body) as { metrics: Array<{ name: string }> }).metrics.map((m) => m.name);
+        expect(names).toContain('bundle.stream');
       },
     },
   ];
