@@ -99,6 +99,9 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
   };
 
   try {
+    // Functions run in this process, and Powertools Metrics reads its switch from process.env only:
+    // EMF lines are CloudWatch's business and would flood a terminal.
+    process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
     const backend = await startBackend(dataDir);
     stops.push(() => backend.stop());
     stops.push(async () => resetClients());
