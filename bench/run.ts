@@ -39,6 +39,7 @@ export interface SectionEntry {
 /** Every section, in run order. */
 export const SECTIONS: readonly SectionEntry[] = [
   { name: 'codec', file: 'codec.ts' },
+  { name: 'intake', file: 'intake.ts' },
   { name: 'rollup', file: 'rollup.ts' },
   { name: 'archive', file: 'archive.ts' },
   { name: 'query', file: 'query.ts' },
