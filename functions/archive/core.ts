@@ -21,6 +21,7 @@ import { batchObjectKey, partitionOf, type Partition } from './keys.ts';
 import { canonicalTags, encodeArchiveTable, type ArchiveTable } from './parquet.ts';
 import { buildQuarantineObjects } from './quarantine.ts';
 import type { BlockCodec } from './zstd.ts';
+import { mapPool } from '../shared/pool.ts';
 
 export const PARQUET_CONTENT_TYPE = 'application/vnd.apache.parquet';
 export const NDJSON_CONTENT_TYPE = 'application/x-ndjson';
@@ -358,18 +359,4 @@ class RetryingWriter {
       }
     }
   }
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight; results in input order. */
-async function mapPool<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return out;
 }

@@ -37,6 +37,7 @@ import {
   type CompactionPlan,
   type FileKeys,
 } from './plan.ts';
+import { mapPool } from '../shared/pool.ts';
 
 const HOUR_MS = 3_600_000;
 
@@ -320,17 +321,4 @@ export async function compactPartitions(deps: CompactDeps, opts: RunOptions = {}
     }
   }
   return { partitions: outcomes, failed, skipped };
-}
-
-async function mapPool<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return out;
 }

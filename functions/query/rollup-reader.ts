@@ -11,6 +11,7 @@ import { bucketPk, bucketSk, indexPk, metricsPk, parseBucketSk, type Resolution 
 import { StreamfoldError } from '../shared/errors.ts';
 import type { EventType } from '../shared/event.ts';
 import type { BucketData } from './series.ts';
+import { mapPool } from '../shared/pool.ts';
 
 export interface MetricInfo {
   readonly name: string;
@@ -103,7 +104,7 @@ export class DynamoRollupReader implements RollupReader {
     if (fields === 'last') Object.assign(names, { '#l': 'last', '#lt': 'lastTs', '#ll': 'lastLin' });
     if (fields === 'sketch') names['#k'] = 'sketch';
     const out = new Map<string, BucketData[]>();
-    await pool(seriesIds, this.concurrency, async (id) => {
+    await mapPool(seriesIds, this.concurrency, async (id) => {
       const items = await this.queryAll({ pk: bucketPk(tenant, id, res), from: bucketSk(first), to: bucketSk(last), names });
       out.set(id, items.map(toBucket));
     });
@@ -172,11 +173,3 @@ function stringMap(av: AttributeValue | undefined): Record<string, string> {
   return out;
 }
 
-/** Runs `fn` over `items`, at most `limit` at a time; rejects with the first error. */
-export async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}

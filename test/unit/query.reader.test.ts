@@ -2,7 +2,8 @@
 import { DynamoDBClient, GetItemCommand, QueryCommand, ThrottlingException } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DynamoRollupReader, pool, RollupReadError } from '../../functions/query/rollup-reader.ts';
+import { DynamoRollupReader, RollupReadError } from '../../functions/query/rollup-reader.ts';
+import { mapPool } from '../../functions/shared/pool.ts';
 import { Sketch } from '../../functions/rollup/sketch.ts';
 
 const ddb = mockClient(DynamoDBClient);
@@ -81,7 +82,7 @@ describe('Class: DynamoRollupReader', () => {
   });
 });
 
-describe('Function: pool', () => {
+describe('Function: mapPool', () => {
   it('runs every item with at most `limit` in flight', async () => {
     // Prepare
     let inFlight = 0;
@@ -89,16 +90,18 @@ describe('Function: pool', () => {
     const done: number[] = [];
 
     // Act
-    await pool([1, 2, 3, 4, 5, 6, 7], 3, async (i) => {
+    const results = await mapPool([1, 2, 3, 4, 5, 6, 7], 3, async (i) => {
       inFlight++;
       peak = Math.max(peak, inFlight);
       await new Promise((r) => setTimeout(r, 5));
       done.push(i);
       inFlight--;
+      return i * 10;
     });
 
     // Assess
     expect(peak).toBe(3);
+    expect(results).toEqual([10, 20, 30, 40, 50, 60, 70]);
     expect(done.sort()).toEqual([1, 2, 3, 4, 5, 6, 7]);
   });
 });
