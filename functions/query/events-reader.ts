@@ -14,6 +14,7 @@ import { selectSurvivors } from '../archive/dedupe.ts';
 import { PARQUET_SUFFIX, parseEventsKey, partitionPrefix, type Partition } from '../archive/keys.ts';
 import type { ArchiveBucket } from '../archive/s3-store.ts';
 import type { BlockCodec } from '../archive/zstd.ts';
+import type { ArchiveRow } from '../archive/parquet.ts';
 import { StreamfoldError } from '../shared/errors.ts';
 
 export type EventsBucket = Pick<ArchiveBucket, 'list' | 'getRange'>;
@@ -22,18 +23,7 @@ export type EventsBucket = Pick<ArchiveBucket, 'list' | 'getRange'>;
 export const EVENT_COLUMNS = ['name', 'ts', 'type', 'value', 'tags', 'id', 'attrs', '_shard', '_seq', '_sub'] as const;
 
 /** One surviving row. `tags` and `attrs` are JSON text as archived. */
-export interface EventRow {
-  readonly name: string;
-  readonly ts: number;
-  readonly type: string;
-  readonly value: number;
-  readonly tags: string;
-  readonly id: string | null;
-  readonly attrs: string | null;
-  readonly _shard: string;
-  readonly _seq: string;
-  readonly _sub: number;
-}
+export type EventRow = Omit<ArchiveRow, '_ingested_at'>;
 
 export interface PartitionReader {
   /** Surviving rows of the partition with `from <= ts < to`, in no particular order. */
