@@ -43,6 +43,7 @@ export const SECTIONS: readonly SectionEntry[] = [
   { name: 'rollup', file: 'rollup.ts' },
   { name: 'archive', file: 'archive.ts' },
   { name: 'query', file: 'query.ts' },
+  { name: 'e2e', file: 'e2e.ts' },
   { name: 'emulators', file: 'emulators.ts' },
 ];
 
