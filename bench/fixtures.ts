@@ -74,7 +74,7 @@ export class Rng {
   }
 }
 
-type ValueKind = 'one' | 'small-count' | 'percent' | 'bytes' | 'latency-ms' | 'size-bytes' | 'level';
+export type ValueKind = 'one' | 'small-count' | 'percent' | 'bytes' | 'latency-ms' | 'size-bytes' | 'level';
 
 interface MetricDef {
   readonly name: string;
@@ -260,7 +260,8 @@ export function eventGenerator(opts: FixtureOptions = {}): () => StreamEvent {
   };
 }
 
-function valueFor(rng: Rng, kind: ValueKind): number {
+/** A realistic value for a metric of this kind. */
+export function valueFor(rng: Rng, kind: ValueKind): number {
   switch (kind) {
     case 'one':
       return rng.chance(0.9) ? 1 : 1 + rng.int(20);

@@ -29,7 +29,7 @@ import { bucketToItem } from '../functions/rollup/store.ts';
 import { decodeBatch } from '../functions/shared/batch.ts';
 import { encodeRecords } from '../functions/shared/codec.ts';
 import type { EventType, StreamEvent } from '../functions/shared/event.ts';
-import { METRICS, Rng } from './fixtures.ts';
+import { METRICS, Rng, valueFor, type ValueKind } from './fixtures.ts';
 import { defineSection, measureRates, rateFigure, runIfMain, type FigureInput } from './harness.ts';
 
 const SHARD = 'shardId-000000000001';
@@ -42,7 +42,7 @@ interface SeriesDef {
   readonly tenant: string;
   readonly name: string;
   readonly type: EventType;
-  readonly kind: string;
+  readonly kind: ValueKind;
   readonly tags: Record<string, string>;
 }
 
@@ -63,32 +63,13 @@ function seriesDefs(n: number, rng: Rng): SeriesDef[] {
   return out;
 }
 
-function valueOf(rng: Rng, kind: string): number {
-  switch (kind) {
-    case 'one':
-      return rng.chance(0.9) ? 1 : 1 + rng.int(20);
-    case 'small-count':
-      return rng.int(200);
-    case 'percent':
-      return Math.round(rng.next() * 10_000) / 100;
-    case 'bytes':
-      return 50_000_000 + rng.int(4_000_000_000);
-    case 'level':
-      return rng.int(2_000);
-    case 'latency-ms':
-      return Math.round(Math.exp(3 + rng.normal()) * 1000) / 1000;
-    default:
-      return Math.round(Math.exp(8 + 1.5 * rng.normal()));
-  }
-}
-
 /** One batch: `events` events over `series`, event times within the minute starting at `minute`. */
 function batchRecords(series: readonly SeriesDef[], events: number, minute: number, rng: Rng, firstSeq: number): KinesisStreamRecord[] {
   const list: StreamEvent[] = [];
   // Every series appears (when events >= series), the rest at random.
   for (let i = 0; i < events; i++) {
     const s = i < series.length ? series[i]! : series[rng.int(series.length)]!;
-    list.push({ tenant: s.tenant, name: s.name, ts: minute + rng.int(60_000), value: valueOf(rng, s.kind), type: s.type, tags: s.tags });
+    list.push({ tenant: s.tenant, name: s.name, ts: minute + rng.int(60_000), value: valueFor(rng, s.kind), type: s.type, tags: s.tags });
   }
   for (let i = list.length - 1; i > 0; i--) {
     const j = rng.int(i + 1);
