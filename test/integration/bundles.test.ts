@@ -14,13 +14,13 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, KinesisStreamEvent, KinesisStreamRecord, ScheduledEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../bin/streamfold.ts';
-import { decodeBatch } from '../../functions/shared/batch.ts';
 import { dynamoClient, s3Client } from '../../functions/shared/clients.ts';
 import { encodeRecords } from '../../functions/shared/codec.ts';
 import type { StreamEvent } from '../../functions/shared/event.ts';
 import { FUNCTIONS, type FunctionDef } from '../../lib/functions.ts';
 import { BUCKETS, DEFAULT_PREFIX, STREAM, TABLES } from '../../lib/resources.ts';
-import { startStack, type LocalConsumer, type RunningStack } from '../../local/index.ts';
+import { startStack, type RunningStack } from '../../local/index.ts';
+import { recordingConsumer } from './support/recorder.ts';
 
 const KEY = 'key-bundles-0001';
 const REGION = 'us-east-1';
@@ -123,14 +123,7 @@ describe('The bundled handlers run', () => {
   let stack: RunningStack;
   const deployed = new Map<string, DeployedFunction>();
   const seen: StreamEvent[] = [];
-  const recorder: LocalConsumer = {
-    name: 'recorder',
-    timeoutSeconds: 10,
-    settings: { batchSize: 500, maxBatchingWindowSeconds: 0, parallelizationFactor: 1, retryAttempts: 3, maxRecordAgeSeconds: -1, bisectBatchOnError: true, reportBatchItemFailures: true },
-    create: () => async (event: KinesisStreamEvent) => {
-      seen.push(...decodeBatch(event.Records, Date.now()).events.map((e) => e.event));
-    },
-  };
+  const recorder = recordingConsumer((events) => seen.push(...events.map((e) => e.event)));
 
   beforeAll(async () => {
     workDir = await mkdtemp(join(tmpdir(), 'streamfold-bundles-'));

@@ -2,11 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import type { KinesisStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeBatch } from '../../functions/shared/batch.ts';
 import type { StreamEvent } from '../../functions/shared/event.ts';
-import { startStack, type LocalConsumer, type RunningStack } from '../../local/index.ts';
+import { startStack, type RunningStack } from '../../local/index.ts';
+import { recordingConsumer } from './support/recorder.ts';
 
 const KEYS = { acme: 'acme-key-0001', globex: 'globex-key-0001' };
 const READ_ONLY = 'acme-readonly-01';
@@ -15,14 +14,7 @@ describe('Intake on the embedded stack', () => {
   let dataDir: string;
   let stack: RunningStack;
   const seen: StreamEvent[] = [];
-  const recorder: LocalConsumer = {
-    name: 'recorder',
-    timeoutSeconds: 10,
-    settings: { batchSize: 500, maxBatchingWindowSeconds: 0, parallelizationFactor: 1, retryAttempts: 3, maxRecordAgeSeconds: -1, bisectBatchOnError: true, reportBatchItemFailures: true },
-    create: () => async (event: KinesisStreamEvent) => {
-      seen.push(...decodeBatch(event.Records, Date.now()).events.map((e) => e.event));
-    },
-  };
+  const recorder = recordingConsumer((events) => seen.push(...events.map((e) => e.event)));
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'streamfold-intake-'));

@@ -3,39 +3,13 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
-import type { KinesisStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeBatch } from '../../functions/shared/batch.ts';
 import { kinesisClient } from '../../functions/shared/clients.ts';
 import { encodeRecords } from '../../functions/shared/codec.ts';
 import type { StreamEvent } from '../../functions/shared/event.ts';
 import { STREAM } from '../../lib/resources.ts';
-import { startStack, type LocalConsumer, type RunningStack } from '../../local/index.ts';
-
-/** A consumer that records every event it is given, per shard, in delivery order. */
-function recordingConsumer(seen: Map<string, StreamEvent[]>): LocalConsumer {
-  return {
-    name: 'recorder',
-    timeoutSeconds: 10,
-    settings: {
-      batchSize: 100,
-      maxBatchingWindowSeconds: 0,
-      parallelizationFactor: 1,
-      retryAttempts: 3,
-      maxRecordAgeSeconds: -1,
-      bisectBatchOnError: true,
-      reportBatchItemFailures: true,
-    },
-    create: () => async (event: KinesisStreamEvent) => {
-      const batch = decodeBatch(event.Records, Date.now());
-      for (const e of batch.events) {
-        const list = seen.get(e.lineage.shardId) ?? [];
-        list.push(e.event);
-        seen.set(e.lineage.shardId, list);
-      }
-    },
-  };
-}
+import { startStack, type RunningStack } from '../../local/index.ts';
+import { recordingConsumer } from './support/recorder.ts';
 
 async function portIsClosed(url: string): Promise<boolean> {
   const { hostname, port } = new URL(url);
@@ -64,7 +38,7 @@ describe('Embedded stack: startStack', () => {
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'streamfold-stack-'));
-    stack = await startStack({ port: 0, dataDir, tenants: { acme: KEY }, consumers: [recordingConsumer(seen)], onlyGivenConsumers: true, log: () => {} });
+    stack = await startStack({ port: 0, dataDir, tenants: { acme: KEY }, consumers: [recordingConsumer((events) => events.forEach((e) => seen.set(e.lineage.shardId, [...(seen.get(e.lineage.shardId) ?? []), e.event])))], onlyGivenConsumers: true, log: () => {} });
   });
 
   afterAll(async () => {
