@@ -16,20 +16,13 @@ import type { Resolution } from '../rollup/keys.ts';
 import { Sketch } from '../rollup/sketch.ts';
 import type { Lineage } from '../shared/errors.ts';
 import { QUANTILES, type Agg, type Interval } from './params.ts';
+import type { StoredBucket } from '../rollup/port.ts';
 
-/** The fields of one bucket item a query uses. */
-export interface BucketData {
+/** The fields of one bucket item a query uses (the rollup's stored bucket, functions/rollup/port.ts). */
+export type BucketData = Pick<StoredBucket, 'count' | 'sum' | 'min' | 'max' | 'last' | 'lastTs' | 'lastLin' | 'sketch'> & {
   /** Bucket start, epoch ms. */
   readonly start: number;
-  readonly count: number;
-  readonly sum: number;
-  readonly min: number;
-  readonly max: number;
-  readonly last?: number;
-  readonly lastTs?: number;
-  readonly lastLin?: string;
-  readonly sketch?: Uint8Array;
-}
+};
 
 export interface SeriesData {
   readonly tags: Readonly<Record<string, string>>;

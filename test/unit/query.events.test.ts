@@ -4,12 +4,12 @@
  * and precise 400s. Files are real Parquet (archive/parquet.ts) in an in-memory bucket.
  */
 import { describe, expect, it } from 'vitest';
+import { error400 } from './support/query.ts';
 import { batchObjectKey, compactedObjectKey, partitionOf, tenantPrefix } from '../../functions/archive/keys.ts';
 import { canonicalTags, encodeArchiveTable, tableFromRows, type ArchiveRow } from '../../functions/archive/parquet.ts';
 import { UNCOMPRESSED } from '../../functions/archive/zstd.ts';
 import { ArchivePartitionReader, WHOLE_FILE_BYTES } from '../../functions/query/events-reader.ts';
 import { decodeCursor, encodeCursor, listEvents, parseEventsParams, partitionsOf } from '../../functions/query/events.ts';
-import { HttpError } from '../../functions/shared/http.ts';
 import { MemoryBucket } from './archive.support.ts';
 
 const H = 3_600_000;
@@ -62,16 +62,6 @@ function archive(): { bucket: MemoryBucket; truth: ArchiveRow[] } {
 
 const desc = (a: ArchiveRow, b: ArchiveRow) => b.ts - a.ts || (b._seq.length - a._seq.length || (b._seq < a._seq ? -1 : b._seq > a._seq ? 1 : 0));
 
-function error400(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(HttpError);
-    expect((err as HttpError).statusCode).toBe(400);
-    return (err as HttpError).message;
-  }
-  throw new Error('expected a 400');
-}
 
 describe('Function: listEvents', () => {
   it('pages through every surviving event exactly once, newest first', async () => {

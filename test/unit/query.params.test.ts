@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HttpError } from '../../functions/shared/http.ts';
+import { error400 } from './support/query.ts';
 import {
   autoInterval,
   parseFilter,
@@ -13,17 +13,6 @@ import {
 
 const NOW = Date.UTC(2026, 10, 28, 12, 0, 0);
 
-/** The message of the 400 thrown by fn. */
-function error400(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(HttpError);
-    expect((err as HttpError).statusCode).toBe(400);
-    return (err as HttpError).message;
-  }
-  throw new Error('expected a 400');
-}
 
 describe('Function: parseTime', () => {
   it('reads epoch ms and RFC 3339 with offsets and fractions', () => {

@@ -9,6 +9,8 @@ import type { EventType } from '../../../functions/shared/event.ts';
 import { QUANTILES, type Agg, type Filter, type Interval } from '../../../functions/query/params.ts';
 import type { BucketFields, MetricInfo, RollupReader, SeriesInfo } from '../../../functions/query/rollup-reader.ts';
 import type { BucketData } from '../../../functions/query/series.ts';
+import { HttpError } from '../../../functions/shared/http.ts';
+import { expect } from 'vitest';
 
 export interface QEvent {
   readonly tenant: string;
@@ -179,4 +181,16 @@ export function compareToTruth(
     }
   }
   return undefined;
+}
+
+/** The message of the 400 that `fn` throws. */
+export function error400(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(HttpError);
+    expect((err as HttpError).statusCode).toBe(400);
+    return (err as HttpError).message;
+  }
+  throw new Error('expected a 400');
 }
