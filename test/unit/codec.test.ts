@@ -124,8 +124,9 @@ const smallAttrsArb = fc.oneof(
     weight: 1,
     arbitrary: fc
       .dictionary(fc.string({ unit: 'binary', maxLength: 10 }), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 4, noNullPrototype: true })
-      // Plain objects, no -0 (JSON cannot carry it).
-      .map((a) => JSON.parse(JSON.stringify(a)) as Record<string, unknown>),
+      // Plain objects, no -0 (JSON cannot carry it), no keys the validator refuses at any depth.
+      .map((a) => JSON.parse(JSON.stringify(a)) as Record<string, unknown>)
+      .filter((a) => !/"(__proto__|constructor|prototype)":/.test(JSON.stringify(a))),
   },
 );
 const attrsArb = fc.oneof({ weight: 12, arbitrary: smallAttrsArb }, { weight: 1, arbitrary: nearLimitAttrsArb });
