@@ -14,8 +14,11 @@
  *    (target: < 4 KB). Index writes after the first batch are included; the cold container's first
  *    batch of index writes is noted.
  *
- *   npx tsx bench/rollup.ts [--quick]        this section alone, printed as a table
- *   npm run bench -- --only rollup           through the harness (once listed in bench/run.ts)
+ *   npm run bench -- --only rollup           through the harness, with the function's Node.js flags
+ *   NODE_OPTIONS=--max-semi-space-size=64 npx tsx bench/rollup.ts [--quick]
+ *                                            this section alone, printed as a table; without the
+ *                                            flag (FUNCTIONS.rollup.nodeOptions) it measures V8's
+ *                                            default young generation, not what Lambda runs
  */
 import type { KinesisStreamRecord } from 'aws-lambda';
 import { type AttributeValue } from '@aws-sdk/client-dynamodb';
@@ -286,6 +289,7 @@ const section = defineSection({
   packages: ['@datadog/sketches-js', '@aws-sdk/client-dynamodb'],
   async run(ctx) {
     const figures: FigureInput[] = [];
+    ctx.info('nodeFlags', [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(' ')].filter((f) => f.startsWith('--max-semi-space-size')));
 
     // 1. Throughput. Realistic: 10,000-event batches over 1,000 series (a Lambda batch of gzip'd
     // NDJSON records holds thousands of events). Worst case: 1,000 events over 1,000 series (one

@@ -19,6 +19,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { arch, cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FUNCTIONS } from '../lib/functions.ts';
 import {
   REPO_ROOT,
   RESULT_MARKER,
@@ -34,13 +35,15 @@ export interface SectionEntry {
   readonly name: string;
   /** Path relative to bench/. */
   readonly file: string;
+  /** Node.js flags of the section's process: those the measured function runs with on Lambda. */
+  readonly nodeFlags?: readonly string[];
 }
 
 /** Every section, in run order. */
 export const SECTIONS: readonly SectionEntry[] = [
   { name: 'codec', file: 'codec.ts' },
   { name: 'intake', file: 'intake.ts' },
-  { name: 'rollup', file: 'rollup.ts' },
+  { name: 'rollup', file: 'rollup.ts', nodeFlags: FUNCTIONS.rollup.nodeOptions },
   { name: 'archive', file: 'archive.ts' },
   { name: 'query', file: 'query.ts' },
   { name: 'e2e', file: 'e2e.ts' },
@@ -165,7 +168,7 @@ class UsageError extends Error {
 /** Runs one section in a child process and returns its result (a failed result if it crashed). */
 export async function runSectionProcess(entry: SectionEntry, args: RunArgs): Promise<SectionResult> {
   const file = join(REPO_ROOT, 'bench', entry.file);
-  const nodeFlags = ['--expose-gc', '--import', 'tsx'];
+  const nodeFlags = ['--expose-gc', ...(entry.nodeFlags ?? []), '--import', 'tsx'];
   if (args.profileDir !== null) {
     mkdirSync(args.profileDir, { recursive: true });
     nodeFlags.push('--cpu-prof', '--cpu-prof-dir', args.profileDir, '--cpu-prof-name', `${entry.name}-${Date.now()}.cpuprofile`);

@@ -144,7 +144,7 @@ export class StreamfoldFunction extends Construct {
         POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace ?? prefix,
         POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
         // Stack traces point into the TypeScript sources (the bundle ships its source map).
-        NODE_OPTIONS: '--enable-source-maps',
+        NODE_OPTIONS: ['--enable-source-maps', ...(def.nodeOptions ?? [])].join(' '),
         ...props.environment,
       },
       bundling: {
@@ -207,6 +207,9 @@ function validateDefinition(def: FunctionDef, prefix: string, entry: string): vo
   }
   if (!Number.isInteger(def.timeoutSeconds) || def.timeoutSeconds < 1 || def.timeoutSeconds > 900) {
     fail(`timeoutSeconds must be a whole number in 1..900, got ${def.timeoutSeconds}`);
+  }
+  for (const flag of def.nodeOptions ?? []) {
+    if (!/^--[a-z0-9-]+(=\S+)?$/.test(flag)) fail(`nodeOptions: ${JSON.stringify(flag)} is not one Node.js flag (--name or --name=value)`);
   }
   if (!existsSync(entry)) {
     fail(`entry ${def.entry} does not exist (resolved to ${entry})`);

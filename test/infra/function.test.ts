@@ -104,6 +104,7 @@ describe('Construct: StreamfoldFunction', () => {
       ['memory under 128 MiB', { memoryMb: 100 }, 'memoryMb must be a whole number in 128..10240, got 100'],
       ['a timeout over 15 min', { timeoutSeconds: 960 }, 'timeoutSeconds must be a whole number in 1..900, got 960'],
       ['a missing entry', { entry: 'functions/nope/handler.ts' }, 'entry functions/nope/handler.ts does not exist'],
+      ['two flags in one node option', { nodeOptions: ['--max-semi-space-size=64 --inspect'] }, 'nodeOptions: "--max-semi-space-size=64 --inspect" is not one Node.js flag (--name or --name=value)'],
     ] satisfies Array<[string, Partial<FunctionDef>, string]>)('%s', (_label, overrides, message) => {
       // Prepare
       const other = testStack();

@@ -62,7 +62,7 @@ describe('Construct: Rollup', () => {
     expect(s.maxBatchingWindowSeconds).toBe(1);
   });
 
-  it('deploys FUNCTIONS.rollup told where the rollups table is, with the TTLs given', () => {
+  it('deploys FUNCTIONS.rollup told where the rollups table is, with the TTLs and Node.js flags given', () => {
     // Assess: the names functions/rollup/app.ts reads (readRollupConfig)
     template.hasResourceProperties('AWS::Lambda::Function', {
       FunctionName: 'streamfold-rollup',
@@ -73,6 +73,8 @@ describe('Construct: Rollup', () => {
           [TABLES.rollups.envVar]: { Ref: logicalIdOf(f.storage.tables.rollups) },
           ROLLUP_TTL_1M_DAYS: '7',
           ROLLUP_TTL_1H_DAYS: '90',
+          // The young generation its benchmark measured (lib/functions.ts).
+          NODE_OPTIONS: '--enable-source-maps --max-semi-space-size=64',
         },
       },
     });

@@ -3,7 +3,7 @@
  * its own stores), then the rollup sketch's accuracy through merges and stored-form round trips for
  * 0, negatives, tiny and huge magnitudes, its bin limit, and its codec.
  */
-import { inflateRawSync } from 'node:zlib';
+import { deflateRawSync } from 'node:zlib';
 import { DDSketch } from '@datadog/sketches-js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -159,33 +159,82 @@ describe('Class: Sketch', () => {
     expect(stored.count).toBe(values.length);
   });
 
-  it('stays small: a 1-value sketch is a few dozen bytes, a wide one is deflated under 2.5 KB', () => {
+  it('stays small without zlib: a 1-value sketch is a few bytes, a wide one is deflated under 2.5 KB', () => {
     // Prepare
     const one = sketchOf([42]);
+    const latencies: number[] = [];
+    for (let i = 0; i < 10_000; i++) latencies.push(10 + ((i * 7919) % 9000) / 100); // 10..100 ms: ~115 bins
     const wide: number[] = [];
     for (let i = 0; i < 100_000; i++) wide.push((i % 2 ? -1 : 1) * 10 ** (((i * 7919) % 20_000) / 1000 - 10));
 
     // Act
     const small = one.encode();
+    const typical = sketchOf(latencies).encode();
     const big = sketchOf(wide).encode();
 
-    // Assess
-    expect(small.length).toBeLessThan(40);
-    expect(small[0]).toBe(0);
-    expect(big[0]).toBe(1);
+    // Assess: compact form (0x02) for the common sketch, deflated compact form (0x03) when wide.
+    expect(small[0]).toBe(2);
+    expect(small.length).toBeLessThan(10);
+    expect(typical[0]).toBe(2);
+    expect(typical.length).toBeLessThan(512);
+    expect(big[0]).toBe(3);
     expect(big.length).toBeLessThan(2500);
   });
 
-  it('writes a standard DDSketch proto that the library reads back (after inflating) with the same quantiles', () => {
-    // Prepare: dense enough to be deflated, which always uses the contiguous form the library reads.
+  it('keeps non-integer counts (which the compact form cannot hold) in the proto form', () => {
+    // Prepare
+    const s = sketchOf([1, 2, 3]);
+    s.zero = 0.5;
+    s.count += 0.5;
+
+    // Act
+    const stored = s.encode();
+    const back = Sketch.decode(stored);
+
+    // Assess
+    expect(stored[0]).toBe(0);
+    expect(back.zero).toBe(0.5);
+    expect(back.count).toBe(3.5);
+    for (const q of QUANTILES) expect(back.quantile(q)).toBe(s.quantile(q));
+  });
+
+  it('reads the earlier stored forms: proto (0x00) and deflated proto (0x01)', () => {
+    // Prepare
+    const values: number[] = [0, -3, -0.5];
+    for (let i = 1; i <= 200; i++) values.push(i, 1 + i / 100);
+    const s = sketchOf(values);
+    const proto = s.toProto();
+
+    // Act
+    const plain = Sketch.decode(new Uint8Array([0, ...proto]));
+    const deflated = Sketch.decode(new Uint8Array([1, ...deflateRawSync(proto)]));
+
+    // Assess
+    for (const back of [plain, deflated]) {
+      expect(back.count).toBe(values.length);
+      expect(back.zero).toBe(1);
+      for (const q of QUANTILES) expect(back.quantile(q)).toBe(s.quantile(q));
+    }
+  });
+
+  it('refuses corrupt compact sketches with a SketchFormatError', () => {
+    // Prepare
+    const good = sketchOf([1, 2, 3, -4]).encode();
+
+    // Act + Assess
+    expect(() => Sketch.decode(new Uint8Array([...good, 0]))).toThrow(/trailing bytes/);
+    expect(() => Sketch.decode(good.subarray(0, good.length - 1))).toThrow(SketchFormatError);
+    expect(() => Sketch.decode(new Uint8Array([2, 0, 0x81, 0x10]))).toThrow(/2049 bins/);
+  });
+
+  it('exports a standard DDSketch proto that the library reads back with the same quantiles', () => {
+    // Prepare
     const values: number[] = [0];
     for (let i = 1; i <= 60; i++) values.push(i, 1 + i / 100);
     const s = sketchOf(values);
 
     // Act
-    const stored = s.encode();
-    const proto = stored[0] === 1 ? inflateRawSync(stored.subarray(1)) : stored.subarray(1);
-    const lib = DDSketch.fromProto(proto);
+    const lib = DDSketch.fromProto(s.toProto());
 
     // Assess
     expect(lib.count).toBe(values.length);
