@@ -2,7 +2,7 @@
  * Pure parts of the rollup: item keys, batch aggregation, and the watermark merge.
  */
 import { describe, expect, it } from 'vitest';
-import { aggregateBatch, seriesKey, VALUE_MAX_ABS, VALUE_MIN_ABS } from '../../functions/rollup/aggregate.ts';
+import { aggregateBatch, SeriesIdCache, seriesKey, VALUE_MAX_ABS, VALUE_MIN_ABS } from '../../functions/rollup/aggregate.ts';
 import {
   bucketPk,
   bucketSk,
@@ -67,6 +67,49 @@ describe('Module: keys', () => {
   it('builds an unambiguous series key (tags may hold any character)', () => {
     expect(seriesKey('t', 'n', { a: 'b|1:c' })).not.toBe(seriesKey('t', 'n', { a: 'b', c: '' }));
     expect(seriesKey('t', 'n', { b: '1', a: '2' })).toBe(seriesKey('t', 'n', { a: '2', b: '1' }));
+  });
+});
+
+describe('Class: SeriesIdCache', () => {
+  it('gives every (tenant, name, tags) the canonical key and id, whatever the tag order', () => {
+    // Prepare
+    const cache = new SeriesIdCache();
+    const cases: Array<[string, string, Record<string, string>]> = [
+      ['acme', 'cpu', { host: 'a', env: 'prod' }],
+      ['acme', 'cpu', { env: 'prod', host: 'a' }],
+      ['acme', 'cpu', { env: 'prod' }],
+      ['acme', 'cpu', { env: 'prod', host: 'a', x: '' }],
+      ['acme', 'cpu', {}],
+      ['acme', 'cpu', { '': '' }],
+      ['globex', 'cpu', { host: 'a', env: 'prod' }],
+      ['acme', 'mem', { host: 'a', env: 'prod' }],
+      ['acme', 'cpu', { a: 'b|1:c' }],
+      ['acme', 'cpu', { a: 'b', c: '' }],
+    ];
+
+    // Act: twice, so the second round is answered from the trie.
+    const first = cases.map(([t, n, tags]) => cache.lookup(t, n, tags));
+    const second = cases.map(([t, n, tags]) => cache.lookup(t, n, { ...tags }));
+
+    // Assess
+    expect(second).toEqual(first);
+    cases.forEach(([t, n, tags], i) => {
+      expect(first[i]).toEqual({ key: seriesKey(t, n, tags), id: seriesId(t, n, tags) });
+    });
+    // Same tags in another order: the very same ref; all other cases distinct.
+    expect(first[1]).toBe(first[0]);
+    expect(new Set(first.map((r) => r.id)).size).toBe(cases.length - 1);
+  });
+
+  it('starts over when full and still answers right', () => {
+    // Prepare
+    const cache = new SeriesIdCache(3);
+
+    // Act
+    const refs = Array.from({ length: 10 }, (_, i) => cache.lookup('acme', 'cpu', { host: `h${i % 5}` }));
+
+    // Assess
+    refs.forEach((r, i) => expect(r.id).toBe(seriesId('acme', 'cpu', { host: `h${i % 5}` })));
   });
 });
 
