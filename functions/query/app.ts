@@ -5,7 +5,9 @@
  *
  * Environment: ROLLUPS_TABLE_NAME, TENANTS_TABLE_NAME, ARCHIVE_BUCKET_NAME (required; the bucket
  * is read only by GET /v1/events, the zstd codec is loaded on its first call);
- * QUERY_READ_CONCURRENCY (16), QUERY_MAX_SERIES (1000); POWERTOOLS_SERVICE_NAME, LOG_LEVEL.
+ * QUERY_READ_CONCURRENCY (16), QUERY_MAX_SERIES (1000), QUERY_INDEX_CACHE_MS (10000: how long a
+ * metric's type and series index are reused, index-cache.ts; 0 = read them on every query);
+ * POWERTOOLS_SERVICE_NAME, LOG_LEVEL.
  *
  * Routes (lib/routes.ts, target `query`): GET /v1/metrics, /v1/metrics/{name}/series, /v1/query
  * (core.ts, rollups), GET /v1/events (events.ts, archive), GET / (dashboard/page.ts, no key).
@@ -20,6 +22,7 @@ import { CachedAuthenticator, errorResponse } from '../shared/http.ts';
 import { TenantStore } from '../shared/tenants.ts';
 import { DEFAULT_MAX_SERIES, handleQueryRequest, type QueryDeps } from './core.ts';
 import { dashboardResponse } from './dashboard/page.ts';
+import { CachedSeriesIndex, DEFAULT_INDEX_CACHE_MS } from './index-cache.ts';
 import { ArchivePartitionReader, type PartitionReader } from './events-reader.ts';
 import { listEvents } from './events.ts';
 import { DynamoRollupReader, type QuerySender } from './rollup-reader.ts';
@@ -49,17 +52,20 @@ export function createQueryHandler(env: Env, overrides: QueryOverrides = {}): Qu
     }
   };
   const now = depOverrides.now ?? Date.now;
+  const reader =
+    depOverrides.rollups ??
+    new DynamoRollupReader(db as unknown as QuerySender, tableName(env, 'rollups'), optionalInt(env, 'QUERY_READ_CONCURRENCY', 16, 1, 256));
+  const indexCacheMs = optionalInt(env, 'QUERY_INDEX_CACHE_MS', DEFAULT_INDEX_CACHE_MS, 0, 3_600_000);
   const deps: QueryDeps = {
     publicRoutes: { 'GET /': async () => dashboardResponse() },
     extraRoutes: {
       'GET /v1/events': async (req, tenant) => listEvents(tenant, req.query, await partitionReader(), now()),
     },
     auth: depOverrides.auth ?? new CachedAuthenticator(new TenantStore(db, tableName(env, 'tenants'))),
-    rollups:
-      depOverrides.rollups ??
-      new DynamoRollupReader(db as unknown as QuerySender, tableName(env, 'rollups'), optionalInt(env, 'QUERY_READ_CONCURRENCY', 16, 1, 256)),
     maxSeries: optionalInt(env, 'QUERY_MAX_SERIES', DEFAULT_MAX_SERIES, 1, 100_000),
     ...depOverrides,
+    // Overrides are wrapped too: the cache is part of the function, not of the DynamoDB adapter.
+    rollups: indexCacheMs > 0 ? new CachedSeriesIndex(reader, { ttlMs: indexCacheMs }) : reader,
   };
   const logger = new Logger({ serviceName: env.POWERTOOLS_SERVICE_NAME ?? 'streamfold-query', logLevel: (env.POWERTOOLS_LOG_LEVEL ?? env.LOG_LEVEL ?? 'INFO') as 'INFO' });
 

@@ -28,8 +28,22 @@ export interface SeriesInfo {
   readonly lastSeen: number;
 }
 
-/** Which optional bucket attributes to read. */
-export type BucketFields = 'basic' | 'last' | 'sketch';
+/**
+ * Which bucket attributes to read: the ones one aggregation needs (`sum` serves sum and avg).
+ * `count` is always read (empty buckets are skipped); an attribute not read is 0 or absent in
+ * the BucketData returned.
+ */
+export type BucketFields = 'count' | 'sum' | 'min' | 'max' | 'last' | 'sketch';
+
+/** Attribute name placeholder → attribute, per field set (besides `#sk`). */
+const FIELD_NAMES: Readonly<Record<BucketFields, Readonly<Record<string, string>>>> = {
+  count: { '#c': 'count' },
+  sum: { '#c': 'count', '#s': 'sum' },
+  min: { '#c': 'count', '#mn': 'min' },
+  max: { '#c': 'count', '#mx': 'max' },
+  last: { '#c': 'count', '#l': 'last', '#lt': 'lastTs', '#ll': 'lastLin' },
+  sketch: { '#c': 'count', '#k': 'sketch' },
+};
 
 export interface RollupReader {
   listMetrics(tenant: string): Promise<MetricInfo[]>;
@@ -100,9 +114,7 @@ export class DynamoRollupReader implements RollupReader {
     last: number,
     fields: BucketFields,
   ): Promise<Map<string, BucketData[]>> {
-    const names: Record<string, string> = { '#sk': 'sk', '#c': 'count', '#s': 'sum', '#mn': 'min', '#mx': 'max' };
-    if (fields === 'last') Object.assign(names, { '#l': 'last', '#lt': 'lastTs', '#ll': 'lastLin' });
-    if (fields === 'sketch') names['#k'] = 'sketch';
+    const names: Record<string, string> = { '#sk': 'sk', ...FIELD_NAMES[fields] };
     const out = new Map<string, BucketData[]>();
     await mapPool(seriesIds, this.concurrency, async (id) => {
       const items = await this.queryAll({ pk: bucketPk(tenant, id, res), from: bucketSk(first), to: bucketSk(last), names });

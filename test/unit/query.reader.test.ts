@@ -43,8 +43,8 @@ describe('Class: DynamoRollupReader', () => {
       expect(input).toMatchObject({
         TableName: TABLE,
         KeyConditionExpression: 'pk = :pk AND sk BETWEEN :a AND :b',
-        ProjectionExpression: '#sk, #c, #s, #mn, #mx, #k',
-        ExpressionAttributeNames: { '#sk': 'sk', '#c': 'count', '#s': 'sum', '#mn': 'min', '#mx': 'max', '#k': 'sketch' },
+        ProjectionExpression: '#sk, #c, #k',
+        ExpressionAttributeNames: { '#sk': 'sk', '#c': 'count', '#k': 'sketch' },
       });
     }
     expect(inputs.filter((i) => i.ExclusiveStartKey !== undefined).map((i) => i.ExclusiveStartKey)).toEqual([{ pk: { S: 'x' }, sk: { S: 'y' } }]);

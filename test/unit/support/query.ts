@@ -88,9 +88,10 @@ export class MemoryRollupReader implements RollupReader {
           .map(([start, b]) => ({
             start,
             count: b.count,
-            sum: b.sum,
-            min: b.min,
-            max: b.max,
+            // As the DynamoDB reader: attributes outside `fields` are not read (0).
+            sum: fields === 'sum' ? b.sum : 0,
+            min: fields === 'min' ? b.min : 0,
+            max: fields === 'max' ? b.max : 0,
             ...(fields === 'last' && b.last !== undefined ? { last: b.last, lastTs: b.lastTs!, lastLin: b.lastLin! } : {}),
             ...(fields === 'sketch' && b.sketch !== undefined ? { sketch: b.sketch.encode() } : {}),
           })),
