@@ -6,8 +6,9 @@
  * What it trades: a series first written (or an index entry refreshed) less than `ttlMs` ago may be
  * missing from `GET /v1/query` and `GET /v1/metrics/{name}/series` for up to `ttlMs`; points of the
  * series already known are as fresh as without it (bucket reads are never cached). An unknown
- * metric is not cached, so a 404 turns into data as soon as the rollup writes the metric. A failed
- * read is not cached either. `GET /v1/metrics` (the metric list) is read through.
+ * metric and an empty series index are not cached (the rollup writes the metric list, the index
+ * and the buckets one by one, so a query may land between them), so a new metric turns into data
+ * as soon as its writes land. A failed read is not cached either. `GET /v1/metrics` (the metric list) is read through.
  */
 import type { Resolution } from '../rollup/keys.ts';
 import type { BucketFields, MetricInfo, RollupReader, SeriesInfo } from './rollup-reader.ts';
@@ -40,7 +41,7 @@ export class CachedSeriesIndex implements RollupReader {
 
   /** The cached list is shared by every caller until it expires: callers must not mutate it. */
   listSeries(tenant: string, name: string): Promise<SeriesInfo[]> {
-    return this.cached(this.series, tenant, name, () => this.inner.listSeries(tenant, name), () => true);
+    return this.cached(this.series, tenant, name, () => this.inner.listSeries(tenant, name), (list) => list.length > 0);
   }
 
   readBuckets(tenant: string, seriesIds: readonly string[], res: Resolution, first: number, last: number, fields: BucketFields): Promise<Map<string, BucketData[]>> {

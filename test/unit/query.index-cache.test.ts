@@ -74,6 +74,25 @@ describe('Class: CachedSeriesIndex', () => {
     expect(calls.getMetric).toBe(2);
   });
 
+  it('does not keep an empty series index (the metric item can land before its index entries)', async () => {
+    // Prepare
+    const events: QEvent[] = [];
+    const { inner, calls } = counting(events);
+    const cache = new CachedSeriesIndex(inner, { ttlMs: 60_000 });
+
+    // Act
+    const empty = await cache.listSeries('acme', 'cpu');
+    events.push(ev('acme', 'cpu', 'a'));
+    const found = await cache.listSeries('acme', 'cpu');
+    const again = await cache.listSeries('acme', 'cpu');
+
+    // Assess
+    expect(empty).toEqual([]);
+    expect(found.map((s) => s.tags.host)).toEqual(['a']);
+    expect(again).toBe(found);
+    expect(calls.listSeries).toBe(2);
+  });
+
   it('reads the metric list and the buckets through', async () => {
     // Prepare
     const { inner, calls } = counting([ev('acme', 'cpu', 'a')]);
