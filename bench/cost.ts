@@ -193,8 +193,8 @@ export function measuredFromResults(results: unknown, fallback: Measured = FALLB
       from.add(k);
     }
   };
-  // CPU-clock rates where the section measured them; a wall-clock rate (rollup, pinned to one CPU)
-  // is taken as is: it over-counts CPU time a little, so it errs on the expensive side.
+  // Every rate read here is on the CPU clock (one core): Lambda bills the time the handler runs,
+  // and the model adds its I/O-wait factor on top.
   const cpuRate = (f: FigureLike | undefined) => f;
 
   const intake = section('intake');
