@@ -150,8 +150,8 @@ export async function startEmulators(opts: EmulatorOptions): Promise<Emulators> 
 
   const started: Running[] = [];
   try {
-    // kinesalite and dynalite read the account and region for their ARNs from process.env, once,
-    // when their store is created.
+    // kinesalite reads the account and region for its ARNs from process.env, once, when its store
+    // is created (dynalite does too, in its worker: local/dynalite-worker.cjs).
     const kinesis = withEnv({ AWS_REGION: region, AWS_ACCOUNT_ID: EMULATOR_ACCOUNT }, () =>
       kinesalite({
         ...(opts.memory ? {} : { path: dirs.kinesis }),
@@ -218,7 +218,7 @@ export async function startEmulators(opts: EmulatorOptions): Promise<Emulators> 
   };
 }
 
-/** Starts a kinesalite or dynalite server; their `close` also closes their LevelDB. */
+/** Starts the kinesalite server; its `close` also closes its LevelDB. */
 async function listen(name: string, server: Server): Promise<Running> {
   try {
     await new Promise<void>((resolve, reject) => {
@@ -229,8 +229,8 @@ async function listen(name: string, server: Server): Promise<Running> {
       });
     });
   } catch (error) {
-    // Best effort to release the database opened with the server: kinesalite closes it before its
-    // HTTP half fails with "not running"; dynalite gives up at that failure.
+    // Best effort to release the database opened with the server (kinesalite closes it before its
+    // HTTP half fails with "not running").
     await new Promise<void>((resolve) => server.close(() => resolve()));
     throw error;
   }
@@ -317,8 +317,8 @@ function endpointOf(server: Server, name: string): string {
 
 /**
  * Closes a server and drops its connections at once: SDK clients keep sockets alive, and a server
- * waits for every socket before it calls back. kinesalite's and dynalite's `close` close their
- * LevelDB too; s3rver keeps no open files.
+ * waits for every socket before it calls back. kinesalite's `close` closes its LevelDB too (the
+ * dynalite worker does the same for its own server); s3rver keeps no open files.
  */
 function closeServer(server: Server): Promise<void> {
   if (!server.listening) return Promise.resolve();
