@@ -256,8 +256,23 @@ function writeCompactStore(w: Writer, m: Map<number, number> | undefined): boole
   }
   w.varint(bins);
   if (bins === 0) return true;
-  // Collapsed stores span at most MAX_BINS keys: walking the span is cheaper than sorting.
+  // Collapsed stores span at most MAX_BINS keys. A sparse store (the usual case: a few dozen bins
+  // over a span of hundreds) is cheaper to sort than to walk; a dense one is cheaper to walk.
   let prev = min - 1;
+  if (bins * 8 < max - min + 1) {
+    const keys = sortScratch.length >= bins ? sortScratch.subarray(0, bins) : new Int32Array(bins);
+    let n = 0;
+    for (const [k, c] of m!) if (c !== 0) keys[n++] = k;
+    keys.sort();
+    for (let i = 0; i < n; i++) {
+      const k = keys[i]!;
+      if (i === 0) w.sint32(k);
+      else w.varint(k - prev - 1);
+      w.varint(m!.get(k)!);
+      prev = k;
+    }
+    return true;
+  }
   for (let k = min; k <= max; k++) {
     const c = m!.get(k);
     if (c === undefined || c === 0) continue;
@@ -268,6 +283,9 @@ function writeCompactStore(w: Writer, m: Map<number, number> | undefined): boole
   }
   return true;
 }
+
+/** Keys of one store, for sorting (stores hold at most MAX_BINS keys once collapsed). */
+const sortScratch = new Int32Array(MAX_BINS);
 
 function decodeCompact(bytes: Uint8Array): Sketch {
   const r = new Reader(bytes);
