@@ -136,10 +136,18 @@ export interface SeriesRef {
 }
 
 interface TrieNode {
-  /** tag key -> tag value -> node, in the order the event lists its tags. */
-  next: Map<string, Map<string, TrieNode>> | undefined;
+  /**
+   * The tag key of the first child path seen, and its tag value -> node: events of one series
+   * shape list the same key at the same depth, so one Map lookup per tag usually suffices.
+   */
+  key: string | undefined;
+  byValue: Map<string, TrieNode> | undefined;
+  /** Any other tag key -> tag value -> node (same tags in another order, other tag sets). */
+  other: Map<string, Map<string, TrieNode>> | undefined;
   ref: SeriesRef | undefined;
 }
+
+const newNode = (): TrieNode => ({ key: undefined, byValue: undefined, other: undefined, ref: undefined });
 
 /**
  * Series by (tenant, name, tags), kept across batches of one container. A trie over the event's
@@ -158,14 +166,21 @@ export class SeriesIdCache {
     let byName = this.root.get(tenant);
     if (byName === undefined) this.root.set(tenant, (byName = new Map()));
     let node: TrieNode | undefined = byName.get(name);
-    if (node === undefined) byName.set(name, (node = { next: undefined, ref: undefined }));
+    if (node === undefined) byName.set(name, (node = newNode()));
     for (const k in tags) {
-      const next: Map<string, Map<string, TrieNode>> = (node.next ??= new Map());
-      let byValue: Map<string, TrieNode> | undefined = next.get(k);
-      if (byValue === undefined) next.set(k, (byValue = new Map()));
+      let byValue: Map<string, TrieNode> | undefined;
+      if (node.key === k) byValue = node.byValue!;
+      else if (node.key === undefined) {
+        node.key = k;
+        byValue = node.byValue = new Map();
+      } else {
+        const other: Map<string, Map<string, TrieNode>> = (node.other ??= new Map());
+        byValue = other.get(k);
+        if (byValue === undefined) other.set(k, (byValue = new Map()));
+      }
       const v = tags[k]!;
       let child: TrieNode | undefined = byValue.get(v);
-      if (child === undefined) byValue.set(v, (child = { next: undefined, ref: undefined }));
+      if (child === undefined) byValue.set(v, (child = newNode()));
       node = child;
     }
     if (node.ref !== undefined) return node.ref;
@@ -191,6 +206,8 @@ interface SeriesState {
   readonly touch: SeriesTouch;
   readonly metric: MetricTouch;
   readonly buckets: [Map<number, ItemPartial>, Map<number, ItemPartial>];
+  /** The bucket each resolution last added to (a batch mostly hits one bucket per resolution). */
+  readonly last: [ItemPartial | undefined, ItemPartial | undefined];
 }
 
 export function newAgg(): Agg {
@@ -267,6 +284,7 @@ export function aggregateBatch(
         touch: { tenant: e.tenant, name: e.name, seriesId: id, type: e.type, tags: e.tags, minTs: e.ts, maxTs: e.ts, firstIndex: i },
         metric,
         buckets: [new Map(), new Map()],
+        last: [undefined, undefined],
       };
       seriesByKey.set(ref.key, s);
     } else {
@@ -301,7 +319,8 @@ function addToBucket(
   settings: AggregateSettings,
   items: ItemPartial[],
 ): void {
-  let item = s.buckets[r].get(start);
+  let item = s.last[r];
+  if (item === undefined || item.start !== start) item = s.buckets[r].get(start);
   if (item === undefined) {
     const res = RESOLUTIONS[r]!;
     const t = s.touch;
@@ -322,6 +341,7 @@ function addToBucket(
     s.buckets[r].set(start, item);
     items.push(item);
   }
+  s.last[r] = item;
   const shardId = le.lineage.shardId;
   let part = item.parts[item.parts.length - 1];
   if (part === undefined || part.shardId !== shardId) {
@@ -374,10 +394,11 @@ function inLineageOrder(events: readonly LineagedEvent[]): readonly LineagedEven
     if (prev !== undefined && prev.sequenceNumber === l.sequenceNumber && prev.shardId === l.shardId) {
       if (l.subIndex < prev.subIndex) return sortByLineage(events);
     } else {
+      // A new record: the previous one's last event is its shard's latest so far.
+      if (prev !== undefined) lastByShard.set(prev.shardId, prev);
       const before = lastByShard.get(l.shardId);
       if (before !== undefined && compareLin(before, l) > 0) return sortByLineage(events);
     }
-    lastByShard.set(l.shardId, l);
     prev = l;
   }
   return events;
