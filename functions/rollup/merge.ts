@@ -108,7 +108,7 @@ export function mergeBucket(
     stored?.last !== undefined && stored.lastTs !== undefined && stored.lastLin !== undefined
       ? { value: stored.last, ts: stored.lastTs, lineage: parseLastLineage(stored.lastLin) }
       : undefined;
-  let sketch: Sketch | undefined;
+  const sketches: Sketch[] = [];
   let applied = 0;
   for (const a of toApply) {
     applied += a.count;
@@ -117,10 +117,7 @@ export function mergeBucket(
     if (a.min < min) min = a.min;
     if (a.max > max) max = a.max;
     if (a.last !== undefined && (last === undefined || compareLastPoint(a.last, last) > 0)) last = a.last;
-    if (a.sketch !== undefined) {
-      sketch ??= stored?.sketch !== undefined ? Sketch.decode(stored.sketch) : new Sketch();
-      sketch.merge(a.sketch);
-    }
+    if (a.sketch !== undefined) sketches.push(a.sketch);
   }
 
   const item: { -readonly [K in keyof StoredBucket]: StoredBucket[K] } = {
@@ -140,7 +137,18 @@ export function mergeBucket(
     item.lastTs = last.ts;
     item.lastLin = formatLastLineage(last.lineage);
   }
-  if (sketch !== undefined) item.sketch = sketch.encode();
+  if (sketches.length > 0) item.sketch = mergeSketches(stored?.sketch, sketches);
   else if (stored?.sketch !== undefined) item.sketch = stored.sketch;
   return { kind: 'write', item, applied, skipped };
+}
+
+/** The stored sketch (if any) merged with the batch's, in stored form; `adds` are not modified. */
+function mergeSketches(stored: Uint8Array | undefined, adds: readonly Sketch[]): Uint8Array {
+  if (stored !== undefined) {
+    const fast = Sketch.mergeEncoded(stored, adds);
+    if (fast !== undefined) return fast;
+  }
+  const sketch = stored !== undefined ? Sketch.decode(stored) : new Sketch();
+  for (const a of adds) sketch.merge(a);
+  return sketch.encode();
 }

@@ -138,13 +138,7 @@ export class Sketch {
   encode(): Uint8Array {
     this.collapse();
     if (!encodeCompact(scratch, this)) return this.encodeProtoForm();
-    if (scratch.len - 1 > COMPRESS_ABOVE_BYTES) {
-      const z = deflateRawSync(scratch.view(1), DEFLATE_OPTIONS);
-      if (z.length < scratch.len - 1) return withFormat(FORMAT_COMPACT_DEFLATE, z);
-    }
-    const out = scratch.finish();
-    out[0] = FORMAT_COMPACT;
-    return out;
+    return finishCompact(scratch);
   }
 
   /**
@@ -171,6 +165,29 @@ export class Sketch {
     const out = scratch.finish();
     out[0] = FORMAT_PROTO;
     return out;
+  }
+
+  /**
+   * `Sketch.decode(stored)` merged with `adds`, then `encode()`d, without building the stored
+   * sketch: the stored compact form is read into sorted arrays and merged with each store's new
+   * bins in one walk. Same bytes as the slow way. Undefined when the fast way does not apply (the
+   * stored form is not compact 0x02, a count is not an integer, or a store would need collapsing):
+   * take the slow way then. `adds` are not modified.
+   */
+  static mergeEncoded(stored: Uint8Array, adds: readonly Sketch[]): Uint8Array | undefined {
+    if (stored.length === 0 || stored[0] !== FORMAT_COMPACT || adds.length === 0) return undefined;
+    let zero = 0;
+    for (const a of adds) zero += a.zero;
+    const r = new Reader(stored.subarray(1));
+    zero += r.varint();
+    if (!isCount(zero)) return undefined;
+    const w = scratch;
+    w.len = 0;
+    w.byte(0);
+    w.varint(zero);
+    if (!mergeCompactStore(r, w, adds, false) || !mergeCompactStore(r, w, adds, true)) return undefined;
+    if (!r.done) throw new SketchFormatError('sketch: trailing bytes');
+    return finishCompact(w);
   }
 
   static decode(bytes: Uint8Array): Sketch {
@@ -286,6 +303,88 @@ function writeCompactStore(w: Writer, m: Map<number, number> | undefined): boole
 
 /** Keys of one store, for sorting (stores hold at most MAX_BINS keys once collapsed). */
 const sortScratch = new Int32Array(MAX_BINS);
+
+/** The stored form of the compact body in `w` (after its placeholder byte): deflated when large and smaller. */
+function finishCompact(w: Writer): Uint8Array {
+  if (w.len - 1 > COMPRESS_ABOVE_BYTES) {
+    const z = deflateRawSync(w.view(1), DEFLATE_OPTIONS);
+    if (z.length < w.len - 1) return withFormat(FORMAT_COMPACT_DEFLATE, z);
+  }
+  const out = w.finish();
+  out[0] = FORMAT_COMPACT;
+  return out;
+}
+
+/** Bins of one stored store, then of the merged one (keys ascending). */
+const storedKeys = new Int32Array(MAX_BINS);
+const storedCounts = new Float64Array(MAX_BINS);
+const mergedKeys = new Int32Array(2 * MAX_BINS);
+const mergedCounts = new Float64Array(2 * MAX_BINS);
+
+/**
+ * Reads one compact store from `r`, merges the same store of every sketch in `adds` into it and
+ * writes the result to `w` (compact store form). False when a count is not an integer or the
+ * result spans more than MAX_BINS keys (it would need collapsing).
+ */
+function mergeCompactStore(r: Reader, w: Writer, adds: readonly Sketch[], negative: boolean): boolean {
+  const bins = r.varint();
+  if (bins > MAX_BINS) throw new SketchFormatError(`sketch: ${bins} bins`);
+  let k = 0;
+  for (let i = 0; i < bins; i++) {
+    k = i === 0 ? r.sint32() : k + r.varint() + 1;
+    storedKeys[i] = k;
+    storedCounts[i] = r.varint();
+  }
+  // The new bins: one sketch's store, or several summed (a batch with several shards' parts).
+  let add: Map<number, number> | undefined;
+  if (adds.length === 1) add = negative ? adds[0]!.negativeStore() : adds[0]!.pos;
+  else {
+    for (const a of adds) {
+      const m = negative ? a.negativeStore() : a.pos;
+      if (m === undefined || m.size === 0) continue;
+      add ??= new Map();
+      for (const [key, c] of m) add.set(key, (add.get(key) ?? 0) + c);
+    }
+  }
+  if (add !== undefined && add.size > MAX_BINS) return false;
+  const keys = sortScratch.subarray(0, add?.size ?? 0);
+  let a = 0;
+  if (add !== undefined) {
+    for (const [key, c] of add) {
+      if (!isCount(c)) return false;
+      keys[a++] = key;
+    }
+    keys.sort();
+  }
+  // Merge walk; bins whose count is 0 are left out, as `encode` does.
+  let n = 0;
+  let i = 0;
+  let j = 0;
+  while (i < bins || j < a) {
+    let key: number;
+    let c: number;
+    if (j >= a || (i < bins && storedKeys[i]! < keys[j]!)) {
+      key = storedKeys[i]!;
+      c = storedCounts[i++]!;
+    } else {
+      key = keys[j++]!;
+      c = add!.get(key)!;
+      if (i < bins && storedKeys[i] === key) c += storedCounts[i++]!;
+    }
+    if (c === 0) continue;
+    mergedKeys[n] = key;
+    mergedCounts[n++] = c;
+  }
+  if (n > 0 && mergedKeys[n - 1]! - mergedKeys[0]! + 1 > MAX_BINS) return false;
+  w.varint(n);
+  for (let i = 0; i < n; i++) {
+    if (!isCount(mergedCounts[i]!)) return false;
+    if (i === 0) w.sint32(mergedKeys[0]!);
+    else w.varint(mergedKeys[i]! - mergedKeys[i - 1]! - 1);
+    w.varint(mergedCounts[i]!);
+  }
+  return true;
+}
 
 function decodeCompact(bytes: Uint8Array): Sketch {
   const r = new Reader(bytes);

@@ -227,6 +227,57 @@ describe('Class: Sketch', () => {
     expect(() => Sketch.decode(new Uint8Array([2, 0, 0x81, 0x10]))).toThrow(/2049 bins/);
   });
 
+  it('mergeEncoded gives the same bytes as decode + merge + encode, without touching the added sketches (property)', () => {
+    const value = fc.oneof(
+      fc.constant(0),
+      fc.double({ min: 1e-3, max: 1e5, noNaN: true }),
+      fc.double({ min: 1e-3, max: 1e5, noNaN: true }).map((v) => -v),
+      fc.integer({ min: -1000, max: 1000 }),
+    );
+    fc.assert(
+      fc.property(fc.array(value, { minLength: 1, maxLength: 150 }), fc.array(fc.array(value, { maxLength: 40 }), { minLength: 1, maxLength: 3 }), (storedValues, groups) => {
+        // Prepare
+        const stored = sketchOf(storedValues).encode();
+        // Up to 150 bins of ~3 bytes stay under the 512 B deflate threshold: the compact form.
+        fc.pre(stored[0] === 0x02);
+        const adds = groups.map(sketchOf);
+        const before = adds.map((a) => a.toProto());
+
+        // Act
+        const fast = Sketch.mergeEncoded(stored, adds);
+        const slow = Sketch.decode(stored);
+        for (const a of adds) slow.merge(a);
+
+        // Assess
+        expect(fast).toBeDefined();
+        expect(Buffer.from(fast!).toString('hex')).toBe(Buffer.from(slow.encode()).toString('hex'));
+        expect(adds.map((a) => a.toProto())).toEqual(before);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('mergeEncoded declines what it cannot merge in one walk and refuses corrupt input', () => {
+    // Prepare
+    const narrow = sketchOf([1, 2, 3]);
+    const legacy = new Uint8Array([0x00, ...narrow.toProto()]);
+    const wide: number[] = [];
+    for (let e = -6; e <= 6; e += 0.01) wide.push(10 ** e);
+    const deflated = sketchOf(wide).encode();
+    const good = narrow.encode();
+
+    // Act + Assess
+    // Legacy proto form and the deflated compact form: the caller takes the slow way.
+    expect(Sketch.mergeEncoded(legacy, [narrow])).toBeUndefined();
+    expect(deflated[0]).toBe(0x03);
+    expect(Sketch.mergeEncoded(deflated, [narrow])).toBeUndefined();
+    // A result wider than MAX_BINS would need collapsing.
+    expect(Sketch.mergeEncoded(good, [sketchOf([1e-6, 1e6])])).toBeUndefined();
+    expect(Sketch.mergeEncoded(good, [])).toBeUndefined();
+    expect(() => Sketch.mergeEncoded(new Uint8Array([...good, 0]), [narrow])).toThrow(/trailing bytes/);
+    expect(() => Sketch.mergeEncoded(new Uint8Array([2, 0, 0x81, 0x10]), [narrow])).toThrow(/2049 bins/);
+  });
+
   it('exports a standard DDSketch proto that the library reads back with the same quantiles', () => {
     // Prepare
     const values: number[] = [0];
