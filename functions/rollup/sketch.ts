@@ -31,6 +31,7 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { DDSketch } from '@datadog/sketches-js';
 import { StreamfoldError } from '../shared/errors.ts';
+import { ProtoReader } from '../shared/protobuf.ts';
 
 export const RELATIVE_ACCURACY = 0.01;
 /** Widest store, in consecutive bins: gamma^1024 ~ 8.6e8 (8.9 decades at 1 %). */
@@ -178,7 +179,7 @@ export class Sketch {
     if (stored.length === 0 || stored[0] !== FORMAT_COMPACT || adds.length === 0) return undefined;
     let zero = 0;
     for (const a of adds) zero += a.zero;
-    const r = new Reader(stored.subarray(1));
+    const r = reader(stored.subarray(1));
     zero += r.varint();
     if (!isCount(zero)) return undefined;
     const w = scratch;
@@ -326,7 +327,7 @@ const mergedCounts = new Float64Array(2 * MAX_BINS);
  * writes the result to `w` (compact store form). False when a count is not an integer or the
  * result spans more than MAX_BINS keys (it would need collapsing).
  */
-function mergeCompactStore(r: Reader, w: Writer, adds: readonly Sketch[], negative: boolean): boolean {
+function mergeCompactStore(r: ProtoReader, w: Writer, adds: readonly Sketch[], negative: boolean): boolean {
   const bins = r.varint();
   if (bins > MAX_BINS) throw new SketchFormatError(`sketch: ${bins} bins`);
   let k = 0;
@@ -387,7 +388,7 @@ function mergeCompactStore(r: Reader, w: Writer, adds: readonly Sketch[], negati
 }
 
 function decodeCompact(bytes: Uint8Array): Sketch {
-  const r = new Reader(bytes);
+  const r = reader(bytes);
   const s = new Sketch();
   s.zero = r.varint();
   let count = s.zero + readCompactStore(r, s.pos);
@@ -400,7 +401,7 @@ function decodeCompact(bytes: Uint8Array): Sketch {
 }
 
 /** Reads one store into `into`; returns the sum of its counts. */
-function readCompactStore(r: Reader, into: Map<number, number>): number {
+function readCompactStore(r: ProtoReader, into: Map<number, number>): number {
   const bins = r.varint();
   if (bins > MAX_BINS) throw new SketchFormatError(`sketch: ${bins} bins`);
   let total = 0;
@@ -538,55 +539,11 @@ function encodeProto(w: Writer, s: Sketch, contiguous: boolean): void {
   }
 }
 
-class Reader {
-  pos = 0;
-  private readonly view: DataView;
-  constructor(readonly buf: Uint8Array) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  }
-  get done(): boolean {
-    return this.pos >= this.buf.length;
-  }
-  varint(): number {
-    let result = 0;
-    let mul = 1;
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.buf.length) throw new SketchFormatError('sketch: truncated varint');
-      const b = this.buf[this.pos++]!;
-      result += (b & 0x7f) * mul;
-      if ((b & 0x80) === 0) return result;
-      mul *= 128;
-    }
-    throw new SketchFormatError('sketch: varint too long');
-  }
-  sint32(): number {
-    const v = this.varint() >>> 0;
-    return (v >>> 1) ^ -(v & 1);
-  }
-  double(): number {
-    if (this.pos + 8 > this.buf.length) throw new SketchFormatError('sketch: truncated double');
-    const v = this.view.getFloat64(this.pos, true);
-    this.pos += 8;
-    return v;
-  }
-  sub(): Reader {
-    const n = this.varint();
-    if (this.pos + n > this.buf.length) throw new SketchFormatError('sketch: truncated field');
-    const r = new Reader(this.buf.subarray(this.pos, this.pos + n));
-    this.pos += n;
-    return r;
-  }
-  skip(wire: number): void {
-    if (wire === 0) this.varint();
-    else if (wire === 1) this.pos += 8;
-    else if (wire === 2) this.pos += this.varint();
-    else if (wire === 5) this.pos += 4;
-    else throw new SketchFormatError(`sketch: unsupported wire type ${wire}`);
-  }
-}
+const sketchFailure = (reason: string): Error => new SketchFormatError(`sketch: ${reason}`);
+const reader = (bytes: Uint8Array): ProtoReader => new ProtoReader(bytes, sketchFailure, 'sketch');
 
 function decodeProto(bytes: Uint8Array): Sketch {
-  const r = new Reader(bytes);
+  const r = reader(bytes);
   const s = new Sketch();
   let gamma: number | undefined;
   let indexOffset = 0;
@@ -628,7 +585,7 @@ function decodeProto(bytes: Uint8Array): Sketch {
   return s;
 }
 
-function decodeStore(r: Reader): Array<[number, number]> {
+function decodeStore(r: ProtoReader): Array<[number, number]> {
   const out: Array<[number, number]> = [];
   const contiguous: number[] = [];
   let offset = 0;

@@ -14,10 +14,11 @@
  *     repeated Tag    tags                    = 4;
  *   }
  *
- * Only what a consumer needs is decoded: each user record's partition key and data. A hand-written
- * reader keeps protobuf libraries out of the Lambda bundle.
+ * Only what a consumer needs is decoded: each user record's partition key and data (protobuf.ts
+ * reads the wire format).
  */
 import { createHash } from 'node:crypto';
+import { ProtoReader } from './protobuf.ts';
 
 export const KPL_MAGIC = Uint8Array.of(0xf3, 0x89, 0x9a, 0xc2);
 const MD5_BYTES = 16;
@@ -54,8 +55,8 @@ export function decodeKpl(data: Uint8Array): KplUserRecord[] {
 
   const keys: string[] = [];
   const raw: Array<{ pk: number; data: Uint8Array }> = [];
-  const r = new Reader(body);
-  while (!r.done()) {
+  const r = reader(body);
+  while (!r.done) {
     const { field, wire } = r.tag();
     if (field === 1 && wire === 2) keys.push(r.string());
     else if (field === 3 && wire === 2) raw.push(readRecord(r.bytes()));
@@ -71,10 +72,10 @@ export function decodeKpl(data: Uint8Array): KplUserRecord[] {
 }
 
 function readRecord(buf: Uint8Array): { pk: number; data: Uint8Array } {
-  const r = new Reader(buf);
+  const r = reader(buf);
   let pk: number | undefined;
   let data: Uint8Array | undefined;
-  while (!r.done()) {
+  while (!r.done) {
     const { field, wire } = r.tag();
     if (field === 1 && wire === 0) pk = r.varint();
     else if (field === 3 && wire === 2) data = r.bytes();
@@ -85,73 +86,5 @@ function readRecord(buf: Uint8Array): { pk: number; data: Uint8Array } {
   return { pk, data };
 }
 
-class Reader {
-  private pos = 0;
-  constructor(private readonly buf: Uint8Array) {}
-
-  done(): boolean {
-    return this.pos >= this.buf.length;
-  }
-
-  tag(): { field: number; wire: number } {
-    const t = this.varint();
-    const field = Math.floor(t / 8);
-    if (field === 0) throw new KplFormatError('KPL: protobuf field number 0');
-    return { field, wire: t % 8 };
-  }
-
-  /** Unsigned varint up to 2^53; larger values cannot be an index into a record anyway. */
-  varint(): number {
-    let result = 0;
-    let mul = 1;
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.buf.length) throw new KplFormatError('KPL: truncated protobuf varint');
-      const b = this.buf[this.pos++]!;
-      result += (b & 0x7f) * mul;
-      if ((b & 0x80) === 0) {
-        if (result > Number.MAX_SAFE_INTEGER) throw new KplFormatError('KPL: protobuf varint too large');
-        return result;
-      }
-      mul *= 128;
-    }
-    throw new KplFormatError('KPL: protobuf varint longer than 10 bytes');
-  }
-
-  bytes(): Uint8Array {
-    const len = this.varint();
-    if (len > this.buf.length - this.pos) {
-      throw new KplFormatError(`KPL: protobuf length ${len} runs past the end of the record`);
-    }
-    const out = this.buf.subarray(this.pos, this.pos + len);
-    this.pos += len;
-    return out;
-  }
-
-  string(): string {
-    return Buffer.from(this.bytes()).toString('utf8');
-  }
-
-  skip(wire: number): void {
-    switch (wire) {
-      case 0:
-        this.varint();
-        return;
-      case 1:
-        this.advance(8);
-        return;
-      case 2:
-        this.bytes();
-        return;
-      case 5:
-        this.advance(4);
-        return;
-      default:
-        throw new KplFormatError(`KPL: unsupported protobuf wire type ${wire}`);
-    }
-  }
-
-  private advance(n: number): void {
-    if (n > this.buf.length - this.pos) throw new KplFormatError('KPL: truncated protobuf field');
-    this.pos += n;
-  }
-}
+const kplFailure = (reason: string): Error => new KplFormatError(`KPL: ${reason}`);
+const reader = (buf: Uint8Array): ProtoReader => new ProtoReader(buf, kplFailure, 'record');
