@@ -186,9 +186,9 @@ export interface MeasureOptions {
    * Collect garbage fully before each timed repetition (when `--expose-gc` is on), so one
    * function's garbage is not collected on another's time. Turn it off to measure a process that
    * runs the same work back to back, as a warm Lambda container does: V8 collects when it needs
-   * to. A forced full collection every few hundred milliseconds slows the code that runs after it
-   * (the rollup's steady state: 3.8 -> 6.5 us of CPU per event with one every 3 batches, the
-   * collections' own time not counted).
+   * to. A forced full collection slows the code that runs after it while the heap grows back (the
+   * rollup: 7.8 and 5.6 us of CPU per event for the two batches after one, ~3.3 from the third on;
+   * 3.8 -> 6.5 on average with one every 3 batches, the collections' own time not counted).
    * @default true
    */
   readonly gcBeforeReps?: boolean;

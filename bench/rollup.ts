@@ -5,8 +5,8 @@
  *
  * 1. Events/s on one core for decode + validate + aggregate + build writes of 1,000-event batches
  *    (1,000 series): first writes (empty table), and steady state (merging into the stored items of
- *    the previous batches: sketches decoded, merged, encoded). Naive: decode + validate + build its
- *    UpdateItem inputs.
+ *    the previous batches: stored sketches merged in their compact form), batch after batch with no
+ *    forced GC (harness.ts, gcBeforeReps). Naive: decode + validate + build its UpdateItem inputs.
  * 2. DynamoDB writes and estimated write units per 1,000 events at 100, 1,000 and 10,000 series per
  *    10,000-event batch, over an hour of event time (60 batches, one per minute, through the real
  *    core and the in-memory table): bucket writes per touched item per batch (target: 1), WCUs (1
@@ -343,7 +343,7 @@ const section = defineSection({
         stats: m10k.ours,
         baseline: { name: naiveName, stats: m10k.naive },
         target: { min: 300_000 },
-        note: 'merging into the stored items of the last 30 minutes (sketches decoded, merged, re-encoded); batches back to back, no forced GC',
+        note: 'merging into the stored items of the last 30 minutes (stored sketches merged in compact form); batches back to back, no forced GC',
       }),
       rateFigure({ name: 'decode + validate only (same batches)', unit: 'events/s', stats: m10k.decodeOnly, note: 'the floor under both pipelines' }),
       rateFigure({
