@@ -276,21 +276,16 @@ function writeCompactStore(w: Writer, m: Map<number, number> | undefined): boole
   if (bins === 0) return true;
   // Collapsed stores span at most MAX_BINS keys. A sparse store (the usual case: a few dozen bins
   // over a span of hundreds) is cheaper to sort than to walk; a dense one is cheaper to walk.
-  let prev = min - 1;
   if (bins * 8 < max - min + 1) {
-    const keys = sortScratch.length >= bins ? sortScratch.subarray(0, bins) : new Int32Array(bins);
+    const keys = sortScratch.subarray(0, bins);
     let n = 0;
     for (const [k, c] of m!) if (c !== 0) keys[n++] = k;
     keys.sort();
-    for (let i = 0; i < n; i++) {
-      const k = keys[i]!;
-      if (i === 0) w.sint32(k);
-      else w.varint(k - prev - 1);
-      w.varint(m!.get(k)!);
-      prev = k;
-    }
+    for (let i = 0; i < n; i++) mergedCounts[i] = m!.get(keys[i]!)!;
+    writeBins(w, keys, mergedCounts, n);
     return true;
   }
+  let prev = min - 1;
   for (let k = min; k <= max; k++) {
     const c = m!.get(k);
     if (c === undefined || c === 0) continue;
@@ -328,14 +323,7 @@ const mergedCounts = new Float64Array(2 * MAX_BINS);
  * result spans more than MAX_BINS keys (it would need collapsing).
  */
 function mergeCompactStore(r: ProtoReader, w: Writer, adds: readonly Sketch[], negative: boolean): boolean {
-  const bins = r.varint();
-  if (bins > MAX_BINS) throw new SketchFormatError(`sketch: ${bins} bins`);
-  let k = 0;
-  for (let i = 0; i < bins; i++) {
-    k = i === 0 ? r.sint32() : k + r.varint() + 1;
-    storedKeys[i] = k;
-    storedCounts[i] = r.varint();
-  }
+  const bins = readBins(r);
   // The new bins: one sketch's store, or several summed (a batch with several shards' parts).
   let add: Map<number, number> | undefined;
   if (adds.length === 1) add = negative ? adds[0]!.negativeStore() : adds[0]!.pos;
@@ -377,14 +365,32 @@ function mergeCompactStore(r: ProtoReader, w: Writer, adds: readonly Sketch[], n
     mergedCounts[n++] = c;
   }
   if (n > 0 && mergedKeys[n - 1]! - mergedKeys[0]! + 1 > MAX_BINS) return false;
+  for (let i = 0; i < n; i++) if (!isCount(mergedCounts[i]!)) return false;
   w.varint(n);
-  for (let i = 0; i < n; i++) {
-    if (!isCount(mergedCounts[i]!)) return false;
-    if (i === 0) w.sint32(mergedKeys[0]!);
-    else w.varint(mergedKeys[i]! - mergedKeys[i - 1]! - 1);
-    w.varint(mergedCounts[i]!);
-  }
+  writeBins(w, mergedKeys, mergedCounts, n);
   return true;
+}
+
+/** Reads one compact store's bins into storedKeys/storedCounts; returns how many. */
+function readBins(r: ProtoReader): number {
+  const bins = r.varint();
+  if (bins > MAX_BINS) throw new SketchFormatError(`sketch: ${bins} bins`);
+  let k = 0;
+  for (let i = 0; i < bins; i++) {
+    k = i === 0 ? r.sint32() : k + r.varint() + 1;
+    storedKeys[i] = k;
+    storedCounts[i] = r.varint();
+  }
+  return bins;
+}
+
+/** Writes `n` bins (keys ascending, counts positive integers) after their count: first key, then gaps. */
+function writeBins(w: Writer, keys: Int32Array, counts: Float64Array, n: number): void {
+  for (let i = 0; i < n; i++) {
+    if (i === 0) w.sint32(keys[0]!);
+    else w.varint(keys[i]! - keys[i - 1]! - 1);
+    w.varint(counts[i]!);
+  }
 }
 
 function decodeCompact(bytes: Uint8Array): Sketch {
@@ -402,15 +408,11 @@ function decodeCompact(bytes: Uint8Array): Sketch {
 
 /** Reads one store into `into`; returns the sum of its counts. */
 function readCompactStore(r: ProtoReader, into: Map<number, number>): number {
-  const bins = r.varint();
-  if (bins > MAX_BINS) throw new SketchFormatError(`sketch: ${bins} bins`);
+  const bins = readBins(r);
   let total = 0;
-  let k = 0;
   for (let i = 0; i < bins; i++) {
-    k = i === 0 ? r.sint32() : k + r.varint() + 1;
-    const c = r.varint();
-    into.set(k, c);
-    total += c;
+    into.set(storedKeys[i]!, storedCounts[i]!);
+    total += storedCounts[i]!;
   }
   return total;
 }
