@@ -31,7 +31,7 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { DDSketch } from '@datadog/sketches-js';
 import { StreamfoldError } from '../shared/errors.ts';
-import { ProtoReader } from '../shared/protobuf.ts';
+import { ProtoReader, ProtoWriter } from '../shared/protobuf.ts';
 
 export const RELATIVE_ACCURACY = 0.01;
 /** Widest store, in consecutive bins: gamma^1024 ~ 8.6e8 (8.9 decades at 1 %). */
@@ -249,7 +249,7 @@ function withFormat(format: number, body: Uint8Array): Uint8Array {
 // varint(count). Keys ascending; every count a positive integer.
 
 /** Writes format byte placeholder + compact body; false when a count is not a safe integer. */
-function encodeCompact(w: Writer, s: Sketch): boolean {
+function encodeCompact(w: ProtoWriter, s: Sketch): boolean {
   w.len = 0;
   w.byte(0);
   if (!isCount(s.zero)) return false;
@@ -259,7 +259,7 @@ function encodeCompact(w: Writer, s: Sketch): boolean {
 
 const isCount = (c: number): boolean => Number.isSafeInteger(c) && c >= 0;
 
-function writeCompactStore(w: Writer, m: Map<number, number> | undefined): boolean {
+function writeCompactStore(w: ProtoWriter, m: Map<number, number> | undefined): boolean {
   let bins = 0;
   let min = Infinity;
   let max = -Infinity;
@@ -301,7 +301,7 @@ function writeCompactStore(w: Writer, m: Map<number, number> | undefined): boole
 const sortScratch = new Int32Array(MAX_BINS);
 
 /** The stored form of the compact body in `w` (after its placeholder byte): deflated when large and smaller. */
-function finishCompact(w: Writer): Uint8Array {
+function finishCompact(w: ProtoWriter): Uint8Array {
   if (w.len - 1 > COMPRESS_ABOVE_BYTES) {
     const z = deflateRawSync(w.view(1), DEFLATE_OPTIONS);
     if (z.length < w.len - 1) return withFormat(FORMAT_COMPACT_DEFLATE, z);
@@ -322,7 +322,7 @@ const mergedCounts = new Float64Array(2 * MAX_BINS);
  * writes the result to `w` (compact store form). False when a count is not an integer or the
  * result spans more than MAX_BINS keys (it would need collapsing).
  */
-function mergeCompactStore(r: ProtoReader, w: Writer, adds: readonly Sketch[], negative: boolean): boolean {
+function mergeCompactStore(r: ProtoReader, w: ProtoWriter, adds: readonly Sketch[], negative: boolean): boolean {
   const bins = readBins(r);
   // The new bins: one sketch's store, or several summed (a batch with several shards' parts).
   let add: Map<number, number> | undefined;
@@ -385,7 +385,7 @@ function readBins(r: ProtoReader): number {
 }
 
 /** Writes `n` bins (keys ascending, counts positive integers) after their count: first key, then gaps. */
-function writeBins(w: Writer, keys: Int32Array, counts: Float64Array, n: number): void {
+function writeBins(w: ProtoWriter, keys: Int32Array, counts: Float64Array, n: number): void {
   for (let i = 0; i < n; i++) {
     if (i === 0) w.sint32(keys[0]!);
     else w.varint(keys[i]! - keys[i - 1]! - 1);
@@ -424,57 +424,8 @@ function readCompactStore(r: ProtoReader, into: Map<number, number>): number {
 //   Store { map<sint32, double> binCounts = 1; repeated double contiguousBinCounts = 2 [packed];
 //           sint32 contiguousBinIndexOffset = 3; }
 
-/** A growable byte buffer; one module-level instance is reused by every encode. */
-class Writer {
-  private buf = new Uint8Array(1024);
-  private dv = new DataView(this.buf.buffer);
-  len = 0;
-
-  private ensure(n: number): void {
-    if (this.len + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.len + n) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.buf.subarray(0, this.len));
-    this.buf = next;
-    this.dv = new DataView(next.buffer);
-  }
-
-  byte(b: number): void {
-    this.ensure(1);
-    this.buf[this.len++] = b;
-  }
-
-  varint(v: number): void {
-    this.ensure(10);
-    while (v > 0x7f) {
-      this.buf[this.len++] = (v & 0x7f) | 0x80;
-      v = Math.floor(v / 128);
-    }
-    this.buf[this.len++] = v;
-  }
-
-  sint32(v: number): void {
-    this.varint(zigzag(v));
-  }
-
-  double(v: number): void {
-    this.ensure(8);
-    this.dv.setFloat64(this.len, v, true);
-    this.len += 8;
-  }
-
-  /** A view of bytes [from, len) (valid until the next write). */
-  view(from: number): Uint8Array {
-    return this.buf.subarray(from, this.len);
-  }
-
-  finish(): Uint8Array {
-    return this.buf.slice(0, this.len);
-  }
-}
-
-const scratch = new Writer();
+/** One writer reused by every encode. */
+const scratch = new ProtoWriter();
 
 const zigzag = (v: number): number => ((v << 1) ^ (v >> 31)) >>> 0;
 const varintLength = (v: number): number => (v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5);
@@ -483,7 +434,7 @@ const varintLength = (v: number): number => (v < 0x80 ? 1 : v < 0x4000 ? 2 : v <
  * Writes one store as field `field` of the sketch: contiguous counts (8 B per bin of the span) or
  * a sparse map, whichever is smaller (always contiguous when `contiguous`).
  */
-function writeStore(w: Writer, field: number, m: Map<number, number> | undefined, contiguous: boolean): void {
+function writeStore(w: ProtoWriter, field: number, m: Map<number, number> | undefined, contiguous: boolean): void {
   w.varint((field << 3) | 2);
   if (m === undefined || m.size === 0) {
     w.varint(0);
@@ -524,7 +475,7 @@ function writeStore(w: Writer, field: number, m: Map<number, number> | undefined
 }
 
 /** Format byte placeholder at 0, then the DDSketch proto. */
-function encodeProto(w: Writer, s: Sketch, contiguous: boolean): void {
+function encodeProto(w: ProtoWriter, s: Sketch, contiguous: boolean): void {
   w.len = 0;
   w.byte(0);
   // mapping { gamma }: indexOffset 0 and interpolation NONE (0) are proto3 defaults, omitted.

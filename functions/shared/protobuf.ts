@@ -1,8 +1,9 @@
 /**
- * A protobuf wire-format reader, bounds-checked, for the two hand-read formats: KPL aggregated
- * records (kpl.ts) and DDSketch sketches (functions/rollup/sketch.ts). A hand-written reader keeps
- * protobuf libraries out of the Lambda bundles. Every malformed input ends in the error the caller
- * builds from a reason (`fail`), never in a RangeError or a silent misread.
+ * Protobuf wire-format primitives for the hand-read formats: KPL aggregated records (kpl.ts),
+ * DDSketch sketches (functions/rollup/sketch.ts) and packed minutes (functions/rollup/minutes.ts).
+ * Hand-written code keeps protobuf libraries out of the Lambda bundles. The reader is
+ * bounds-checked: every malformed input ends in the error the caller builds from a reason
+ * (`fail`), never in a RangeError or a silent misread.
  */
 
 /** Builds the caller's error from a reason such as `truncated protobuf varint`. */
@@ -104,5 +105,68 @@ export class ProtoReader {
 
   private need(n: number): void {
     if (n > this.buf.length - this.pos) throw this.fail('truncated protobuf field');
+  }
+}
+
+/** A growable byte buffer with the writer's side of the primitives above. */
+export class ProtoWriter {
+  private buf = new Uint8Array(1024);
+  private dv = new DataView(this.buf.buffer);
+  len = 0;
+
+  private ensure(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.len + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
+    this.dv = new DataView(next.buffer);
+  }
+
+  byte(b: number): void {
+    this.ensure(1);
+    this.buf[this.len++] = b;
+  }
+
+  /** Unsigned varint of an integer up to 2^53. */
+  varint(v: number): void {
+    this.ensure(10);
+    while (v > 0x7f) {
+      this.buf[this.len++] = (v & 0x7f) | 0x80;
+      v = Math.floor(v / 128);
+    }
+    this.buf[this.len++] = v;
+  }
+
+  /** Zigzag-encoded sint32. */
+  sint32(v: number): void {
+    this.varint(((v << 1) ^ (v >> 31)) >>> 0);
+  }
+
+  /** Little-endian fixed64 double. */
+  double(v: number): void {
+    this.ensure(8);
+    this.dv.setFloat64(this.len, v, true);
+    this.len += 8;
+  }
+
+  /** Length-prefixed UTF-8. */
+  string(v: string): void {
+    const bytes = Buffer.from(v, 'utf8');
+    this.varint(bytes.length);
+    this.ensure(bytes.length);
+    this.buf.set(bytes, this.len);
+    this.len += bytes.length;
+  }
+
+  /** A view of bytes [from, len) (valid until the next write). */
+  view(from: number): Uint8Array {
+    return this.buf.subarray(from, this.len);
+  }
+
+  /** A copy of everything written. */
+  finish(): Uint8Array {
+    return this.buf.slice(0, this.len);
   }
 }
