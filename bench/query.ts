@@ -135,7 +135,7 @@ const section = defineSection({
 
       // The floor under the handler: the rollup reader's one bucket Query (avg's projection) sent
       // alone, so the table shows how much of the latency is the emulator's.
-      const readAlone = () => rollups.readBuckets('bench', [sid], '1m', dayStart, dayStart + 24 * HOUR - MINUTE, 'sum');
+      const readAlone = () => rollups.readBuckets('bench', [sid], '1m', dayStart, dayStart + 24 * HOUR - MINUTE, 'sum', 'gauge');
       const alone = (await readAlone()).get(sid)?.length;
       if (alone !== 1440) throw new Error(`the bucket Query alone returned ${alone} buckets`);
       const bareTimes = await timings(n, 10, async () => {

@@ -5,7 +5,9 @@
  *
  * - count, sum, min, max merge exactly; avg = sum / count of the merged bucket.
  * - last: the value of the latest event of the group's series in the interval, by
- *   (ts, shardId, sequenceNumber, subIndex), as the rollup orders gauge points.
+ *   (ts, shardId, sequenceNumber, subIndex), as the rollup orders gauge points. Packed minutes keep
+ *   no sequence number (functions/rollup/minutes.ts): at 1 min, series tied at the same ms and
+ *   shard keep the first series in the order given.
  * - p50..p99: sketches merged across series and buckets, then the quantile (DDSketch, 1 %).
  * - 1-day points are computed from 1-hour buckets (interval 86400 reads `1h`).
  * Intervals are aligned to UTC epoch multiples; a point's timestamp is its interval's start.

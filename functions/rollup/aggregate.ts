@@ -1,8 +1,9 @@
 /**
- * Pure aggregation of one decoded batch: every event lands in its series' 1 m and 1 h buckets, and
- * each touched item gets one partial aggregate per shard, with the positions (indexes into the
- * batch, ascending = lineage order) of the events that built it, so merge.ts can drop the part a
- * stored watermark already covers. No I/O, no clock: `now` is passed in.
+ * Pure aggregation of one decoded batch: every event lands in its series' 1 h bucket and in its
+ * minute, which for count and gauge events is an entry of the 1 h item (minutes.ts) and for
+ * distributions a 1 m item of its own. Each touched item gets one partial aggregate per shard, with
+ * the positions (indexes into the batch, ascending = lineage order) of the events that built it, so
+ * merge.ts can drop the part a stored watermark already covers. No I/O, no clock: `now` is passed in.
  *
  * Values: 0 and 1e-100 <= |v| <= 1e100 are rolled up; anything else is counted (`outOfRange`) and
  * left out (the archive keeps it). DynamoDB numbers hold 1e-130..9.99e125 in magnitude, and with
@@ -28,6 +29,7 @@ import {
   type ItemKey,
   type Resolution,
 } from './keys.ts';
+import { MINUTES_PER_HOUR, minuteOf } from './minutes.ts';
 import { Sketch } from './sketch.ts';
 
 export const VALUE_MIN_ABS = 1e-100;
@@ -56,6 +58,8 @@ export interface Agg {
   last: LastPoint | undefined;
   /** Distribution events only. */
   sketch: Sketch | undefined;
+  /** 1 h items only: per minute of the hour, the count and gauge events packed there (minutes.ts). */
+  minutes: Array<Agg | undefined> | undefined;
 }
 
 /** What one shard's events contribute to an item in this batch. */
@@ -79,6 +83,11 @@ export interface ItemPartial {
   readonly seriesId: string;
   /** Epoch seconds. */
   readonly ttl: number;
+  /**
+   * 1 h items: count and gauge events at or after this time (epoch ms; inside the 1 m retention)
+   * also go to their minute's entry. Undefined for 1 m items.
+   */
+  readonly packFrom: number | undefined;
   readonly parts: ItemPart[];
 }
 
@@ -211,7 +220,7 @@ interface SeriesState {
 }
 
 export function newAgg(): Agg {
-  return { count: 0, sum: 0, min: Infinity, max: -Infinity, last: undefined, sketch: undefined };
+  return { count: 0, sum: 0, min: Infinity, max: -Infinity, last: undefined, sketch: undefined, minutes: undefined };
 }
 
 /** Adds one event; events of one shard must come in lineage order. */
@@ -229,10 +238,22 @@ export function addToAgg(agg: Agg, e: LineagedEvent): void {
   }
 }
 
-/** The aggregate of some of a batch's events (the slow path of merge.ts). */
-export function aggregateIndexes(events: readonly LineagedEvent[], indexes: readonly number[]): Agg {
+/** Adds one event to a 1 h item's aggregate and, for count and gauge events, to its minute's. */
+export function addToHour(agg: Agg, e: LineagedEvent, start: number, packFrom: number): void {
+  addToAgg(agg, e);
+  const ev = e.event;
+  if (ev.type === 'distribution' || ev.ts < packFrom) return;
+  const minutes = (agg.minutes ??= new Array<Agg | undefined>(MINUTES_PER_HOUR).fill(undefined));
+  const m = minuteOf(ev.ts, start);
+  addToAgg((minutes[m] ??= newAgg()), e);
+}
+
+/** The aggregate of some of a batch's events for one item (the slow path of merge.ts). */
+export function aggregateIndexes(events: readonly LineagedEvent[], indexes: readonly number[], item: Pick<ItemPartial, 'start' | 'packFrom'>): Agg {
   const agg = newAgg();
-  for (const i of indexes) addToAgg(agg, events[i]!);
+  const packFrom = item.packFrom;
+  if (packFrom === undefined) for (const i of indexes) addToAgg(agg, events[i]!);
+  else for (const i of indexes) addToHour(agg, events[i]!, item.start, packFrom);
   return agg;
 }
 
@@ -255,8 +276,10 @@ export function aggregateBatch(
   const items: ItemPartial[] = [];
   const ttl0 = settings.ttlMs[RESOLUTIONS[0]!];
   const ttl1 = settings.ttlMs[RESOLUTIONS[1]!];
+  if (ttl0 > ttl1) throw new RangeError(`the 1 m retention (${ttl0} ms) is longer than the 1 h retention (${ttl1} ms): minutes live in 1 h items`);
   const size0 = RESOLUTION_MS[RESOLUTIONS[0]!];
   const size1 = RESOLUTION_MS[RESOLUTIONS[1]!];
+  const packFrom = now - ttl0;
 
   for (let i = 0; i < events.length; i++) {
     const le = events[i]!;
@@ -297,8 +320,9 @@ export function aggregateBatch(
     }
     stats.rolledUp++;
     if (e.ts > stats.newestTs) stats.newestTs = e.ts;
-    if (in0) addToBucket(s, 0, e.ts - (e.ts % size0), le, i, settings, items);
-    if (in1) addToBucket(s, 1, e.ts - (e.ts % size1), le, i, settings, items);
+    // Count and gauge minutes are packed into the 1 h item (the 1 m retention is not longer).
+    if (in0 && e.type === 'distribution') addToBucket(s, 0, e.ts - (e.ts % size0), le, i, settings, items, packFrom);
+    if (in1) addToBucket(s, 1, e.ts - (e.ts % size1), le, i, settings, items, packFrom);
   }
 
   return {
@@ -318,6 +342,7 @@ function addToBucket(
   index: number,
   settings: AggregateSettings,
   items: ItemPartial[],
+  packFrom: number,
 ): void {
   let item = s.last[r];
   if (item === undefined || item.start !== start) item = s.buckets[r].get(start);
@@ -336,6 +361,7 @@ function addToBucket(
       tags: t.tags,
       seriesId: t.seriesId,
       ttl: bucketTtl(start, res, settings.ttlMs[res]),
+      packFrom: r === 1 ? packFrom : undefined,
       parts: [],
     };
     s.buckets[r].set(start, item);
@@ -351,7 +377,8 @@ function addToBucket(
       item.parts.push(part);
     }
   }
-  addToAgg(part.agg, le);
+  if (r === 1) addToHour(part.agg, le, start, packFrom);
+  else addToAgg(part.agg, le);
   part.indexes.push(index);
 }
 

@@ -15,6 +15,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { dynamoClient } from '../shared/clients.ts';
 import { optionalInt, tableName, type Env } from '../shared/config.ts';
+import { ConfigError } from '../shared/errors.ts';
 import { DEFAULT_ROLLUP_CONFIG, RollupCache, rollupBatch, type RollupConfig, type RollupDeps, type RollupMetrics } from './core.ts';
 import { DEFAULT_TTL_DAYS, daysToMs } from './keys.ts';
 import { DynamoRollupStore, type DynamoSender } from './store.ts';
@@ -23,12 +24,14 @@ export type RollupHandler = (event: KinesisStreamEvent, context: Pick<Context, '
 
 /** Reads and checks every setting; throws ConfigError naming the variable. */
 export function readRollupConfig(env: Env): RollupConfig {
+  const ttl1m = optionalInt(env, 'ROLLUP_TTL_1M_DAYS', DEFAULT_TTL_DAYS['1m'], 1, 3650);
+  const ttl1h = optionalInt(env, 'ROLLUP_TTL_1H_DAYS', DEFAULT_TTL_DAYS['1h'], 1, 3650);
+  if (ttl1m > ttl1h) {
+    throw new ConfigError(`ROLLUP_TTL_1M_DAYS (${ttl1m}) must not exceed ROLLUP_TTL_1H_DAYS (${ttl1h}): count and gauge minutes live in 1 h items`);
+  }
   return {
     ...DEFAULT_ROLLUP_CONFIG,
-    ttlMs: {
-      '1m': daysToMs(optionalInt(env, 'ROLLUP_TTL_1M_DAYS', DEFAULT_TTL_DAYS['1m'], 1, 3650)),
-      '1h': daysToMs(optionalInt(env, 'ROLLUP_TTL_1H_DAYS', DEFAULT_TTL_DAYS['1h'], 1, 3650)),
-    },
+    ttlMs: { '1m': daysToMs(ttl1m), '1h': daysToMs(ttl1h) },
     writeConcurrency: optionalInt(env, 'ROLLUP_WRITE_CONCURRENCY', DEFAULT_ROLLUP_CONFIG.writeConcurrency, 1, 256),
     readConcurrency: optionalInt(env, 'ROLLUP_READ_CONCURRENCY', DEFAULT_ROLLUP_CONFIG.readConcurrency, 1, 64),
     timeMarginMs: optionalInt(env, 'ROLLUP_TIME_MARGIN_MS', DEFAULT_ROLLUP_CONFIG.timeMarginMs, 0, 60_000),

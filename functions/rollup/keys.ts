@@ -4,7 +4,7 @@
  * `[a-z0-9_-]` (never `#`), metric names `[A-Za-z0-9_.:/-]` (never `#`), so `#` separates safely.
  *
  * Bucket items, one per (series, resolution, bucket):
- *   pk  = `<tenant>#s#<seriesId>#<res>`             res: `1m` | `1h`
+ *   pk  = `<tenant>#s#<seriesId>#<res>`             res: `1m` (distributions only) | `1h`
  *   sk  = bucket start, epoch ms, zero-padded to 13 digits (sorts as a number)
  *   count N, sum N, min N, max N         over every event of the bucket (values are 0 or
  *                                        1e-100 <= |v| <= 1e100; others are counted and left out)
@@ -13,9 +13,15 @@
  *                                        `<shardId>/<seq>:<sub>` of that event (tie-break on merge)
  *   sketch B                             distributions only: `Sketch.decode(bytes).quantile(q)`
  *                                        (sketch.ts: DDSketch 1 %, merge buckets with `merge`)
+ *   mins B                               1 h items of count and gauge series: the hour's 1-minute
+ *                                        buckets (count, sum, min, max, last), minutes.ts. They
+ *                                        replace 1 m items for these types: a day of minutes is
+ *                                        24 items, and a batch writes one item per series.
  *   name S, type S, tags M<S>            the series, so a bucket query needs no index read
  *                                        (type: of the first write; a series is expected to keep it)
- *   ttl N                                epoch s: bucket end + retention of the resolution
+ *   ttl N                                epoch s: bucket end + retention of the resolution (packed
+ *                                        minutes live as long as their hour; the 1 m retention still
+ *                                        bounds how late an event may come and enter its minute)
  *   wm M<S>                              shardId -> `<seq>:<sub>` of the last event applied from
  *                                        that shard (the exactly-once watermark; merge.ts)
  *   ver N                                version, +1 per write (optimistic concurrency)

@@ -70,5 +70,6 @@ export function cloneBucket(b: StoredBucket): StoredBucket {
     tags: { ...b.tags },
     wm: { ...b.wm },
     ...(b.sketch !== undefined ? { sketch: new Uint8Array(b.sketch) } : {}),
+    ...(b.mins !== undefined ? { mins: new Uint8Array(b.mins) } : {}),
   };
 }

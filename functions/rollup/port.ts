@@ -23,6 +23,8 @@ export interface StoredBucket {
   readonly lastLin?: string;
   /** sketch.ts stored form. */
   readonly sketch?: Uint8Array;
+  /** 1 h items of count and gauge series: minutes.ts stored form. */
+  readonly mins?: Uint8Array;
   /** Epoch seconds. */
   readonly ttl: number;
   /** shardId -> `<seq>:<sub>` of the last event applied from that shard. */

@@ -168,6 +168,7 @@ export function bucketToItem(key: ItemKey, b: StoredBucket): Record<string, Attr
     item.lastLin = { S: b.lastLin };
   }
   if (b.sketch !== undefined) item.sketch = { B: b.sketch };
+  if (b.mins !== undefined) item.mins = { B: b.mins };
   return item;
 }
 
@@ -184,6 +185,7 @@ export function bucketFromItem(av: Record<string, AttributeValue>): StoredBucket
       ? { last: Number(av.last.N), lastTs: Number(av.lastTs.N), lastLin: av.lastLin.S }
       : {}),
     ...(av.sketch?.B !== undefined ? { sketch: av.sketch.B } : {}),
+    ...(av.mins?.B !== undefined ? { mins: av.mins.B } : {}),
     ttl: Number(av.ttl?.N ?? 0),
     wm: fromStringMap(av.wm),
     ver: Number(av.ver?.N ?? 0),

@@ -4,6 +4,7 @@ import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { DEFAULT_TTL_DAYS } from '../../functions/rollup/keys.ts';
 import { FUNCTIONS, type FunctionDef } from '../functions.ts';
 import { StreamConsumer } from './consumer.ts';
 import type { EventStream } from './event-stream.ts';
@@ -46,7 +47,8 @@ export interface RollupProps {
   readonly ttl1mDays?: number;
   /**
    * How long 1-hour buckets live (ROLLUP_TTL_1H_DAYS), whole days 1..3650, not shorter than
-   * `ttl1mDays` (the 1 h buckets serve the ranges the 1 m buckets no longer cover).
+   * `ttl1mDays` (the 1 h buckets serve the ranges the 1 m buckets no longer cover, and hold the
+   * minutes of count and gauge series).
    * @default - the function's default, 400 days
    */
   readonly ttl1hDays?: number;
@@ -81,8 +83,12 @@ export class Rollup extends Construct {
     const environment: Record<string, string> = {};
     const ttl1m = checkTtl('ttl1mDays', props.ttl1mDays);
     const ttl1h = checkTtl('ttl1hDays', props.ttl1hDays);
-    if (ttl1m !== undefined && ttl1h !== undefined && ttl1h < ttl1m) {
-      throw new Error(`Rollup: ttl1hDays (${ttl1h}) must not be shorter than ttl1mDays (${ttl1m})`);
+    // Count and gauge minutes live in 1 h items (functions/rollup/minutes.ts); the function refuses
+    // this too, but only when it starts.
+    const m = ttl1m ?? DEFAULT_TTL_DAYS['1m'];
+    const h = ttl1h ?? DEFAULT_TTL_DAYS['1h'];
+    if (h < m) {
+      throw new Error(`Rollup: ttl1hDays (${h}) must not be shorter than ttl1mDays (${m})`);
     }
     if (ttl1m !== undefined) environment['ROLLUP_TTL_1M_DAYS'] = String(ttl1m);
     if (ttl1h !== undefined) environment['ROLLUP_TTL_1H_DAYS'] = String(ttl1h);

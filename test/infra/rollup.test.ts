@@ -138,6 +138,7 @@ describe('Construct: Rollup', () => {
     [{ ttl1mDays: 0 }, /ttl1mDays must be a whole number of days in 1\.\.3650, got 0/],
     [{ ttl1hDays: 1.5 }, /ttl1hDays must be a whole number of days/],
     [{ ttl1mDays: 30, ttl1hDays: 7 }, /ttl1hDays \(7\) must not be shorter than ttl1mDays \(30\)/],
+    [{ ttl1mDays: 500 }, /ttl1hDays \(400\) must not be shorter than ttl1mDays \(500\)/],
   ] as const)('rejects %o at synth', (props, message) => {
     // Act + Assess
     expect(() => flow(props)).toThrow(message);

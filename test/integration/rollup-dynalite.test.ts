@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TABLES } from '../../lib/resources.ts';
 import { createRollupHandler, type RollupHandler } from '../../functions/rollup/app.ts';
 import { bucketPk, bucketSk, bucketStart, seriesId } from '../../functions/rollup/keys.ts';
+import { decodeMinutes } from '../../functions/rollup/minutes.ts';
 import { Sketch } from '../../functions/rollup/sketch.ts';
 import { bucketFromItem } from '../../functions/rollup/store.ts';
 import { resetClients } from '../../functions/shared/clients.ts';
@@ -32,6 +33,7 @@ const NOW = Date.now();
 // A fixed minute, a few minutes back, so every event of a series shares its buckets.
 const MINUTE = bucketStart(NOW - 5 * 60_000, '1m');
 const HOUR = bucketStart(MINUTE, '1h');
+const MINUTE_OF_HOUR = (MINUTE - HOUR) / 60_000;
 
 const lat = (value: number, offset: number): StreamEvent => ({ tenant: 'acme', name: 'http.duration', ts: MINUTE + offset, value, type: 'distribution', tags: { host: 'web-1', status: '200' } });
 const cpu = (value: number, offset: number): StreamEvent => ({ tenant: 'acme', name: 'cpu', ts: MINUTE + offset, value, type: 'gauge', tags: { host: 'web-1' } });
@@ -107,6 +109,11 @@ describe('Integration: rollup handler on dynalite', () => {
     const item = (await table()).get(`${pk}|${bucketSk(start)}`);
     return item === undefined ? undefined : bucketFromItem(item);
   };
+  /** The test minute of a series, packed in its 1 h item. */
+  const minuteAt = async (tenant: string, id: string) => {
+    const hour = await bucketAt(bucketPk(tenant, id, '1h'), HOUR);
+    return hour?.mins === undefined ? undefined : decodeMinutes(hour.mins, HOUR)[MINUTE_OF_HOUR];
+  };
 
   // r10: lat 12, lat -3   r11: cpu 0.5   r12: lat 0   r13: cpu 0.9 (latest)   r14: big 1e100, 1e-100, 1e200 (out of range)
   const first = batch([[lat(12, 1_000), lat(-3, 3_000)], [cpu(0.5, 2_000)], [lat(0, 4_000)], [cpu(0.9, 50_000)], [big(1e100, 5_000), big(1e-100, 6_000), big(1e200, 7_000)]], 10);
@@ -125,15 +132,14 @@ describe('Integration: rollup handler on dynalite', () => {
         'acme#metrics|cpu',
         'acme#metrics|http.duration',
         `acme#s#${cpuId}#1h|${bucketSk(HOUR)}`,
-        `acme#s#${cpuId}#1m|${bucketSk(MINUTE)}`,
         `acme#s#${latId}#1h|${bucketSk(HOUR)}`,
         `acme#s#${latId}#1m|${bucketSk(MINUTE)}`,
         `globex#idx#bytes|${bigId}`,
         'globex#metrics|bytes',
         `globex#s#${bigId}#1h|${bucketSk(HOUR)}`,
-        `globex#s#${bigId}#1m|${bucketSk(MINUTE)}`,
       ].sort(),
     );
+    // Gauge and count minutes are packed into the 1 h item; distributions keep 1 m items.
 
     const latMinute = await bucketAt(bucketPk('acme', latId, '1m'), MINUTE);
     expect(latMinute).toMatchObject({
@@ -163,7 +169,12 @@ describe('Integration: rollup handler on dynalite', () => {
       wm: { [SHARD]: `${seqNo(13)}:0` },
       ver: 1,
     });
-    expect(await bucketAt(bucketPk('globex', bigId, '1m'), MINUTE)).toMatchObject({ count: 2, sum: 1e100, min: 1e-100, max: 1e100, wm: { [SHARD]: `${seqNo(14)}:1` } });
+    const m = MINUTE_OF_HOUR;
+    expect(await minuteAt('acme', cpuId)).toEqual({ count: 2, sum: 1.4, min: 0.5, max: 0.9, last: { value: 0.9, ts: MINUTE + 50_000, shardId: SHARD } });
+    const bigHour = await bucketAt(bucketPk('globex', bigId, '1h'), HOUR);
+    expect(bigHour).toMatchObject({ count: 2, sum: 1e100, min: 1e-100, max: 1e100, wm: { [SHARD]: `${seqNo(14)}:1` } });
+    expect(decodeMinutes(bigHour!.mins!, HOUR).flatMap((x, i) => (x === undefined ? [] : [[i, x]]))).toEqual([[m, { count: 2, sum: 1e100, min: 1e-100, max: 1e100 }]]);
+    expect((await bucketAt(bucketPk('acme', latId, '1h'), HOUR))!.mins).toBeUndefined();
 
     const index = items.get(`acme#idx#http.duration|${latId}`)!;
     expect(index).toMatchObject({
@@ -200,7 +211,9 @@ describe('Integration: rollup handler on dynalite', () => {
     expect(res).toEqual({ batchItemFailures: [] });
     expect(await bucketAt(bucketPk('acme', latId, '1m'), MINUTE)).toMatchObject({ count: 4, sum: 109, max: 100, ver: 2, wm: { [SHARD]: `${seqNo(15)}:0` } });
     // cpu: 0.1 is newer by lineage but older by ts: last stays 0.9.
-    expect(await bucketAt(bucketPk('acme', cpuId, '1m'), MINUTE)).toMatchObject({ count: 3, sum: 1.5, min: 0.1, last: 0.9, ver: 2, wm: { [SHARD]: `${seqNo(16)}:0` } });
-    expect(await bucketAt(bucketPk('globex', bigId, '1m'), MINUTE)).toMatchObject({ count: 2, ver: 1 });
+    expect(await bucketAt(bucketPk('acme', cpuId, '1h'), HOUR)).toMatchObject({ count: 3, min: 0.1, last: 0.9, ver: 2, wm: { [SHARD]: `${seqNo(16)}:0` } });
+    expect(await minuteAt('acme', cpuId)).toMatchObject({ count: 3, min: 0.1, max: 0.9, last: { value: 0.9, ts: MINUTE + 50_000, shardId: SHARD } });
+    expect((await minuteAt('acme', cpuId))!.sum).toBeCloseTo(1.5, 12);
+    expect(await bucketAt(bucketPk('globex', bigId, '1h'), HOUR)).toMatchObject({ count: 2, ver: 1 });
   });
 });

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DynamoRollupReader, RollupReadError } from '../../functions/query/rollup-reader.ts';
 import { mapPool } from '../../functions/shared/pool.ts';
 import { Sketch } from '../../functions/rollup/sketch.ts';
+import { emptyMinutes, encodeMinutes } from '../../functions/rollup/minutes.ts';
 
 const ddb = mockClient(DynamoDBClient);
 const TABLE = 'streamfold-rollups';
@@ -26,7 +27,7 @@ describe('Class: DynamoRollupReader', () => {
     const r = reader();
 
     // Act
-    const out = await r.readBuckets('acme', ['AAA', 'BBB'], '1h', T0, T0 + 7_200_000, 'sketch');
+    const out = await r.readBuckets('acme', ['AAA', 'BBB'], '1h', T0, T0 + 7_200_000, 'sketch', 'distribution');
 
     // Assess
     expect(out.get('BBB')).toEqual([]);
@@ -48,6 +49,52 @@ describe('Class: DynamoRollupReader', () => {
       });
     }
     expect(inputs.filter((i) => i.ExclusiveStartKey !== undefined).map((i) => i.ExclusiveStartKey)).toEqual([{ pk: { S: 'x' }, sk: { S: 'y' } }]);
+  });
+
+  it('reads the minutes of a gauge from its 1 h items (one Query of the hours the range touches), within the range', async () => {
+    // Prepare: the range is 00:59 .. 01:01 of the hours T0 and T0 + 1 h.
+    const first = T0 + 59 * 60_000;
+    const last = T0 + 3_600_000 + 60_000;
+    const hour0 = emptyMinutes();
+    hour0[58] = { count: 1, sum: 1, min: 1, max: 1 }; // before the range
+    hour0[59] = { count: 2, sum: 3, min: 1, max: 2, last: { value: 2, ts: T0 + 59 * 60_000 + 5, shardId: 'shardId-000000000003' } };
+    const hour1 = emptyMinutes();
+    hour1[1] = { count: 1, sum: 0.25, min: 0.25, max: 0.25 };
+    hour1[2] = { count: 1, sum: 9, min: 9, max: 9 }; // after the range
+    ddb
+      .on(QueryCommand, { ExpressionAttributeValues: { ':pk': { S: 'acme#s#AAA#1h' }, ':a': { S: String(T0) }, ':b': { S: String(T0 + 3_600_000) } } })
+      .resolves({
+        Items: [
+          { sk: { S: String(T0) }, mins: { B: encodeMinutes(hour0, T0) } },
+          { sk: { S: String(T0 + 3_600_000) }, mins: { B: encodeMinutes(hour1, T0 + 3_600_000) } },
+        ],
+      });
+    const r = reader();
+
+    // Act
+    const out = await r.readBuckets('acme', ['AAA'], '1m', first, last, 'last', 'gauge');
+
+    // Assess
+    expect(out.get('AAA')).toEqual([
+      { start: T0 + 59 * 60_000, count: 2, sum: 3, min: 1, max: 2, last: 2, lastTs: T0 + 59 * 60_000 + 5, lastLin: 'shardId-000000000003/:0' },
+      { start: T0 + 3_660_000, count: 1, sum: 0.25, min: 0.25, max: 0.25 },
+    ]);
+    expect(ddb.commandCalls(QueryCommand).map((c) => c.args[0].input)).toEqual([
+      expect.objectContaining({ ProjectionExpression: '#sk, #m', ExpressionAttributeNames: { '#sk': 'sk', '#m': 'mins' } }),
+    ]);
+    expect(r.calls).toBe(1);
+  });
+
+  it('reads the minutes of a distribution from its 1 m items', async () => {
+    // Prepare
+    ddb.on(QueryCommand, { ExpressionAttributeValues: { ':pk': { S: 'acme#s#AAA#1m' }, ':a': { S: String(T0) }, ':b': { S: String(T0 + 60_000) } } }).resolves({ Items: [] });
+
+    // Act
+    const out = await reader().readBuckets('acme', ['AAA'], '1m', T0, T0 + 60_000, 'sketch', 'distribution');
+
+    // Assess
+    expect(out.get('AAA')).toEqual([]);
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(1);
   });
 
   it('reads the metric list, one metric and the series index of the tenant', async () => {

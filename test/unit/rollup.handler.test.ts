@@ -16,7 +16,7 @@ import {
 } from '../../functions/rollup/port.ts';
 import type { RollupMetricName } from '../../functions/rollup/core.ts';
 import { ConfigError } from '../../functions/shared/errors.ts';
-import { kinesisRecord, ndjson, seqNo } from './support/rollup.ts';
+import { kinesisRecord, logicalBuckets, ndjson, seqNo } from './support/rollup.ts';
 
 const NOW = Date.parse('2026-11-28T12:00:00Z');
 const SHARD = 'shardId-000000000003';
@@ -103,15 +103,19 @@ describe('Function: createRollupHandler', () => {
 
     // Assess
     expect(res).toEqual({ batchItemFailures: [] });
-    expect(store.inner.buckets.size).toBe(8);
-    expect(store.writes).toBe(8);
+    // One item per series: the 1 h bucket, its minutes packed in (count events).
+    expect(store.inner.buckets.size).toBe(4);
+    expect(store.writes).toBe(4);
     expect(itemOf(store, keyOf('a', '1h'))).toMatchObject({ count: 2, sum: 5, min: 1, max: 4, ver: 1, wm: { [SHARD]: `${seqNo(3)}:0` } });
+    const minutes = logicalBuckets(store.inner.buckets.values());
+    expect(minutes.get(itemId(keyOf('a', '1m')))).toMatchObject({ count: 2, sum: 5, min: 1, max: 4 });
+    expect(minutes.get(itemId(keyOf('a', '1m', 90_000)))).toBeUndefined();
     expect(store.inner.series.size).toBe(4);
     expect(store.inner.metrics.size).toBe(4);
     expect(Object.fromEntries(metrics)).toMatchObject({
       eventsIn: 5,
       invalid: 1,
-      itemsWritten: 8,
+      itemsWritten: 4,
       indexWrites: 8,
       conflicts: 0,
       retries: 0,
@@ -121,10 +125,10 @@ describe('Function: createRollupHandler', () => {
   });
 
   it('retries throttled writes until the budget runs out, then fails at the lowest record feeding an unwritten item', async () => {
-    // Prepare: c's buckets (record 2) are throttled on every attempt.
+    // Prepare: c's bucket (record 2) is throttled on every attempt.
     const store = new HookedStore();
     store.beforeWrite = (key) => {
-      if (key.pk === keyOf('c', '1m').pk || key.pk === keyOf('c', '1h').pk) throw throttled();
+      if (key.pk === keyOf('c', '1h').pk) throw throttled();
     };
     const { invoke, clock, metrics, logs } = setup(store);
 
@@ -133,14 +137,14 @@ describe('Function: createRollupHandler', () => {
 
     // Assess
     expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: seqNo(2) }] });
-    expect(itemOf(store, keyOf('c', '1m'))).toBeUndefined();
-    expect(itemOf(store, keyOf('d', '1m'))).toMatchObject({ count: 1 });
-    expect(store.inner.buckets.size).toBe(6);
+    expect(itemOf(store, keyOf('c', '1h'))).toBeUndefined();
+    expect(itemOf(store, keyOf('d', '1h'))).toMatchObject({ count: 1 });
+    expect(store.inner.buckets.size).toBe(3);
     expect(metrics.get('retries')).toBeGreaterThan(3);
-    expect(metrics.get('unwritten')).toBe(2);
+    expect(metrics.get('unwritten')).toBe(1);
     // Returned inside the budget, keeping the margin (1 s).
     expect(clock.t - NOW).toBeLessThanOrEqual(9_000);
-    expect(logs.find((l) => l.level === 'warn')?.details).toMatchObject({ resumeFrom: seqNo(2), unwritten: 2 });
+    expect(logs.find((l) => l.level === 'warn')?.details).toMatchObject({ resumeFrom: seqNo(2), unwritten: 1 });
   });
 
   it('fails at the first record of a series even when a later record also feeds it', async () => {
@@ -156,7 +160,7 @@ describe('Function: createRollupHandler', () => {
 
     // Assess
     expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: seqNo(1) }] });
-    expect(itemOf(store, keyOf('a', '1m'))).toMatchObject({ count: 2 });
+    expect(itemOf(store, keyOf('b', '1h'))).toMatchObject({ count: 1 });
     expect(itemOf(store, keyOf('a', '1h'))).toBeUndefined();
   });
 
@@ -180,7 +184,7 @@ describe('Function: createRollupHandler', () => {
     // Prepare: d (record 3) is refused for good.
     const store = new HookedStore();
     store.beforeWrite = (key) => {
-      if (key.pk === keyOf('d', '1m').pk) throw new RollupStoreError('AccessDeniedException: not authorized', { code: 'AccessDeniedException', retryable: false });
+      if (key.pk === keyOf('d', '1h').pk) throw new RollupStoreError('AccessDeniedException: not authorized', { code: 'AccessDeniedException', retryable: false });
     };
     const { invoke, metrics, logs } = setup(store);
 
@@ -189,7 +193,7 @@ describe('Function: createRollupHandler', () => {
 
     // Assess
     expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: seqNo(3) }] });
-    expect(store.inner.buckets.size).toBe(7);
+    expect(store.inner.buckets.size).toBe(3);
     expect(metrics.get('retries')).toBe(0);
     expect(logs.find((l) => l.level === 'error')?.details?.error).toBeInstanceOf(RollupStoreError);
   });
@@ -229,6 +233,7 @@ describe('Function: createRollupHandler', () => {
     const { invoke, metrics } = setup(store);
     await invoke();
     const before = structuredClone([...store.inner.buckets.values()]);
+    expect(before.every((b) => b.item.mins !== undefined)).toBe(true);
 
     // Act
     const res = await invoke();
@@ -236,7 +241,7 @@ describe('Function: createRollupHandler', () => {
     // Assess
     expect(res).toEqual({ batchItemFailures: [] });
     expect([...store.inner.buckets.values()]).toEqual(before);
-    expect(metrics.get('itemsCovered')).toBe(8);
+    expect(metrics.get('itemsCovered')).toBe(4);
     // Index entries are cached per container: the replay writes none.
     expect(metrics.get('indexWrites')).toBe(8);
   });
@@ -305,7 +310,7 @@ describe('Function: createRollupHandler', () => {
     expect(res).toEqual({ batchItemFailures: [] });
     expect(calls).toBe(2);
     expect(metrics.get('retries')).toBe(1);
-    expect(store.inner.buckets.size).toBe(8);
+    expect(store.inner.buckets.size).toBe(4);
   });
 
   it('reports an index entry left unwritten like a bucket item', async () => {
@@ -321,7 +326,7 @@ describe('Function: createRollupHandler', () => {
 
     // Assess
     expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: seqNo(3) }] });
-    expect(store.inner.buckets.size).toBe(8);
+    expect(store.inner.buckets.size).toBe(4);
   });
 
   it('reads its settings once and names a bad one', () => {
@@ -329,5 +334,8 @@ describe('Function: createRollupHandler', () => {
     expect(() => readRollupConfig({ ROLLUP_TTL_1M_DAYS: 'two' })).toThrow(ConfigError);
     expect(() => readRollupConfig({ ROLLUP_TTL_1M_DAYS: 'two' })).toThrow(/ROLLUP_TTL_1M_DAYS/);
     expect(() => createRollupHandler({})).toThrow(/ROLLUPS_TABLE_NAME/);
+    expect(() => readRollupConfig({ ROLLUP_TTL_1M_DAYS: '30', ROLLUP_TTL_1H_DAYS: '7' })).toThrow(
+      new ConfigError('ROLLUP_TTL_1M_DAYS (30) must not exceed ROLLUP_TTL_1H_DAYS (7): count and gauge minutes live in 1 h items'),
+    );
   });
 });

@@ -114,7 +114,7 @@ describe('Class: SeriesIdCache', () => {
 });
 
 describe('Function: aggregateBatch', () => {
-  it('puts every event in its 1 m and 1 h buckets with count, sum, min, max, last and sketch', () => {
+  it('puts every event in its 1 h bucket and its minute (packed for gauges, a 1 m item for distributions) with count, sum, min, max, last and sketch', () => {
     // Prepare
     const events = [
       ev({ name: 'lat', type: 'distribution', value: 5 }, S0, 1, 0),
@@ -131,7 +131,6 @@ describe('Function: aggregateBatch', () => {
     const byKey = new Map(agg.items.map((i) => [`${i.name}/${i.res}/${new Date(i.start).toISOString()}`, i]));
     expect([...byKey.keys()].sort()).toEqual([
       'cpu/1h/2026-11-28T11:00:00.000Z',
-      'cpu/1m/2026-11-28T11:59:00.000Z',
       'lat/1h/2026-11-28T11:00:00.000Z',
       'lat/1m/2026-11-28T11:58:00.000Z',
       'lat/1m/2026-11-28T11:59:00.000Z',
@@ -140,8 +139,11 @@ describe('Function: aggregateBatch', () => {
     expect(latHour.agg).toMatchObject({ count: 2, sum: 3, min: -2, max: 5, last: undefined });
     expect(latHour.agg.sketch!.count).toBe(2);
     expect(latHour.indexes).toEqual([0, 1]);
+    expect(latHour.agg.minutes).toBeUndefined();
     // last: greatest ts, then greatest lineage (0.7 is after 0.5 at the same ts; 0.9 is older).
-    const cpu = byKey.get('cpu/1m/2026-11-28T11:59:00.000Z')!.parts[0]!.agg;
+    const cpuHour = byKey.get('cpu/1h/2026-11-28T11:00:00.000Z')!.parts[0]!.agg;
+    expect(cpuHour.minutes!.flatMap((m, i) => (m === undefined ? [] : [i]))).toEqual([59]);
+    const cpu = cpuHour.minutes![59]!;
     expect(cpu).toMatchObject({ count: 3, min: 0.5, max: 0.9, sketch: undefined });
     expect(cpu.last).toMatchObject({ value: 0.7, ts: NOW - 10_000 });
     expect(agg.series.map((s) => s.name).sort()).toEqual(['cpu', 'lat']);
@@ -162,7 +164,11 @@ describe('Function: aggregateBatch', () => {
 
     // Assess
     expect(agg.stats.lateDropped).toEqual({ '1m': 2, '1h': 1 });
-    expect(agg.items.map((i) => i.res).sort()).toEqual(['1h', '1h', '1m']);
+    expect(agg.items.map((i) => i.res).sort()).toEqual(['1h', '1h']);
+    // The 20-day-old event is in its hour but not in a minute; the fresh one is in both.
+    const [old, fresh] = [...agg.items].sort((a, b) => a.start - b.start).map((i) => i.parts[0]!.agg);
+    expect(old).toMatchObject({ count: 1, minutes: undefined });
+    expect(fresh!.minutes!.filter((m) => m !== undefined).map((m) => m!.count)).toEqual([1]);
     expect(agg.series[0]!.minTs).toBe(NOW - daysToMs(20));
   });
 

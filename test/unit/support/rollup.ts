@@ -4,7 +4,9 @@
  */
 import type { KinesisStreamRecord } from 'aws-lambda';
 import { inRollupRange } from '../../../functions/rollup/aggregate.ts';
-import { RESOLUTIONS, bucketPk, bucketSk, bucketStart, itemId, seriesId, type Resolution } from '../../../functions/rollup/keys.ts';
+import { RESOLUTIONS, bucketPk, bucketSk, bucketStart, itemId, parseBucketSk, seriesId, type ItemKey, type Resolution } from '../../../functions/rollup/keys.ts';
+import { decodeMinutes } from '../../../functions/rollup/minutes.ts';
+import type { StoredBucket } from '../../../functions/rollup/port.ts';
 import type { Lineage } from '../../../functions/shared/errors.ts';
 import type { StreamEvent } from '../../../functions/shared/event.ts';
 
@@ -93,4 +95,37 @@ function laterPoint(a: { ts: number; lineage: Lineage }, b: { ts: number; lineag
 /** The element of rank floor(q (n - 1)) of the sorted values. */
 export function exactQuantile(sorted: readonly number[], q: number): number {
   return sorted[Math.floor(q * (sorted.length - 1))]!;
+}
+
+/** A bucket as queries see it; a packed minute's `last` knows only its shard (minutes.ts). */
+export type LogicalBucket = StoredBucket & { readonly lastShard?: string };
+
+/**
+ * The stored buckets by item id, with each 1 h item's packed minutes (`mins`) also listed as the
+ * 1 m buckets they stand for (id of the 1 m item they replace; series attributes, ttl, wm and ver
+ * of the 1 h item).
+ */
+export function logicalBuckets(entries: Iterable<{ readonly key: ItemKey; readonly item: StoredBucket }>): Map<string, LogicalBucket> {
+  const out = new Map<string, LogicalBucket>();
+  for (const { key, item } of entries) {
+    out.set(itemId(key), item);
+    if (item.mins === undefined) continue;
+    const hour = parseBucketSk(key.sk);
+    const pk = key.pk.replace(/#1h$/, '#1m');
+    decodeMinutes(item.mins, hour).forEach((m, i) => {
+      if (m === undefined) return;
+      const id = itemId({ pk, sk: bucketSk(hour + i * 60_000) });
+      const { last, lastTs: _t, lastLin: _l, sketch: _s, mins: _m, ...series } = item;
+      out.set(id, {
+        ...series,
+        count: m.count,
+        sum: m.sum,
+        min: m.min,
+        max: m.max,
+        ...(m.last !== undefined ? { last: m.last.value, lastTs: m.last.ts, lastShard: m.last.shardId } : {}),
+      });
+      void last;
+    });
+  }
+  return out;
 }

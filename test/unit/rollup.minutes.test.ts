@@ -1,0 +1,198 @@
+/**
+ * Packed minutes (functions/rollup/minutes.ts): the stored form, and how merge.ts folds a batch's
+ * minutes into a 1 h item above its watermarks.
+ */
+import { describe, expect, it } from 'vitest';
+import { aggregateBatch } from '../../functions/rollup/aggregate.ts';
+import { daysToMs } from '../../functions/rollup/keys.ts';
+import { mergeBucket } from '../../functions/rollup/merge.ts';
+import { decodeMinutes, emptyMinutes, encodeMinutes, MinutesFormatError, type Minutes } from '../../functions/rollup/minutes.ts';
+import type { StoredBucket } from '../../functions/rollup/port.ts';
+import type { LineagedEvent } from '../../functions/shared/codec.ts';
+import type { StreamEvent } from '../../functions/shared/event.ts';
+import { seqNo } from './support/rollup.ts';
+
+const HOUR = Date.parse('2026-11-28T11:00:00Z');
+const NOW = HOUR + 3_600_000;
+const TTL = { '1m': daysToMs(15), '1h': daysToMs(400) };
+const S0 = 'shardId-000000000000';
+const S1 = 'shardId-000000000001';
+
+function ev(partial: Partial<StreamEvent> & { value: number; ts: number }, shardId = S0, seq = 1, sub = 0): LineagedEvent {
+  return {
+    event: { tenant: 'acme', name: 'cpu', type: 'gauge', tags: { host: 'a' }, ...partial },
+    lineage: { shardId, sequenceNumber: seqNo(seq), subIndex: sub },
+  };
+}
+
+/** A tiny deterministic generator (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('Function: encodeMinutes / decodeMinutes', () => {
+  it('round-trips every minute exactly: integers, floats, extremes, negative zero as zero, and last with its shard', () => {
+    // Prepare: 300 random hours mixing the number encodings.
+    const next = rng(7);
+    const values = [0, -0, 1, -1, 2 ** 52, -(2 ** 52), 2 ** 52 + 2, 0.1, -37.25, 1e100, -1e-100, 123456789.125];
+    const pick = () => (next() < 0.5 ? values[Math.floor(next() * values.length)]! : (next() - 0.5) * 10 ** Math.floor(next() * 12));
+    for (let c = 0; c < 300; c++) {
+      const minutes = emptyMinutes();
+      for (let i = 0; i < 60; i++) {
+        if (next() < 0.4) continue;
+        const lastTs = HOUR + i * 60_000 + Math.floor(next() * 60_000);
+        minutes[i] = {
+          count: 1 + Math.floor(next() * 1e6),
+          sum: pick(),
+          min: pick(),
+          max: pick(),
+          ...(next() < 0.5 ? { last: { value: pick(), ts: lastTs, shardId: `shardId-00000000000${Math.floor(next() * 3)}` } } : {}),
+        };
+      }
+
+      // Act
+      const back = decodeMinutes(encodeMinutes(minutes, HOUR), HOUR);
+
+      // Assess (-0 comes back as 0, as DynamoDB numbers do)
+      const norm = (m: Minutes) => JSON.parse(JSON.stringify(m)) as unknown;
+      expect(norm(back)).toEqual(norm(minutes));
+      back.forEach((m, i) => {
+        expect(m?.sum).toBe(minutes[i]?.sum === 0 ? 0 : minutes[i]?.sum);
+        expect(m?.last?.value).toBe(minutes[i]?.last?.value === 0 ? 0 : minutes[i]?.last?.value);
+      });
+    }
+  });
+
+  it('keeps a counter minute to a few bytes and a float gauge minute under 45 bytes', () => {
+    // Prepare
+    const counter = emptyMinutes();
+    const gauge = emptyMinutes();
+    for (let i = 0; i < 60; i++) {
+      counter[i] = { count: 60, sum: 60, min: 1, max: 1 };
+      gauge[i] = { count: 60, sum: 2_471.3, min: 12.5, max: 97.25, last: { value: 41.7, ts: HOUR + i * 60_000 + 59_999, shardId: S0 } };
+    }
+
+    // Act
+    const c = encodeMinutes(counter, HOUR);
+    const g = encodeMinutes(gauge, HOUR);
+
+    // Assess: header 2 bytes, then 6 bytes a counter minute; a gauge adds its shard id once.
+    expect(c.length).toBe(2 + 60 * 6);
+    expect(g.length).toBeLessThan(2 + 21 + 60 * 45);
+  });
+
+  it('refuses what it cannot store: a count below 1, a non-finite number, a last outside its minute', () => {
+    const m = emptyMinutes();
+    m[3] = { count: 0, sum: 0, min: 0, max: 0 };
+    expect(() => encodeMinutes(m, HOUR)).toThrow('minute 3: count 0 is not a positive integer');
+    m[3] = { count: 1, sum: Infinity, min: 0, max: 0 };
+    expect(() => encodeMinutes(m, HOUR)).toThrow('cannot pack Infinity');
+    m[3] = { count: 1, sum: 1, min: 1, max: 1, last: { value: 1, ts: HOUR + 4 * 60_000, shardId: S0 } };
+    expect(() => encodeMinutes(m, HOUR)).toThrow(`minute 3: last event time ${HOUR + 240_000} is outside the minute starting ${HOUR + 180_000}`);
+  });
+
+  it('names what is wrong with a corrupt stored form', () => {
+    const good = (() => {
+      const m = emptyMinutes();
+      m[5] = { count: 2, sum: 3, min: 1, max: 2, last: { value: 2, ts: HOUR + 5 * 60_000 + 7, shardId: S0 } };
+      m[9] = { count: 1, sum: 0.5, min: 0.5, max: 0.5 };
+      return encodeMinutes(m, HOUR);
+    })();
+    const bad = (bytes: number[] | Uint8Array) => () => decodeMinutes(Uint8Array.from(bytes), HOUR);
+    expect(bad([])).toThrow(new MinutesFormatError('packed minutes: empty'));
+    expect(bad([2, 0])).toThrow('packed minutes: unknown version 2');
+    expect(bad(good.subarray(0, good.length - 3))).toThrow('packed minutes: truncated protobuf field');
+    // flags 0x15: sum, min and max as integers; 0x55: last too (a varint of two bytes)
+    expect(bad([1, 0, 70, 0x15, 1, 2, 2, 2])).toThrow('packed minutes: minute 70 after minute -1');
+    expect(bad([1, 0, 5, 0x15, 1, 2, 2, 2, 5, 0x15, 1, 2, 2, 2])).toThrow('packed minutes: minute 5 after minute 5');
+    expect(bad([1, 0, 5, 0x15, 0, 2, 2, 2])).toThrow('packed minutes: minute 5: count 0');
+    expect(bad([1, 0, 5, 0x14, 1, 2, 2, 2])).toThrow('packed minutes: minute 5: number encoding 0');
+    expect(bad([1, 0, 5, 0x17, 1, 2, 2, 2])).toThrow('packed minutes: minute 5: number encoding 3');
+    expect(bad([1, 0, 5, 0xd5, 0x01, 1, 2, 2, 2, 2, 7, 0])).toThrow('packed minutes: minute 5: number encoding 3');
+    expect(bad([1, 0, 5, 0xd5, 0x02, 1, 2, 2, 2, 2, 7, 0])).toThrow('packed minutes: minute 5: flags 341');
+    expect(bad([1, 0, 5, 0x55, 1, 2, 2, 2, 2, 7, 0])).toThrow('packed minutes: minute 5: shard 0 of 0');
+    expect(bad([1, 1, 2, 0x41, 0x42, 5, 0x55, 1, 2, 2, 2, 2, 0xe0, 0xd4, 0x03, 0])).toThrow('packed minutes: minute 5: last event 60000 ms after the minute');
+    expect(decodeMinutes(Uint8Array.from([1, 1, 2, 0x41, 0x42, 5, 0x55, 1, 2, 2, 2, 2, 7, 0]), HOUR)[5]).toEqual({ count: 1, sum: 1, min: 1, max: 1, last: { value: 1, ts: HOUR + 300_007, shardId: 'AB' } });
+  });
+});
+
+describe('Function: mergeBucket (packed minutes)', () => {
+  const hourItem = (events: LineagedEvent[]) => aggregateBatch(events, NOW, { ttlMs: TTL }).items.find((i) => i.res === '1h')!;
+  const write = (stored: StoredBucket | undefined, events: LineagedEvent[]): StoredBucket => {
+    const r = mergeBucket(stored, hourItem(events), events);
+    if (r.kind !== 'write') throw new Error('expected a write');
+    return r.item;
+  };
+  const minutesOf = (item: StoredBucket) => decodeMinutes(item.mins!, HOUR);
+
+  it('adds each minute of a later batch to the stored minutes, beside the hour totals', () => {
+    // Prepare
+    const first = write(undefined, [ev({ value: 3, ts: HOUR + 61_000 }, S0, 1), ev({ value: 5, ts: HOUR + 62_000 }, S0, 2)]);
+
+    // Act
+    const second = write(first, [ev({ value: 1, ts: HOUR + 60_500 }, S0, 3), ev({ value: 8, ts: HOUR + 59 * 60_000 }, S0, 4)]);
+
+    // Assess
+    expect(second).toMatchObject({ count: 4, sum: 17, min: 1, max: 8, last: 8 });
+    const m = minutesOf(second);
+    expect(m[1]).toEqual({ count: 3, sum: 9, min: 1, max: 5, last: { value: 5, ts: HOUR + 62_000, shardId: S0 } });
+    expect(m[59]).toEqual({ count: 1, sum: 8, min: 8, max: 8, last: { value: 8, ts: HOUR + 59 * 60_000, shardId: S0 } });
+    expect(m.filter((x) => x !== undefined)).toHaveLength(2);
+  });
+
+  it("orders a minute's last by (ts, shard), and a later event of the same shard at the same ms wins", () => {
+    // Prepare
+    const t = HOUR + 120_000;
+    const first = write(undefined, [ev({ value: 1, ts: t }, S1, 1)]);
+
+    // Act: S0 at the same ms sorts below S1; S1 again (above its watermark) wins the tie.
+    const fromS0 = write(first, [ev({ value: 2, ts: t }, S0, 1)]);
+    const againS1 = write(fromS0, [ev({ value: 3, ts: t }, S1, 2)]);
+
+    // Assess
+    expect(minutesOf(fromS0)[2]!.last).toEqual({ value: 1, ts: t, shardId: S1 });
+    expect(minutesOf(againS1)[2]!.last).toEqual({ value: 3, ts: t, shardId: S1 });
+    expect(minutesOf(againS1)[2]).toMatchObject({ count: 3, sum: 6 });
+  });
+
+  it('applies only the events above the watermark to the minutes when a replay overlaps it', () => {
+    // Prepare
+    const batch = [ev({ value: 1, ts: HOUR + 1_000 }, S0, 1), ev({ value: 2, ts: HOUR + 2_000 }, S0, 2), ev({ value: 4, ts: HOUR + 61_000 }, S0, 3)];
+    const applied = write(undefined, batch.slice(0, 2));
+
+    // Act
+    const r = write(applied, batch);
+
+    // Assess
+    expect(minutesOf(r)[0]).toMatchObject({ count: 2, sum: 3 });
+    expect(minutesOf(r)[1]).toMatchObject({ count: 1, sum: 4 });
+    expect(mergeBucket(r, hourItem(batch), batch)).toEqual({ kind: 'covered', skipped: 3 });
+  });
+
+  it('packs no minute for distributions (they keep 1 m items) nor for events past the 1 m retention', () => {
+    // Prepare
+    const old = NOW - daysToMs(20);
+    const oldHour = old - (old % 3_600_000);
+    const events = [
+      ev({ name: 'lat', type: 'distribution', value: 5, ts: HOUR + 5_000 }, S0, 1),
+      ev({ name: 'req', type: 'count', value: 1, ts: old }, S0, 2),
+    ];
+
+    // Act
+    const items = aggregateBatch(events, NOW, { ttlMs: TTL }).items;
+
+    // Assess
+    expect(items.map((i) => `${i.name}/${i.res}`).sort()).toEqual(['lat/1h', 'lat/1m', 'req/1h']);
+    for (const i of items) {
+      const r = mergeBucket(undefined, i, events);
+      expect(r.kind === 'write' && r.item.mins).toBe(undefined);
+    }
+    expect(items.find((i) => i.name === 'req')!.start).toBe(oldHour);
+  });
+});
