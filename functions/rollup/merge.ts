@@ -19,7 +19,7 @@ import type { LineagedEvent } from '../shared/codec.ts';
 import type { Lineage } from '../shared/errors.ts';
 import { aggregateIndexes, type Agg, type ItemPartial, type LastPoint } from './aggregate.ts';
 import type { StoredBucket } from './port.ts';
-import { decodeMinutes, emptyMinutes, encodeMinutes, MINUTES_PER_HOUR, type MinuteLast, type Minutes } from './minutes.ts';
+import { mergeMinutes } from './minutes.ts';
 import { Sketch } from './sketch.ts';
 
 export interface MergeOptions {
@@ -142,39 +142,9 @@ export function mergeBucket(
   }
   if (sketches.length > 0) item.sketch = mergeSketches(stored?.sketch, sketches);
   else if (stored?.sketch !== undefined) item.sketch = stored.sketch;
-  if (minutes) item.mins = mergeMinutes(stored?.mins, partial.start, toApply);
+  if (minutes) item.mins = mergeMinutes(stored?.mins, partial.start, toApply.flatMap((a) => (a.minutes === undefined ? [] : [a.minutes])));
   else if (stored?.mins !== undefined) item.mins = stored.mins;
   return { kind: 'write', item, applied, skipped };
-}
-
-/**
- * The stored packed minutes (if any) with the applied aggregates' minutes added, in stored form.
- * A minute's `last` is ordered by (ts, shardId); on a tie within one shard the applied event wins,
- * being above that shard's watermark and so later in the shard than the stored one.
- */
-function mergeMinutes(stored: Uint8Array | undefined, hourStart: number, applied: readonly Agg[]): Uint8Array {
-  const out: Minutes = stored !== undefined ? decodeMinutes(stored, hourStart) : emptyMinutes();
-  for (const a of applied) {
-    if (a.minutes === undefined) continue;
-    for (let i = 0; i < MINUTES_PER_HOUR; i++) {
-      const m = a.minutes[i];
-      if (m === undefined) continue;
-      const cur = out[i];
-      let last: MinuteLast | undefined = cur?.last;
-      const l = m.last;
-      if (l !== undefined && (last === undefined || l.ts > last.ts || (l.ts === last.ts && l.lineage.shardId >= last.shardId))) {
-        last = { value: l.value, ts: l.ts, shardId: l.lineage.shardId };
-      }
-      out[i] = {
-        count: (cur?.count ?? 0) + m.count,
-        sum: (cur?.sum ?? 0) + m.sum,
-        min: cur === undefined || m.min < cur.min ? m.min : cur.min,
-        max: cur === undefined || m.max > cur.max ? m.max : cur.max,
-        ...(last !== undefined ? { last } : {}),
-      };
-    }
-  }
-  return encodeMinutes(out, hourStart);
 }
 
 /** The stored sketch (if any) merged with the batch's, in stored form; `adds` are not modified. */

@@ -60,6 +60,15 @@ export const minuteOf = (ts: number, hourStart: number): number => Math.floor((t
 /** Integers below 2^52 in magnitude: their zigzag form stays a safe integer. */
 const kind = (v: number): number => (Number.isInteger(v) && v < MAX_INT && v > -MAX_INT ? INT : F64);
 
+/** What a batch adds to one minute (aggregate.ts `Agg`); only the shard of `last` is kept. */
+export interface MinuteAdd {
+  readonly count: number;
+  readonly sum: number;
+  readonly min: number;
+  readonly max: number;
+  readonly last: { readonly value: number; readonly ts: number; readonly lineage: { readonly shardId: string } } | undefined;
+}
+
 const writer = new ProtoWriter();
 
 export function encodeMinutes(minutes: Minutes, hourStart: number): Uint8Array {
@@ -67,32 +76,125 @@ export function encodeMinutes(minutes: Minutes, hourStart: number): Uint8Array {
   for (const m of minutes) if (m?.last !== undefined && !shards.includes(m.last.shardId)) shards.push(m.last.shardId);
   const w = writer;
   w.len = 0;
+  writeHeader(w, shards);
+  for (let i = 0; i < MINUTES_PER_HOUR; i++) {
+    const m = minutes[i];
+    if (m !== undefined) writeEntry(w, i, m, hourStart, shards);
+  }
+  return w.finish();
+}
+
+export function decodeMinutes(bytes: Uint8Array, hourStart: number): Minutes {
+  const r = reader(bytes);
+  const shards = readHeader(r);
+  const out = emptyMinutes();
+  let prev = -1;
+  while (!r.done) {
+    const i = readMinute(r, prev);
+    out[i] = readEntry(r, i, hourStart, shards);
+    prev = i;
+  }
+  return out;
+}
+
+/**
+ * The stored minutes (if any) with the batch's added: the minutes decode, add and encode would
+ * give, but minutes the batch does not touch are copied as they are, not decoded (the shard list
+ * keeps the stored order and may keep a shard no minute uses any more). A minute's `last` is
+ * the greater by (ts, shardId); on a tie within one shard the added event wins, being above that
+ * shard's watermark (merge.ts) and so later in the shard than the stored one. `adds` are aggregates
+ * of different shards, indexed by minute of the hour.
+ */
+export function mergeMinutes(stored: Uint8Array | undefined, hourStart: number, adds: ReadonlyArray<ReadonlyArray<MinuteAdd | undefined>>): Uint8Array {
+  const touched = touchedScratch;
+  touched.fill(0);
+  for (const a of adds) for (let i = 0; i < MINUTES_PER_HOUR; i++) if (a[i] !== undefined) touched[i] = 1;
+
+  // One walk over the stored entries: untouched ones are only delimited, touched ones decoded.
+  const out = emptyMinutes();
+  let shards: string[] = [];
+  const spanStart = spans;
+  spanStart.fill(-1);
+  if (stored !== undefined) {
+    const r = reader(stored);
+    shards = readHeader(r);
+    let prev = -1;
+    while (!r.done) {
+      const from = r.pos;
+      const i = readMinute(r, prev);
+      prev = i;
+      if (touched[i] === 1) {
+        out[i] = readEntry(r, i, hourStart, shards);
+      } else {
+        skipEntry(r, i, shards.length);
+        spanStart[i] = from;
+        spanEnd[i] = r.pos;
+      }
+    }
+  }
+  // In the order merge.ts adds the hour's totals, so sums round the same way.
+  for (const a of adds) {
+    for (let i = 0; i < MINUTES_PER_HOUR; i++) {
+      const m = a[i];
+      if (m !== undefined) out[i] = combine(out[i], m.count, m.sum, m.min, m.max, m.last && { value: m.last.value, ts: m.last.ts, shardId: m.last.lineage.shardId });
+    }
+  }
+  if (stored === undefined) return encodeMinutes(out, hourStart);
+  for (const m of out) if (m?.last !== undefined && !shards.includes(m.last.shardId)) shards.push(m.last.shardId);
+  const w = writer;
+  w.len = 0;
+  writeHeader(w, shards);
+  for (let i = 0; i < MINUTES_PER_HOUR; i++) {
+    const m = out[i];
+    if (m !== undefined) writeEntry(w, i, m, hourStart, shards);
+    else if (spanStart[i]! >= 0) w.raw(stored.subarray(spanStart[i]!, spanEnd[i]!));
+  }
+  return w.finish();
+}
+
+const touchedScratch = new Uint8Array(MINUTES_PER_HOUR);
+/** Byte ranges of untouched stored entries, by minute (-1: none). */
+const spans = new Int32Array(MINUTES_PER_HOUR);
+const spanEnd = new Int32Array(MINUTES_PER_HOUR);
+
+function combine(cur: MinuteEntry | undefined, count: number, sum: number, min: number, max: number, add: MinuteLast | undefined): MinuteEntry {
+  let last = cur?.last;
+  if (add !== undefined && (last === undefined || add.ts > last.ts || (add.ts === last.ts && add.shardId >= last.shardId))) last = add;
+  if (cur === undefined) return last === undefined ? { count, sum, min, max } : { count, sum, min, max, last };
+  const out = {
+    count: cur.count + count,
+    sum: cur.sum + sum,
+    min: min < cur.min ? min : cur.min,
+    max: max > cur.max ? max : cur.max,
+  };
+  return last === undefined ? out : { ...out, last };
+}
+
+function writeHeader(w: ProtoWriter, shards: readonly string[]): void {
   w.byte(VERSION);
   w.varint(shards.length);
   for (const s of shards) w.string(s);
-  for (let i = 0; i < MINUTES_PER_HOUR; i++) {
-    const m = minutes[i];
-    if (m === undefined) continue;
-    if (!(Number.isSafeInteger(m.count) && m.count >= 1)) throw new RangeError(`minute ${i}: count ${m.count} is not a positive integer`);
-    const last = m.last;
-    const start = hourStart + i * MINUTE_MS;
-    if (last !== undefined && !(Number.isInteger(last.ts) && last.ts >= start && last.ts < start + MINUTE_MS)) {
-      throw new RangeError(`minute ${i}: last event time ${last.ts} is outside the minute starting ${start}`);
-    }
-    const flags = kind(m.sum) | (kind(m.min) << 2) | (kind(m.max) << 4) | ((last === undefined ? ABSENT : kind(last.value)) << 6);
-    w.varint(i);
-    w.varint(flags);
-    w.varint(m.count);
-    writeNumber(w, m.sum);
-    writeNumber(w, m.min);
-    writeNumber(w, m.max);
-    if (last !== undefined) {
-      writeNumber(w, last.value);
-      w.varint(last.ts - start);
-      w.varint(shards.indexOf(last.shardId));
-    }
+}
+
+function writeEntry(w: ProtoWriter, i: number, m: MinuteEntry, hourStart: number, shards: readonly string[]): void {
+  if (!(Number.isSafeInteger(m.count) && m.count >= 1)) throw new RangeError(`minute ${i}: count ${m.count} is not a positive integer`);
+  const last = m.last;
+  const start = hourStart + i * MINUTE_MS;
+  if (last !== undefined && !(Number.isInteger(last.ts) && last.ts >= start && last.ts < start + MINUTE_MS)) {
+    throw new RangeError(`minute ${i}: last event time ${last.ts} is outside the minute starting ${start}`);
   }
-  return w.finish();
+  const flags = kind(m.sum) | (kind(m.min) << 2) | (kind(m.max) << 4) | ((last === undefined ? ABSENT : kind(last.value)) << 6);
+  w.varint(i);
+  w.varint(flags);
+  w.varint(m.count);
+  writeNumber(w, m.sum);
+  writeNumber(w, m.min);
+  writeNumber(w, m.max);
+  if (last !== undefined) {
+    writeNumber(w, last.value);
+    w.varint(last.ts - start);
+    w.varint(shards.indexOf(last.shardId));
+  }
 }
 
 function writeNumber(w: ProtoWriter, v: number): void {
@@ -101,9 +203,10 @@ function writeNumber(w: ProtoWriter, v: number): void {
   else w.double(v);
 }
 
-export function decodeMinutes(bytes: Uint8Array, hourStart: number): Minutes {
-  const r = new ProtoReader(bytes, (reason) => new MinutesFormatError(`packed minutes: ${reason}`), 'packed minutes');
-  const fail = (reason: string) => new MinutesFormatError(`packed minutes: ${reason}`);
+const fail = (reason: string): MinutesFormatError => new MinutesFormatError(`packed minutes: ${reason}`);
+const reader = (bytes: Uint8Array): ProtoReader => new ProtoReader(bytes, fail, 'packed minutes');
+
+function readHeader(r: ProtoReader): string[] {
   if (r.done) throw fail('empty');
   const version = r.varint();
   if (version !== VERSION) throw fail(`unknown version ${version}`);
@@ -111,35 +214,70 @@ export function decodeMinutes(bytes: Uint8Array, hourStart: number): Minutes {
   if (n > MINUTES_PER_HOUR) throw fail(`${n} shards for at most ${MINUTES_PER_HOUR} minutes`);
   const shards: string[] = [];
   for (let i = 0; i < n; i++) shards.push(r.string());
-  const out = emptyMinutes();
-  let prev = -1;
-  while (!r.done) {
-    const i = r.varint();
-    if (i >= MINUTES_PER_HOUR || i <= prev) throw fail(`minute ${i} after minute ${prev}`);
-    prev = i;
-    const flags = r.varint();
-    if (flags > 0xff) throw fail(`minute ${i}: flags ${flags}`);
-    const count = r.varint();
-    if (count < 1) throw fail(`minute ${i}: count 0`);
-    const sum = readNumber(r, flags & 3, fail, i);
-    const min = readNumber(r, (flags >> 2) & 3, fail, i);
-    const max = readNumber(r, (flags >> 4) & 3, fail, i);
-    const lastKind = (flags >> 6) & 3;
-    if (lastKind === ABSENT) {
-      out[i] = { count, sum, min, max };
-      continue;
-    }
-    const value = readNumber(r, lastKind, fail, i);
-    const offset = r.varint();
-    if (offset >= MINUTE_MS) throw fail(`minute ${i}: last event ${offset} ms after the minute's start`);
-    const s = r.varint();
-    if (s >= shards.length) throw fail(`minute ${i}: shard ${s} of ${shards.length}`);
-    out[i] = { count, sum, min, max, last: { value, ts: hourStart + i * MINUTE_MS + offset, shardId: shards[s]! } };
-  }
-  return out;
+  return shards;
 }
 
-function readNumber(r: ProtoReader, k: number, fail: (reason: string) => Error, minute: number): number {
+/** The next entry's minute, which must come after `prev`. */
+function readMinute(r: ProtoReader, prev: number): number {
+  const i = r.varint();
+  if (i >= MINUTES_PER_HOUR || i <= prev) throw fail(`minute ${i} after minute ${prev}`);
+  return i;
+}
+
+/** The rest of minute `i`'s entry (after its minute). */
+function readEntry(r: ProtoReader, i: number, hourStart: number, shards: readonly string[]): MinuteEntry {
+  const flags = readFlags(r, i);
+  const count = readCount(r, i);
+  const sum = readNumber(r, flags & 3, i);
+  const min = readNumber(r, (flags >> 2) & 3, i);
+  const max = readNumber(r, (flags >> 4) & 3, i);
+  const lastKind = (flags >> 6) & 3;
+  if (lastKind === ABSENT) return { count, sum, min, max };
+  const value = readNumber(r, lastKind, i);
+  const offset = readOffset(r, i);
+  const s = readShard(r, i, shards.length);
+  return { count, sum, min, max, last: { value, ts: hourStart + i * MINUTE_MS + offset, shardId: shards[s]! } };
+}
+
+/** Checks the rest of minute `i`'s entry as readEntry does, without building it. */
+function skipEntry(r: ProtoReader, i: number, shardCount: number): void {
+  const flags = readFlags(r, i);
+  readCount(r, i);
+  readNumber(r, flags & 3, i);
+  readNumber(r, (flags >> 2) & 3, i);
+  readNumber(r, (flags >> 4) & 3, i);
+  const lastKind = (flags >> 6) & 3;
+  if (lastKind === ABSENT) return;
+  readNumber(r, lastKind, i);
+  readOffset(r, i);
+  readShard(r, i, shardCount);
+}
+
+function readFlags(r: ProtoReader, i: number): number {
+  const flags = r.varint();
+  if (flags > 0xff) throw fail(`minute ${i}: flags ${flags}`);
+  return flags;
+}
+
+function readCount(r: ProtoReader, i: number): number {
+  const count = r.varint();
+  if (count < 1) throw fail(`minute ${i}: count 0`);
+  return count;
+}
+
+function readOffset(r: ProtoReader, i: number): number {
+  const offset = r.varint();
+  if (offset >= MINUTE_MS) throw fail(`minute ${i}: last event ${offset} ms after the minute's start`);
+  return offset;
+}
+
+function readShard(r: ProtoReader, i: number, shardCount: number): number {
+  const s = r.varint();
+  if (s >= shardCount) throw fail(`minute ${i}: shard ${s} of ${shardCount}`);
+  return s;
+}
+
+function readNumber(r: ProtoReader, k: number, minute: number): number {
   if (k === INT) {
     const z = r.varint();
     return z % 2 === 0 ? z / 2 : -(z + 1) / 2;

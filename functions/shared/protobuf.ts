@@ -160,6 +160,13 @@ export class ProtoWriter {
     this.len += bytes.length;
   }
 
+  /** Bytes as they are (no length prefix). */
+  raw(bytes: Uint8Array): void {
+    this.ensure(bytes.length);
+    this.buf.set(bytes, this.len);
+    this.len += bytes.length;
+  }
+
   /** A view of bytes [from, len) (valid until the next write). */
   view(from: number): Uint8Array {
     return this.buf.subarray(from, this.len);

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { aggregateBatch } from '../../functions/rollup/aggregate.ts';
 import { daysToMs } from '../../functions/rollup/keys.ts';
 import { mergeBucket } from '../../functions/rollup/merge.ts';
-import { decodeMinutes, emptyMinutes, encodeMinutes, MinutesFormatError, type Minutes } from '../../functions/rollup/minutes.ts';
+import { decodeMinutes, emptyMinutes, encodeMinutes, mergeMinutes, MinutesFormatError, type MinuteAdd, type Minutes } from '../../functions/rollup/minutes.ts';
 import type { StoredBucket } from '../../functions/rollup/port.ts';
 import type { LineagedEvent } from '../../functions/shared/codec.ts';
 import type { StreamEvent } from '../../functions/shared/event.ts';
@@ -66,6 +66,58 @@ describe('Function: encodeMinutes / decodeMinutes', () => {
         expect(m?.sum).toBe(minutes[i]?.sum === 0 ? 0 : minutes[i]?.sum);
         expect(m?.last?.value).toBe(minutes[i]?.last?.value === 0 ? 0 : minutes[i]?.last?.value);
       });
+    }
+  });
+
+  it('merges a batch into stored minutes as decode and adding one by one would, over 300 cases', () => {
+    // Prepare
+    const next = rng(11);
+    const shard = () => `shardId-00000000000${Math.floor(next() * 3)}`;
+    const num = () => (next() < 0.5 ? Math.floor(next() * 100) : Math.round(next() * 1e4) / 100);
+    const entry = (i: number, withLast: boolean) => {
+      const a = num();
+      const b = num();
+      const ts = HOUR + i * 60_000 + Math.floor(next() * 4) * 1_000; // few distinct ms: ties happen
+      return { count: 1 + Math.floor(next() * 50), sum: a + b, min: Math.min(a, b), max: Math.max(a, b), last: withLast ? { value: num(), ts, shardId: shard() } : undefined };
+    };
+    for (let c = 0; c < 300; c++) {
+      const gauge = next() < 0.7;
+      const stored = emptyMinutes();
+      for (let i = 0; i < 60; i++) if (next() < 0.5) stored[i] = (({ last, ...rest }) => (last ? { ...rest, last } : rest))(entry(i, gauge));
+      const adds = Array.from({ length: 1 + Math.floor(next() * 2) }, (_, k) => {
+        const sid = `shardId-00000000000${k}`;
+        const add: Array<MinuteAdd | undefined> = new Array(60).fill(undefined);
+        for (let i = 0; i < 60; i++) {
+          if (next() >= 0.1) continue;
+          const e = entry(i, gauge);
+          add[i] = { ...e, last: e.last && { value: e.last.value, ts: e.last.ts, lineage: { shardId: sid } } };
+        }
+        return add;
+      });
+      const bytes = next() < 0.1 ? undefined : encodeMinutes(stored, HOUR);
+
+      // Act
+      const merged = mergeMinutes(bytes, HOUR, adds);
+
+      // Assess: the slow path, one add after the other.
+      const want = bytes === undefined ? emptyMinutes() : decodeMinutes(bytes, HOUR);
+      for (const add of adds) {
+        add.forEach((m, i) => {
+          if (m === undefined) return;
+          const cur = want[i];
+          let last = cur?.last;
+          const l = m.last && { value: m.last.value, ts: m.last.ts, shardId: m.last.lineage.shardId };
+          if (l && (!last || l.ts > last.ts || (l.ts === last.ts && l.shardId >= last.shardId))) last = l;
+          want[i] = {
+            count: (cur?.count ?? 0) + m.count,
+            sum: (cur?.sum ?? 0) + m.sum,
+            min: Math.min(cur?.min ?? Infinity, m.min),
+            max: Math.max(cur?.max ?? -Infinity, m.max),
+            ...(last ? { last } : {}),
+          };
+        });
+      }
+      expect(decodeMinutes(merged, HOUR)).toEqual(want);
     }
   });
 
