@@ -111,13 +111,16 @@ export function mergeMinutes(stored: Uint8Array | undefined, hourStart: number, 
   for (const a of adds) for (let i = 0; i < MINUTES_PER_HOUR; i++) if (a[i] !== undefined) touched[i] = 1;
 
   // One walk over the stored entries: untouched ones are only delimited, touched ones decoded.
-  const out = emptyMinutes();
+  const out = outScratch;
+  out.fill(undefined);
   let shards: string[] = [];
+  let headerEnd = 0;
   const spanStart = spans;
   spanStart.fill(-1);
   if (stored !== undefined) {
     const r = reader(stored);
     shards = readHeader(r);
+    headerEnd = r.pos;
     let prev = -1;
     while (!r.done) {
       const from = r.pos;
@@ -140,19 +143,38 @@ export function mergeMinutes(stored: Uint8Array | undefined, hourStart: number, 
     }
   }
   if (stored === undefined) return encodeMinutes(out, hourStart);
+  const known = shards.length;
   for (const m of out) if (m?.last !== undefined && !shards.includes(m.last.shardId)) shards.push(m.last.shardId);
+  if (shards.length > MINUTES_PER_HOUR) {
+    // Shards no minute uses any more piled up (the list is only appended to): rebuild it.
+    const all = decodeMinutes(stored, hourStart);
+    for (let i = 0; i < MINUTES_PER_HOUR; i++) if (out[i] !== undefined) all[i] = out[i];
+    return encodeMinutes(all, hourStart);
+  }
   const w = writer;
   w.len = 0;
-  writeHeader(w, shards);
+  if (shards.length === known) w.raw(stored.subarray(0, headerEnd));
+  else writeHeader(w, shards);
+  // Untouched entries lie back to back between touched ones: copy each such run at once.
+  let runStart = -1;
+  let runEnd = -1;
   for (let i = 0; i < MINUTES_PER_HOUR; i++) {
     const m = out[i];
-    if (m !== undefined) writeEntry(w, i, m, hourStart, shards);
-    else if (spanStart[i]! >= 0) w.raw(stored.subarray(spanStart[i]!, spanEnd[i]!));
+    if (m !== undefined) {
+      if (runStart >= 0) w.raw(stored.subarray(runStart, runEnd));
+      runStart = -1;
+      writeEntry(w, i, m, hourStart, shards);
+    } else if (spanStart[i]! >= 0) {
+      if (runStart < 0) runStart = spanStart[i]!;
+      runEnd = spanEnd[i]!;
+    }
   }
+  if (runStart >= 0) w.raw(stored.subarray(runStart, runEnd));
   return w.finish();
 }
 
 const touchedScratch = new Uint8Array(MINUTES_PER_HOUR);
+const outScratch = emptyMinutes();
 /** Byte ranges of untouched stored entries, by minute (-1: none). */
 const spans = new Int32Array(MINUTES_PER_HOUR);
 const spanEnd = new Int32Array(MINUTES_PER_HOUR);
@@ -206,15 +228,33 @@ function writeNumber(w: ProtoWriter, v: number): void {
 const fail = (reason: string): MinutesFormatError => new MinutesFormatError(`packed minutes: ${reason}`);
 const reader = (bytes: Uint8Array): ProtoReader => new ProtoReader(bytes, fail, 'packed minutes');
 
+/** The last header read and its shard list: the items of one stream mostly share their header. */
+let cachedHeader: Uint8Array = Uint8Array.of(0); // from the shard count on: no shards
+let cachedShards: readonly string[] = [];
+
+/** The shard list (a fresh array, the caller may extend it); leaves `r` after the header. */
 function readHeader(r: ProtoReader): string[] {
   if (r.done) throw fail('empty');
   const version = r.varint();
   if (version !== VERSION) throw fail(`unknown version ${version}`);
+  const from = r.pos;
   const n = r.varint();
   if (n > MINUTES_PER_HOUR) throw fail(`${n} shards for at most ${MINUTES_PER_HOUR} minutes`);
+  if (n === cachedShards.length && sameBytes(r.buf, from, cachedHeader)) {
+    r.pos = from + cachedHeader.length;
+    return [...cachedShards];
+  }
   const shards: string[] = [];
   for (let i = 0; i < n; i++) shards.push(r.string());
-  return shards;
+  cachedHeader = r.buf.slice(from, r.pos);
+  cachedShards = shards;
+  return [...shards];
+}
+
+function sameBytes(buf: Uint8Array, from: number, want: Uint8Array): boolean {
+  if (buf.length - from < want.length) return false;
+  for (let i = 0; i < want.length; i++) if (buf[from + i] !== want[i]) return false;
+  return true;
 }
 
 /** The next entry's minute, which must come after `prev`. */
@@ -239,18 +279,27 @@ function readEntry(r: ProtoReader, i: number, hourStart: number, shards: readonl
   return { count, sum, min, max, last: { value, ts: hourStart + i * MINUTE_MS + offset, shardId: shards[s]! } };
 }
 
-/** Checks the rest of minute `i`'s entry as readEntry does, without building it. */
+/**
+ * Steps over the rest of minute `i`'s entry, checking its structure as readEntry does but not the
+ * doubles' values (the entry is copied as it is; the encoder never writes a non-finite one).
+ */
 function skipEntry(r: ProtoReader, i: number, shardCount: number): void {
   const flags = readFlags(r, i);
   readCount(r, i);
-  readNumber(r, flags & 3, i);
-  readNumber(r, (flags >> 2) & 3, i);
-  readNumber(r, (flags >> 4) & 3, i);
+  skipNumber(r, flags & 3, i);
+  skipNumber(r, (flags >> 2) & 3, i);
+  skipNumber(r, (flags >> 4) & 3, i);
   const lastKind = (flags >> 6) & 3;
   if (lastKind === ABSENT) return;
-  readNumber(r, lastKind, i);
+  skipNumber(r, lastKind, i);
   readOffset(r, i);
   readShard(r, i, shardCount);
+}
+
+function skipNumber(r: ProtoReader, k: number, minute: number): void {
+  if (k === INT) r.varint();
+  else if (k === F64) r.skip(1);
+  else throw fail(`minute ${minute}: number encoding ${k}`);
 }
 
 function readFlags(r: ProtoReader, i: number): number {

@@ -34,6 +34,12 @@ export class ProtoReader {
 
   /** Unsigned varint up to 2^53 (no count, length or index here is larger). */
   varint(): number {
+    // Most varints here are one byte.
+    const first = this.buf[this.pos];
+    if (first !== undefined && first < 0x80) {
+      this.pos++;
+      return first;
+    }
     let result = 0;
     let mul = 1;
     for (let i = 0; i < 10; i++) {

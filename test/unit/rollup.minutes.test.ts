@@ -2,7 +2,7 @@
  * Packed minutes (functions/rollup/minutes.ts): the stored form, and how merge.ts folds a batch's
  * minutes into a 1 h item above its watermarks.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { aggregateBatch } from '../../functions/rollup/aggregate.ts';
 import { daysToMs } from '../../functions/rollup/keys.ts';
 import { mergeBucket } from '../../functions/rollup/merge.ts';
@@ -119,6 +119,37 @@ describe('Function: encodeMinutes / decodeMinutes', () => {
       }
       expect(decodeMinutes(merged, HOUR)).toEqual(want);
     }
+  });
+
+  it('merges into a stored form without shards first thing in a fresh module (its header cache starts empty)', async () => {
+    // Prepare: a fresh copy of the module, so nothing has been read through its cache yet.
+    vi.resetModules();
+    const fresh = await import('../../functions/rollup/minutes.ts');
+    const counter = Uint8Array.from([1, 0, 7, 0x15, 1, 0x24, 0x24, 0x24]); // minute 7: count 1, value 18
+
+    // Act
+    const merged = fresh.mergeMinutes(counter, HOUR, [[...new Array(8).fill(undefined), { count: 2, sum: 4, min: 1, max: 3, last: undefined }]]);
+
+    // Assess
+    expect(fresh.decodeMinutes(merged, HOUR).flatMap((m, i) => (m ? [[i, m]] : []))).toEqual([
+      [7, { count: 1, sum: 18, min: 18, max: 18 }],
+      [8, { count: 2, sum: 4, min: 1, max: 3 }],
+    ]);
+  });
+
+  it('rebuilds the shard list instead of storing more shards than the reader takes', () => {
+    // Prepare: minute 0's last moves to a new shard 61 times; the list only grows while under 60.
+    let bytes: Uint8Array | undefined;
+    for (let k = 0; k < 61; k++) {
+      const add: Array<MinuteAdd | undefined> = new Array(60).fill(undefined);
+      add[0] = { count: 1, sum: k, min: k, max: k, last: { value: k, ts: HOUR + k, lineage: { shardId: `shard-${String(k).padStart(3, '0')}` } } };
+      // Act
+      bytes = mergeMinutes(bytes, HOUR, [add]);
+    }
+
+    // Assess
+    expect(decodeMinutes(bytes!, HOUR)[0]).toEqual({ count: 61, sum: 1830, min: 0, max: 60, last: { value: 60, ts: HOUR + 60, shardId: 'shard-060' } });
+    expect(bytes!.length).toBeLessThan(40);
   });
 
   it('keeps a counter minute to a few bytes and a float gauge minute under 45 bytes', () => {
