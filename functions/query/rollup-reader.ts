@@ -4,8 +4,9 @@
  * and a validated name (params.ts), never from raw input. Bucket reads are one Query per series
  * and resolution with `sk BETWEEN`, paginated, projected to the attributes the aggregation needs,
  * run in parallel with bounded concurrency. Minutes of count and gauge series are read from the
- * packed `mins` of their 1 h items (minutes.ts): 24 items a day instead of 1,440. Reads are
- * eventually consistent (half the cost; a query may trail the newest write by about a second).
+ * packed `mins` of their 1 h items (minutes.ts): 24 items a day instead of 1,440; 1 m items only
+ * where an hour's packed minutes miss some of its events (readMinutes). Reads are eventually
+ * consistent (half the cost; a query may trail the newest write by about a second).
  */
 import { GetItemCommand, QueryCommand, type AttributeValue, type QueryCommandOutput, type GetItemCommandOutput } from '@aws-sdk/client-dynamodb';
 import { bucketPk, bucketSk, bucketStart, indexPk, metricsPk, parseBucketSk, type Resolution } from '../rollup/keys.ts';
@@ -123,20 +124,54 @@ export class DynamoRollupReader implements RollupReader {
     type: EventType,
   ): Promise<Map<string, BucketData[]>> {
     const out = new Map<string, BucketData[]>();
-    if (res === '1m' && type !== 'distribution') {
-      // Every field is in the one packed attribute.
-      const names = { '#sk': 'sk', '#m': 'mins' };
+    const names: Record<string, string> = { '#sk': 'sk', ...FIELD_NAMES[fields] };
+    if (res === '1m') {
       await mapPool(seriesIds, this.concurrency, async (id) => {
-        const items = await this.queryAll({ pk: bucketPk(tenant, id, '1h'), from: bucketSk(bucketStart(first, '1h')), to: bucketSk(bucketStart(last, '1h')), names });
-        out.set(id, items.flatMap((i) => unpackMinutes(i, first, last)));
+        out.set(id, await this.readMinutes(tenant, id, first, last, names, type));
       });
       return out;
     }
-    const names: Record<string, string> = { '#sk': 'sk', ...FIELD_NAMES[fields] };
     await mapPool(seriesIds, this.concurrency, async (id) => {
       const items = await this.queryAll({ pk: bucketPk(tenant, id, res), from: bucketSk(first), to: bucketSk(last), names });
       out.set(id, items.map(toBucket));
     });
+    return out;
+  }
+
+  /**
+   * One series' minutes: those packed in its 1 h items (count and gauge events) and those in 1 m
+   * items (distribution events; and every event of minutes written before packing). A count or
+   * gauge metric reads 1 m items only for hours whose packed minutes hold fewer events than the
+   * hour: normally none. A distribution metric reads both. The two never hold the same event.
+   */
+  private async readMinutes(
+    tenant: string,
+    id: string,
+    first: number,
+    last: number,
+    names: Record<string, string>,
+    type: EventType,
+  ): Promise<BucketData[]> {
+    const hours = { pk: bucketPk(tenant, id, '1h'), from: bucketSk(bucketStart(first, '1h')), to: bucketSk(bucketStart(last, '1h')), names: PACKED_NAMES };
+    const rows = { pk: bucketPk(tenant, id, '1m'), from: bucketSk(first), to: bucketSk(last), names };
+    if (type === 'distribution') {
+      const [r, h] = await Promise.all([this.queryAll(rows), this.queryAll(hours)]);
+      return [...r.map(toBucket), ...h.flatMap((i) => unpackMinutes(i, first, last).buckets)];
+    }
+    const out: BucketData[] = [];
+    const short: number[] = [];
+    for (const i of await this.queryAll(hours)) {
+      const { buckets, packed } = unpackMinutes(i, first, last);
+      out.push(...buckets);
+      if (packed < n(i.count)) short.push(parseBucketSk(s(i.sk)));
+    }
+    if (short.length === 0) return out;
+    const from = Math.max(first, short[0]!);
+    const to = Math.min(last, short.at(-1)! + 3_600_000 - 60_000);
+    const missing = new Set(short);
+    for (const b of (await this.queryAll({ ...rows, from: bucketSk(from), to: bucketSk(to) })).map(toBucket)) {
+      if (missing.has(bucketStart(b.start, '1h'))) out.push(b);
+    }
     return out;
   }
 
@@ -173,18 +208,23 @@ export class DynamoRollupReader implements RollupReader {
   }
 }
 
+/** What the 1 m path reads of a 1 h item. */
+const PACKED_NAMES: Readonly<Record<string, string>> = { '#sk': 'sk', '#c': 'count', '#m': 'mins' };
+
 /**
- * The 1-minute buckets packed in a 1 h item, within [first, last]. A minute's `last` carries its
- * shard but no sequence number (minutes.ts), so series tied at the same ms and shard keep the
- * first in index order (series.ts).
+ * The 1-minute buckets packed in a 1 h item, within [first, last], and how many events all its
+ * packed minutes hold. A minute's `last` carries its shard but no sequence number (minutes.ts), so
+ * series tied at the same ms and shard keep the first in index order (series.ts).
  */
-function unpackMinutes(i: Record<string, AttributeValue>, first: number, last: number): BucketData[] {
+function unpackMinutes(i: Record<string, AttributeValue>, first: number, last: number): { buckets: BucketData[]; packed: number } {
   const bytes = i.mins?.B;
-  if (bytes === undefined) return [];
+  if (bytes === undefined) return { buckets: [], packed: 0 };
   const hour = parseBucketSk(s(i.sk));
   const out: BucketData[] = [];
+  let packed = 0;
   decodeMinutes(bytes, hour).forEach((m, k) => {
     const start = hour + k * 60_000;
+    if (m !== undefined) packed += m.count;
     if (m === undefined || start < first || start > last) return;
     out.push({
       start,
@@ -197,7 +237,7 @@ function unpackMinutes(i: Record<string, AttributeValue>, first: number, last: n
         : {}),
     });
   });
-  return out;
+  return { buckets: out, packed };
 }
 
 function toBucket(i: Record<string, AttributeValue>): BucketData {

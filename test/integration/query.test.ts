@@ -62,6 +62,15 @@ function makeEvents(): QEvent[] {
     out.push({ tenant: 'acme', name: 'cpu', ts, value: Math.round(rnd() * 1000) / 10, type: 'gauge', tags });
     out.push({ tenant: 'acme', name: 'lat', ts, value: Math.round(rnd() * 5000) / 10 + 0.1, type: 'distribution', tags });
   }
+  // Series whose events do not all have their metric's type (the first event's): `mixed` is a count
+  // metric with some distribution events, `mixdist` a distribution metric with some counts. Their
+  // minutes are split between packed minutes and 1 m items; count, sum, min and max take them all.
+  for (let i = 0; i < 240; i++) {
+    const ts = BASE + Math.floor((i * SPAN) / 240) + 7;
+    const odd = i % 4 === 3;
+    out.push({ tenant: 'acme', name: 'mixed', ts, value: i + 1, type: odd ? 'distribution' : 'count', tags: { host: 'web-0' } });
+    out.push({ tenant: 'acme', name: 'mixdist', ts, value: i + 0.5, type: odd ? 'count' : 'distribution', tags: { host: 'web-0' } });
+  }
   // Tenant B: a metric A does not have, and one A has, with values A's data never reaches.
   for (let i = 0; i < 20; i++) {
     out.push({ tenant: 'globex', name: 'secret', ts: BASE + i * 60_000, value: 777_777, type: 'count', tags: { host: 'globex-only' } });
@@ -131,7 +140,7 @@ describe('Query on the embedded stack', () => {
     // Assess
     expect(a.statusCode).toBe(200);
     const metrics = (JSON.parse(a.body) as { metrics: Array<{ name: string; type: string; lastSeen: number }> }).metrics;
-    expect(metrics.map((m) => [m.name, m.type])).toEqual([['cpu', 'gauge'], ['lat', 'distribution'], ['req', 'count']]);
+    expect(metrics.map((m) => [m.name, m.type])).toEqual([['cpu', 'gauge'], ['lat', 'distribution'], ['mixdist', 'distribution'], ['mixed', 'count'], ['req', 'count']]);
     for (const m of metrics) expect(m.lastSeen).toBeGreaterThanOrEqual(BASE);
     expect((JSON.parse(g.body) as { metrics: Array<{ name: string }> }).metrics.map((m) => m.name)).toEqual(['req', 'secret']);
     expect(s.statusCode).toBe(200);
@@ -150,6 +159,12 @@ describe('Query on the embedded stack', () => {
     cases.push({ metric, agg, interval: 3600, by: 'env', range: [0, SPAN] });
     // Days computed from hours.
     cases.push({ metric, agg, interval: 86400, filter: 'host:web-1', by: 'env', range: [0, SPAN] });
+  }
+  for (const metric of ['mixed', 'mixdist']) {
+    for (const agg of ['count', 'sum', 'min', 'max'] as const) {
+      cases.push({ metric, agg, interval: 60, range: [0.4 * H + 17_000, 0.75 * H + 5_000] });
+      cases.push({ metric, agg, interval: 3600, range: [0, SPAN] });
+    }
   }
 
   it.each(cases)('$agg of $metric at $interval s, filter=$filter by=$by matches ground truth', async (c) => {

@@ -65,8 +65,8 @@ describe('Class: DynamoRollupReader', () => {
       .on(QueryCommand, { ExpressionAttributeValues: { ':pk': { S: 'acme#s#AAA#1h' }, ':a': { S: String(T0) }, ':b': { S: String(T0 + 3_600_000) } } })
       .resolves({
         Items: [
-          { sk: { S: String(T0) }, mins: { B: encodeMinutes(hour0, T0) } },
-          { sk: { S: String(T0 + 3_600_000) }, mins: { B: encodeMinutes(hour1, T0 + 3_600_000) } },
+          { sk: { S: String(T0) }, count: { N: '3' }, mins: { B: encodeMinutes(hour0, T0) } },
+          { sk: { S: String(T0 + 3_600_000) }, count: { N: '2' }, mins: { B: encodeMinutes(hour1, T0 + 3_600_000) } },
         ],
       });
     const r = reader();
@@ -80,21 +80,61 @@ describe('Class: DynamoRollupReader', () => {
       { start: T0 + 3_660_000, count: 1, sum: 0.25, min: 0.25, max: 0.25 },
     ]);
     expect(ddb.commandCalls(QueryCommand).map((c) => c.args[0].input)).toEqual([
-      expect.objectContaining({ ProjectionExpression: '#sk, #m', ExpressionAttributeNames: { '#sk': 'sk', '#m': 'mins' } }),
+      expect.objectContaining({ ProjectionExpression: '#sk, #c, #m', ExpressionAttributeNames: { '#sk': 'sk', '#c': 'count', '#m': 'mins' } }),
     ]);
     expect(r.calls).toBe(1);
   });
 
-  it('reads the minutes of a distribution from its 1 m items', async () => {
+  it('also reads the 1 m items of an hour whose packed minutes miss some of its events, and only that hour', async () => {
+    // Prepare: hour T0 holds 5 events, its minutes 3 (2 came before packing, or were distributions).
+    const hour0 = emptyMinutes();
+    hour0[10] = { count: 3, sum: 3, min: 1, max: 1 };
+    const hour1 = emptyMinutes();
+    hour1[0] = { count: 1, sum: 7, min: 7, max: 7 };
+    const range = { ':a': { S: String(T0) }, ':b': { S: String(T0 + 3_600_000) } };
+    ddb.on(QueryCommand, { ExpressionAttributeValues: { ':pk': { S: 'acme#s#AAA#1h' }, ...range } }).resolves({
+      Items: [
+        { sk: { S: String(T0) }, count: { N: '5' }, mins: { B: encodeMinutes(hour0, T0) } },
+        { sk: { S: String(T0 + 3_600_000) }, count: { N: '1' }, mins: { B: encodeMinutes(hour1, T0 + 3_600_000) } },
+      ],
+    });
+    ddb.on(QueryCommand, { ExpressionAttributeValues: { ':pk': { S: 'acme#s#AAA#1m' }, ':a': { S: String(T0) }, ':b': { S: String(T0 + 59 * 60_000) } } }).resolves({
+      Items: [{ sk: { S: String(T0 + 600_000) }, count: { N: '2' }, sum: { N: '4' }, min: { N: '2' }, max: { N: '2' } }],
+    });
+    const r = reader();
+
+    // Act
+    const out = await r.readBuckets('acme', ['AAA'], '1m', T0, T0 + 3_600_000 + 59 * 60_000, 'sum', 'count');
+
+    // Assess: minute 10 of hour T0 comes from both places (different events); they add up in series.ts.
+    expect(out.get('AAA')!.map((b) => [b.start, b.count, b.sum])).toEqual([
+      [T0 + 600_000, 3, 3],
+      [T0 + 3_600_000, 1, 7],
+      [T0 + 600_000, 2, 4],
+    ]);
+    expect(r.calls).toBe(2);
+  });
+
+  it('reads the minutes of a distribution from its 1 m items, and any count or gauge events of its series from the 1 h items', async () => {
     // Prepare
-    ddb.on(QueryCommand, { ExpressionAttributeValues: { ':pk': { S: 'acme#s#AAA#1m' }, ':a': { S: String(T0) }, ':b': { S: String(T0 + 60_000) } } }).resolves({ Items: [] });
+    const hour = emptyMinutes();
+    hour[0] = { count: 1, sum: 2, min: 2, max: 2 };
+    ddb.on(QueryCommand, { ExpressionAttributeValues: { ':pk': { S: 'acme#s#AAA#1m' }, ':a': { S: String(T0) }, ':b': { S: String(T0 + 60_000) } } }).resolves({
+      Items: [{ sk: { S: String(T0 + 60_000) }, count: { N: '1' }, sketch: { B: new Sketch().encode() } }],
+    });
+    ddb.on(QueryCommand, { ExpressionAttributeValues: { ':pk': { S: 'acme#s#AAA#1h' }, ':a': { S: String(T0) }, ':b': { S: String(T0) } } }).resolves({
+      Items: [{ sk: { S: String(T0) }, count: { N: '2' }, mins: { B: encodeMinutes(hour, T0) } }],
+    });
 
     // Act
     const out = await reader().readBuckets('acme', ['AAA'], '1m', T0, T0 + 60_000, 'sketch', 'distribution');
 
     // Assess
-    expect(out.get('AAA')).toEqual([]);
-    expect(ddb.commandCalls(QueryCommand)).toHaveLength(1);
+    expect(out.get('AAA')!.map((b) => [b.start, b.count, b.sketch !== undefined])).toEqual([
+      [T0 + 60_000, 1, true],
+      [T0, 1, false],
+    ]);
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(2);
   });
 
   it('reads the metric list, one metric and the series index of the tenant', async () => {
