@@ -31,8 +31,10 @@
  *   invocations/s = max(shards ÷ batching window, records/s ÷ batch size, bytes/s ÷ 6 MB).
  * - Items per rollup batch: series are spread over shards (partition key tenant#bucket(hash(name))),
  *   so a batch of n events on a shard holding S series touches S·(1 − e^(−n/S)) series (uniform activity).
- * - DynamoDB storage: every series has a 1-minute item for 15 days and a 1-hour item for 400 days
- *   (the TTL defaults), each of the measured p99 item size plus 100 B of per-item overhead.
+ * - DynamoDB storage: the bytes the rollup section measured per series for an hour of data (items
+ *   plus 100 B of per-item overhead each), kept for the TTL defaults: 1 m items (distribution
+ *   minutes) 15 days, 1 h items (with count and gauge minutes packed in) 400 days. The naive
+ *   pipeline's own items the same way.
  * - S3: one object per tenant per archive invocation; compaction reads each small object once and
  *   writes one object per tenant-hour; storage priced for one month of data (it grows with retention).
  * - Athena: `queriesPerMonth` queries, each over one tenant-day; Parquet reads `athenaColumnFraction`
@@ -41,6 +43,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { DEFAULT_TTL_DAYS } from '../functions/rollup/keys.ts';
 import { FUNCTIONS } from '../lib/functions.ts';
 import { PRICES, PRICES_REGION, PRICES_TAKEN, type Prices } from './prices.ts';
 
@@ -53,8 +56,8 @@ const LAMBDA_BATCH_PAYLOAD_BYTES = 6 * 1000 * 1000;
 const SHARD_IN_BYTES = MIB;
 const SHARD_IN_RECORDS = 1000;
 const SHARD_OUT_BYTES = 2 * MIB;
-/** DynamoDB TTL defaults (DESIGN.md): 1-minute buckets 15 days, 1-hour buckets 400 days. */
-const ITEMS_PER_SERIES = 1440 * 15 + 24 * 400;
+/** Hours of data kept per resolution: the TTL defaults, 15 days of 1 m items, 400 days of 1 h items. */
+const HOURS_KEPT = { '1m': 24 * DEFAULT_TTL_DAYS['1m'], '1h': 24 * DEFAULT_TTL_DAYS['1h'] } as const;
 
 export interface Workload {
   readonly eventsPerSecond: number;
@@ -104,7 +107,14 @@ export interface WritePoint {
   readonly wcuPer1k: number;
   readonly rcuPer1k: number;
   readonly naiveWcuPer1k: number;
-  readonly avgItemBytes: number;
+  /** Bytes stored per series for one hour of data, by the retention that keeps them (bench/rollup.ts). */
+  readonly storedPerSeriesHour: Stored;
+  readonly naiveStoredPerSeriesHour: Stored;
+}
+
+export interface Stored {
+  readonly '1m': number;
+  readonly '1h': number;
 }
 
 /** Per-event figures the model needs; each has an `ours` and a `naive` value where both exist. */
@@ -146,9 +156,9 @@ export const FALLBACK: Measured = {
   archiveRate: 62_982,
   naiveArchiveRate: 146_106,
   writePoints: [
-    { seriesPerBatch: 100, eventsPerBatch: 10_000, wcuPer1k: 20, rcuPer1k: 9, naiveWcuPer1k: 2000, avgItemBytes: 708 },
-    { seriesPerBatch: 1000, eventsPerBatch: 10_000, wcuPer1k: 200, rcuPer1k: 90, naiveWcuPer1k: 2000, avgItemBytes: 845 },
-    { seriesPerBatch: 10_000, eventsPerBatch: 10_000, wcuPer1k: 2000, rcuPer1k: 900, naiveWcuPer1k: 2000, avgItemBytes: 545 },
+    { seriesPerBatch: 100, eventsPerBatch: 10_000, wcuPer1k: 20, rcuPer1k: 9, naiveWcuPer1k: 2000, storedPerSeriesHour: { '1m': 60 * 708, '1h': 708 }, naiveStoredPerSeriesHour: { '1m': 60 * 300, '1h': 300 } },
+    { seriesPerBatch: 1000, eventsPerBatch: 10_000, wcuPer1k: 200, rcuPer1k: 90, naiveWcuPer1k: 2000, storedPerSeriesHour: { '1m': 60 * 845, '1h': 845 }, naiveStoredPerSeriesHour: { '1m': 60 * 300, '1h': 300 } },
+    { seriesPerBatch: 10_000, eventsPerBatch: 10_000, wcuPer1k: 2000, rcuPer1k: 900, naiveWcuPer1k: 2000, storedPerSeriesHour: { '1m': 60 * 545, '1h': 545 }, naiveStoredPerSeriesHour: { '1m': 60 * 300, '1h': 300 } },
   ],
   archiveAvgEventBytes: 204.6,
   parquetBytesPerEvent: 15.5,
@@ -157,6 +167,25 @@ export const FALLBACK: Measured = {
 
 // ---------------------------------------------------------------------------------------------
 // Reading results.json
+
+const pos = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n) && n > 0;
+
+/**
+ * Stored bytes per series-hour from a write-cost run. Runs before they were measured: one item per
+ * minute and one per hour, each of the p99 item size (else `fallbackItem`) plus 100 B; naive the same.
+ */
+function storedOf(c: Record<string, number>, fallbackItem: number): Pick<WritePoint, 'storedPerSeriesHour' | 'naiveStoredPerSeriesHour'> {
+  const { stored1m, stored1h, naiveStored1m, naiveStored1h } = c;
+  if (pos(stored1h) && pos(naiveStored1m) && pos(naiveStored1h)) {
+    return {
+      storedPerSeriesHour: { '1m': stored1m ?? 0, '1h': stored1h },
+      naiveStoredPerSeriesHour: { '1m': naiveStored1m, '1h': naiveStored1h },
+    };
+  }
+  const item = pos(c['p99ItemBytes']) ? c['p99ItemBytes'] + 100 : fallbackItem;
+  const per = { '1m': 60 * item, '1h': item };
+  return { storedPerSeriesHour: per, naiveStoredPerSeriesHour: per };
+}
 
 interface FigureLike {
   readonly section: string;
@@ -186,7 +215,6 @@ export function measuredFromResults(results: unknown, fallback: Measured = FALLB
   const sections = (results as { sections?: SectionLike[] } | null)?.sections ?? [];
   const section = (name: string) => sections.find((s) => s.section === name && s.ok !== false);
   const fig = (s: SectionLike | undefined, name: string) => s?.figures?.find((f) => f.name === name);
-  const pos = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n) && n > 0;
   const set = <K extends keyof Measured>(k: K, v: unknown) => {
     if (pos(v)) {
       (m as Record<K, unknown>)[k] = v;
@@ -230,8 +258,7 @@ export function measuredFromResults(results: unknown, fallback: Measured = FALLB
         wcuPer1k: per1k(wcu),
         rcuPer1k: per1k(c['rcu']),
         naiveWcuPer1k: per1k(c['naiveWcu']),
-        // Stored size: the p99 item plus DynamoDB's 100 bytes of per-item overhead; else WCU-rounded.
-        avgItemBytes: pos(c['p99ItemBytes']) ? c['p99ItemBytes'] + 100 : writes > 0 ? (wcu / writes) * 1024 : 1024,
+        ...storedOf(c, writes > 0 ? (wcu / writes) * 1024 : 1024),
       });
     }
     if (points.length > 0 && points.every((p) => pos(p.wcuPer1k) && pos(p.naiveWcuPer1k))) {
@@ -368,8 +395,8 @@ export function costModel(workload: Workload, measured: Measured = FALLBACK, con
     const tb = (queriesPerMonth * perQuery) / 1024 ** 4;
     return { service: 'Athena', monthlyUsd: tb * p.athena.perTbScanned, detail: `${queriesPerMonth} queries × ${num(perQuery / GB)} GB (one tenant-day${columnFraction < 1 ? `, ${columnFraction} of columns` : ''})` };
   };
-  const dynamo = (wcuPerSec: number, rcuPerSec: number, avgItemBytes: number): CostLine => {
-    const storageGb = (series * ITEMS_PER_SERIES * avgItemBytes) / GB;
+  const dynamo = (wcuPerSec: number, rcuPerSec: number, stored: Stored): CostLine => {
+    const storageGb = (series * (stored['1m'] * HOURS_KEPT['1m'] + stored['1h'] * HOURS_KEPT['1h'])) / GB;
     const monthlyUsd =
       ((wcuPerSec * SECONDS_PER_MONTH) / 1e6) * p.dynamodb.perMillionWru + ((rcuPerSec * SECONDS_PER_MONTH) / 1e6) * p.dynamodb.perMillionRru + storageGb * p.dynamodb.storagePerGbMonth;
     return { service: 'DynamoDB', monthlyUsd, detail: `${num(wcuPerSec)} WRU/s, ${num(rcuPerSec)} RRU/s, ${num(storageGb)} GB stored` };
@@ -401,7 +428,7 @@ export function costModel(workload: Workload, measured: Measured = FALLBACK, con
   const wcuPerSec = Math.min(rollupInv * touched * wcuPerSeriesBatch, (eps * wp.naiveWcuPer1k) / 1000);
   const rcuPerSec = wcuPerSec * (wp.rcuPer1k / wp.wcuPer1k);
   const parquet = measured.parquetBytesPerEvent * scaleArchive;
-  const oursDynamo = dynamo(wcuPerSec, rcuPerSec, wp.avgItemBytes);
+  const oursDynamo = dynamo(wcuPerSec, rcuPerSec, wp.storedPerSeriesHour);
   const oursDynamoLine: CostLine = { ...oursDynamo, detail: `${oursDynamo.detail}; ${num(touched)} series/batch (measured point ${num(wp.seriesPerBatch)})` };
   const oursLambda = (withArchive: boolean): CostLine => {
     const gbs = intakeGbs + rollupGbs + (withArchive ? archiveGbs : 0);
@@ -433,7 +460,7 @@ export function costModel(workload: Workload, measured: Measured = FALLBACK, con
   const naive: CostLine[] = [
     kinesisLine(naiveK),
     { service: 'Lambda', monthlyUsd: lambdaUsd(nGbs, nReq), detail: `${num(nGbs / 1e6)} M GB-s, ${num(nReq / 1e6)} M invocations` },
-    dynamo((eps * wp.naiveWcuPer1k) / 1000, 0, wp.avgItemBytes),
+    dynamo((eps * wp.naiveWcuPer1k) / 1000, 0, wp.naiveStoredPerSeriesHour),
     { service: 'S3', ...archiveS3(ndjson, nArchiveInv, false) },
     apiLine,
     athena(ndjson, 1),

@@ -11,8 +11,9 @@
  *    10,000-event batch, over an hour of event time (60 batches, one per minute, through the real
  *    core and the in-memory table): bucket writes per touched item per batch (target: 1), WCUs (1
  *    per KB of the larger of the old and new item), consistent-read RCUs, and the largest item
- *    (target: < 4 KB). Index writes after the first batch are included; the cold container's first
- *    batch of index writes is noted.
+ *    (target: < 4 KB), and the bytes stored per series for that hour (the cost model's storage).
+ *    Index writes after the first batch are included; the cold container's first batch of index
+ *    writes is noted.
  *
  *   npm run bench -- --only rollup           through the harness, with the function's Node.js flags
  *   NODE_OPTIONS=--max-semi-space-size=64 npx tsx bench/rollup.ts [--quick]
@@ -201,6 +202,15 @@ interface WriteCost {
   readonly p99ItemBytes: number;
   readonly naiveWrites: number;
   readonly naiveWcu: number;
+  /**
+   * Bytes stored per series for this hour of data (every item's size plus DynamoDB's 100 B of
+   * per-item overhead), by the resolution whose retention keeps them: `1m` items (distribution
+   * minutes) and `1h` items (with count and gauge minutes packed in). Naive: its own items.
+   */
+  readonly stored1m: number;
+  readonly stored1h: number;
+  readonly naiveStored1m: number;
+  readonly naiveStored1h: number;
 }
 
 /** A memory store that measures what DynamoDB would bill. */
@@ -238,7 +248,7 @@ async function writeCost(seriesCount: number, eventsPerBatch: number, batches: n
   let events = 0;
   let naiveWrites = 0;
   let naiveWcu = 0;
-  const naiveCounts = new Map<string, { count: number; sum: number }>();
+  const naiveCounts = new Map<string, { count: number; sum: number; bytes: number; res: string }>();
   for (let b = 0; b < batches; b++) {
     const records = batchRecords(series, eventsPerBatch, HOUR_START + b * 60_000, rng, b * 100_000);
     const out = await rollupBatch(records, () => 60_000, deps, CONFIG);
@@ -252,16 +262,20 @@ async function writeCost(seriesCount: number, eventsPerBatch: number, batches: n
     for (const { event: e } of decodeBatch(records, NOW).events) {
       for (const res of RESOLUTIONS) {
         const key = { pk: bucketPk(e.tenant, seriesIdOfCanonical(JSON.stringify([e.tenant, e.name, canonicalTags(e.tags)])), res), sk: bucketSk(e.ts - (e.ts % RESOLUTION_MS[res])) };
-        const c = naiveCounts.get(itemId(key)) ?? { count: 0, sum: 0 };
+        const c = naiveCounts.get(itemId(key)) ?? { count: 0, sum: 0, bytes: 0, res };
         c.count++;
         c.sum += e.value;
+        c.bytes = naiveItemSize(key, e, c.count, c.sum);
         naiveCounts.set(itemId(key), c);
         naiveWrites++;
-        naiveWcu += Math.ceil(naiveItemSize(key, e, c.count, c.sum) / 1024);
+        naiveWcu += Math.ceil(c.bytes / 1024);
       }
     }
   }
   const sizes = [...store.sizes].sort((a, b) => a - b);
+  const stored = { '1m': 0, '1h': 0, naive1m: 0, naive1h: 0 };
+  for (const { key, item } of store.buckets.values()) stored[key.pk.endsWith('#1m') ? '1m' : '1h'] += itemSize(bucketToItem(key, item)) + 100;
+  for (const c of naiveCounts.values()) stored[c.res === '1m' ? 'naive1m' : 'naive1h'] += c.bytes + 100;
   return {
     events,
     batches,
@@ -275,6 +289,10 @@ async function writeCost(seriesCount: number, eventsPerBatch: number, batches: n
     p99ItemBytes: sizes[Math.floor(0.99 * (sizes.length - 1))] ?? 0,
     naiveWrites,
     naiveWcu,
+    stored1m: stored['1m'] / seriesCount,
+    stored1h: stored['1h'] / seriesCount,
+    naiveStored1m: stored.naive1m / seriesCount,
+    naiveStored1h: stored.naive1h / seriesCount,
   };
 }
 
@@ -351,7 +369,7 @@ const section = defineSection({
         unit: 'events/s',
         stats: m1k.ours,
         baseline: { name: naiveName, stats: m1k.naive },
-        note: 'worst case: one event per series per batch, two items built per event',
+        note: 'worst case: one event per series per batch, every item new (two for distributions)',
       }),
     );
 

@@ -30,7 +30,10 @@ import {
 } from './port.ts';
 
 export interface RollupConfig {
-  /** Retention per resolution, ms (items expire at bucket end + this; older events are dropped). */
+  /**
+   * Retention per resolution, ms: items expire at bucket end + this, and older events are left
+   * out of that resolution. Packed minutes (minutes.ts) live in 1 h items, for the 1 h retention.
+   */
   readonly ttlMs: Readonly<Record<Resolution, number>>;
   /** Writes (and index updates) in flight. @default 16 */
   readonly writeConcurrency: number;

@@ -41,7 +41,9 @@ export interface RollupProps {
    */
   readonly definition?: FunctionDef;
   /**
-   * How long 1-minute buckets live (ROLLUP_TTL_1M_DAYS), whole days 1..3650.
+   * How long 1-minute buckets are kept (ROLLUP_TTL_1M_DAYS), whole days 1..3650: distributions'
+   * 1 m items expire then, and older events no longer enter their minute. Count and gauge minutes
+   * are packed into the 1 h items and live as long as they do.
    * @default - the function's default, 15 days
    */
   readonly ttl1mDays?: number;

@@ -38,7 +38,17 @@ const MEASURED: Measured = {
   naiveRollupRate: 100_000,
   archiveRate: 50_000,
   naiveArchiveRate: 100_000,
-  writePoints: [{ seriesPerBatch: 100, eventsPerBatch: 10_000, wcuPer1k: 20, rcuPer1k: 10, naiveWcuPer1k: 2000, avgItemBytes: 500 }],
+  writePoints: [
+    {
+      seriesPerBatch: 100,
+      eventsPerBatch: 10_000,
+      wcuPer1k: 20,
+      rcuPer1k: 10,
+      naiveWcuPer1k: 2000,
+      storedPerSeriesHour: { '1m': 600, '1h': 2_000 },
+      naiveStoredPerSeriesHour: { '1m': 60 * 300, '1h': 300 },
+    },
+  ],
   archiveAvgEventBytes: 200,
   parquetBytesPerEvent: 15,
   ndjsonGzipBytesPerEvent: 20,
@@ -91,11 +101,13 @@ describe('cost model at 1,000 events/s', () => {
     // One shard, one rollup batch a second of 1,000 events over 100 series: 100·(1 − e^−10) touched;
     // the measured point costs 20 WCU per 1k events at 10k events/100 series = 2 WCU, 1 RCU per series-batch.
     const touched = 100 * (1 - Math.exp(-10));
-    const storageGb = (100 * (1440 * 15 + 24 * 400) * 500) / GB;
+    // Storage: each series' bytes per hour of data, 15 days of the 1 m share, 400 days of the 1 h share.
+    const storageGb = (100 * (600 * 24 * 15 + 2_000 * 24 * 400)) / GB;
     const expected = ((touched * 2 * SECONDS_PER_MONTH) / 1e6) * 0.625 + ((touched * SECONDS_PER_MONTH) / 1e6) * 0.125 + storageGb * 0.25;
     expect(line(ours, 'DynamoDB')).toBeCloseTo(expected, 6);
-    // naive: 2 WCU per event, no reads.
-    expect(line(naive, 'DynamoDB')).toBeCloseTo(2000 * 2.628 * 0.625 + storageGb * 0.25, 6);
+    // naive: 2 WCU per event, no reads, its own items.
+    const naiveGb = (100 * (60 * 300 * 24 * 15 + 300 * 24 * 400)) / GB;
+    expect(line(naive, 'DynamoDB')).toBeCloseTo(2000 * 2.628 * 0.625 + naiveGb * 0.25, 6);
   });
 
   it('prices the Parquet archive and its compaction in S3', () => {
@@ -157,7 +169,22 @@ describe('measured figures', () => {
         {
           section: 'rollup',
           ok: true,
-          info: { writeCost100: { events: 100_000, batches: 10, bucketWrites: 2000, indexWrites: 0, wcu: 2000, rcu: 900, p99ItemBytes: 600, naiveWcu: 200_000 } },
+          info: {
+            writeCost100: { events: 100_000, batches: 10, bucketWrites: 2000, indexWrites: 0, wcu: 2000, rcu: 900, p99ItemBytes: 600, naiveWcu: 200_000 },
+            writeCost1000: {
+              events: 100_000,
+              batches: 10,
+              bucketWrites: 2000,
+              indexWrites: 0,
+              wcu: 2000,
+              rcu: 900,
+              naiveWcu: 200_000,
+              stored1m: 400,
+              stored1h: 2_500,
+              naiveStored1m: 18_000,
+              naiveStored1h: 300,
+            },
+          },
           figures: [],
         },
         { section: 'archive', ok: false, figures: [{ section: 'archive', name: 'bytes/event (Parquet ZSTD)', value: 1 }] },
@@ -165,7 +192,20 @@ describe('measured figures', () => {
     };
     const { measured, fromResults } = measuredFromResults(results);
     expect(measured).toMatchObject({ intakeAvgEventBytes: 210, recordsPerEvent: 0.004, naiveRecordsPerEvent: 1, streamBytesPerEvent: 18, naiveStreamBytesPerEvent: 230 });
-    expect(measured.writePoints).toEqual([{ seriesPerBatch: 100, eventsPerBatch: 10_000, wcuPer1k: 20, rcuPer1k: 9, naiveWcuPer1k: 2000, avgItemBytes: 700 }]);
+    // A run from before stored bytes were measured: one item a minute and one an hour, of the p99 size + 100 B.
+    const per = { '1m': 60 * 700, '1h': 700 };
+    expect(measured.writePoints).toEqual([
+      { seriesPerBatch: 100, eventsPerBatch: 10_000, wcuPer1k: 20, rcuPer1k: 9, naiveWcuPer1k: 2000, storedPerSeriesHour: per, naiveStoredPerSeriesHour: per },
+      {
+        seriesPerBatch: 1000,
+        eventsPerBatch: 10_000,
+        wcuPer1k: 20,
+        rcuPer1k: 9,
+        naiveWcuPer1k: 2000,
+        storedPerSeriesHour: { '1m': 400, '1h': 2_500 },
+        naiveStoredPerSeriesHour: { '1m': 18_000, '1h': 300 },
+      },
+    ]);
     // A failed section is ignored.
     expect(measured.parquetBytesPerEvent).toBe(FALLBACK.parquetBytesPerEvent);
     expect(fromResults).toContain('writePoints');
