@@ -140,8 +140,9 @@ export interface Measured {
 }
 
 /**
- * Fallbacks: intake from a full run and rollup/archive from a quick run, 2026-11-28, 2-vCPU AMD
- * EPYC, Node 20.20 (`npm run bench`). Used per field when results.json lacks the figure.
+ * Fallbacks: intake from a full run and archive from a quick run, 2026-11-28, 2-vCPU AMD EPYC,
+ * Node 20.20 (`npm run bench`); rollup rates and write points from the full run of 08:57 UTC that
+ * day (packed minutes). Used per field when results.json lacks the figure.
  */
 export const FALLBACK: Measured = {
   intakeAvgEventBytes: 204.6,
@@ -151,14 +152,14 @@ export const FALLBACK: Measured = {
   naiveStreamBytesPerEvent: 222.89,
   intakeRate: 111_710,
   naiveIntakeRate: 433_123,
-  rollupRate: 34_987,
-  naiveRollupRate: 62_439,
+  rollupRate: 305_422,
+  naiveRollupRate: 282_438,
   archiveRate: 62_982,
   naiveArchiveRate: 146_106,
   writePoints: [
-    { seriesPerBatch: 100, eventsPerBatch: 10_000, wcuPer1k: 20, rcuPer1k: 9, naiveWcuPer1k: 2000, storedPerSeriesHour: { '1m': 60 * 708, '1h': 708 }, naiveStoredPerSeriesHour: { '1m': 60 * 300, '1h': 300 } },
-    { seriesPerBatch: 1000, eventsPerBatch: 10_000, wcuPer1k: 200, rcuPer1k: 90, naiveWcuPer1k: 2000, storedPerSeriesHour: { '1m': 60 * 845, '1h': 845 }, naiveStoredPerSeriesHour: { '1m': 60 * 300, '1h': 300 } },
-    { seriesPerBatch: 10_000, eventsPerBatch: 10_000, wcuPer1k: 2000, rcuPer1k: 900, naiveWcuPer1k: 2000, storedPerSeriesHour: { '1m': 60 * 545, '1h': 545 }, naiveStoredPerSeriesHour: { '1m': 60 * 300, '1h': 300 } },
+    { seriesPerBatch: 100, eventsPerBatch: 10_000, wcuPer1k: 14.74, rcuPer1k: 9.83, naiveWcuPer1k: 2000, storedPerSeriesHour: { '1m': 12_010, '1h': 1_034 }, naiveStoredPerSeriesHour: { '1m': 16_595, '1h': 278 } },
+    { seriesPerBatch: 1000, eventsPerBatch: 10_000, wcuPer1k: 147.6, rcuPer1k: 98.3, naiveWcuPer1k: 2000, storedPerSeriesHour: { '1m': 9_097, '1h': 1_034 }, naiveStoredPerSeriesHour: { '1m': 16_544, '1h': 278 } },
+    { seriesPerBatch: 10_000, eventsPerBatch: 10_000, wcuPer1k: 1470.5, rcuPer1k: 983.3, naiveWcuPer1k: 2000, storedPerSeriesHour: { '1m': 8_642, '1h': 921 }, naiveStoredPerSeriesHour: { '1m': 16_442, '1h': 276 } },
   ],
   archiveAvgEventBytes: 204.6,
   parquetBytesPerEvent: 15.5,
