@@ -1,7 +1,8 @@
 /**
  * streamfold's local command line.
  *
- *   npm start                                   the embedded stack (PORT, STREAMFOLD_DATA_DIR, STREAMFOLD_TENANTS)
+ *   npm start [-- --port N] [--data-dir DIR]    the embedded stack (defaults: PORT or 8787,
+ *                                               STREAMFOLD_DATA_DIR or .streamfold; STREAMFOLD_TENANTS)
  *   npm run tenants -- create <tenant> [--scopes write,read]
  *   npm run tenants -- list [<tenant>]
  *   npm run tenants -- revoke <keyId>
@@ -23,7 +24,7 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'start':
-      return start();
+      return start(rest);
     case 'tenants':
       return tenants(rest);
     default:
@@ -32,8 +33,19 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function start(): Promise<number> {
-  const stack = await startStack();
+async function start(args: string[]): Promise<number> {
+  const usage = 'usage: start [--port N] [--data-dir DIR]';
+  let values: { port?: string; 'data-dir'?: string };
+  try {
+    ({ values } = parseArgs({ args, strict: true, allowPositionals: false, options: { port: { type: 'string' }, 'data-dir': { type: 'string' } } }));
+  } catch (err) {
+    throw new StreamfoldError(`${(err as Error).message}; ${usage}`);
+  }
+  const port = values.port === undefined ? undefined : Number(values.port);
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65_535 && /^\d+$/.test(values.port!))) {
+    throw new StreamfoldError(`--port must be a whole number 0..65535 (0 picks a free port), got ${JSON.stringify(values.port)}; ${usage}`);
+  }
+  const stack = await startStack({ ...(port !== undefined ? { port } : {}), ...(values['data-dir'] !== undefined ? { dataDir: values['data-dir'] } : {}) });
   console.log(`streamfold is running at ${stack.url}  (state in ${stack.dataDir}; Ctrl-C stops it)`);
   console.log(`  send:  curl -s -X POST ${stack.url}/v1/events -H "x-api-key: $KEY" -d '[{"name":"http.requests","ts":'$(date +%s000)',"tags":{"env":"dev"}}]'`);
   await new Promise<void>((resolveStop) => {
