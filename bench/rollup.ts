@@ -229,8 +229,10 @@ class MeteredStore extends MemoryRollupStore {
   }
   override async readBuckets(keys: readonly ItemKey[]) {
     const res = await super.readBuckets(keys);
-    // Strongly consistent: 1 RCU per 4 KB per item (BatchGetItem rounds each item up).
+    // Strongly consistent: 1 RCU per 4 KB per item (BatchGetItem rounds each item up); a key with
+    // no item still costs 1 RCU.
     for (const item of res.items.values()) this.rcu += Math.ceil(itemSize(bucketToItem({ pk: '', sk: '' }, item)) / 4096);
+    this.rcu += keys.length - res.items.size;
     return res;
   }
 }

@@ -5,7 +5,9 @@
  *
  * Environment: ROLLUPS_TABLE_NAME (required); ROLLUP_TTL_1M_DAYS (default 15), ROLLUP_TTL_1H_DAYS
  * (default 400); ROLLUP_WRITE_CONCURRENCY (16), ROLLUP_READ_CONCURRENCY (4), ROLLUP_TIME_MARGIN_MS
- * (1000); POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE, LOG_LEVEL.
+ * (1000); ROLLUP_ITEM_CACHE_ENTRIES (20000: bucket items a container keeps between batches so it
+ * need not read them again, core.ts RollupCache; 0 = read every item every batch);
+ * POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE, LOG_LEVEL.
  *
  * The event source mapping should set ReportBatchItemFailures and BisectBatchOnFunctionError:
  * unwritten items come back as a batch item failure, unexpected errors as a function error.
@@ -16,7 +18,7 @@ import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aw
 import { dynamoClient } from '../shared/clients.ts';
 import { optionalInt, tableName, type Env } from '../shared/config.ts';
 import { ConfigError } from '../shared/errors.ts';
-import { DEFAULT_ROLLUP_CONFIG, RollupCache, rollupBatch, type RollupConfig, type RollupDeps, type RollupMetrics } from './core.ts';
+import { DEFAULT_ITEM_CACHE_ENTRIES, DEFAULT_ROLLUP_CONFIG, RollupCache, rollupBatch, type RollupConfig, type RollupDeps, type RollupMetrics } from './core.ts';
 import { DEFAULT_TTL_DAYS, daysToMs } from './keys.ts';
 import { DynamoRollupStore, type DynamoSender } from './store.ts';
 
@@ -63,8 +65,9 @@ export function createRollupHandler(env: Env, overrides: RollupOverrides = {}): 
   const store =
     depOverrides.store ??
     new DynamoRollupStore(dynamoClient(env === process.env ? undefined : env) as unknown as DynamoSender, tableName(env, 'rollups'));
+  const itemCacheEntries = optionalInt(env, 'ROLLUP_ITEM_CACHE_ENTRIES', DEFAULT_ITEM_CACHE_ENTRIES, 0, 1_000_000);
   const deps: RollupDeps = {
-    cache: new RollupCache(),
+    cache: new RollupCache(100_000, itemCacheEntries),
     now: Date.now,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     random: Math.random,

@@ -1,7 +1,8 @@
 /**
  * Rollup of one Kinesis batch: decode and validate, aggregate the whole batch in memory, then for
- * each touched item read it (strongly consistent, <= 100 keys per call), merge above its watermark
- * and write it once, conditional on the version read (merge.ts argues why this is exactly-once).
+ * each touched item read it (strongly consistent, <= 100 keys per call; or take the copy this
+ * container last read or wrote, RollupCache), merge above its watermark and write it once,
+ * conditional on the version read (merge.ts argues why this is exactly-once).
  * Series-index and metric-list entries are written when new to this container or when their
  * lastSeen moved by INDEX_REFRESH_MS (idempotent max updates).
  *
@@ -68,6 +69,7 @@ export type RollupMetricName =
   | 'outOfRange'
   | 'itemsWritten'
   | 'itemsCovered'
+  | 'itemCacheHits'
   | 'indexWrites'
   | 'conflicts'
   | 'retries'
@@ -85,13 +87,47 @@ export interface RollupLogger {
   error(message: string, details?: Record<string, unknown>): void;
 }
 
-/** What one container remembers between batches: series ids and index entries already written. */
+/** Bucket items one container keeps by default (ROLLUP_ITEM_CACHE_ENTRIES). */
+export const DEFAULT_ITEM_CACHE_ENTRIES = 20_000;
+
+/**
+ * What one container remembers between batches: series ids, index entries already written, and
+ * the bucket items it last read or wrote, so the next batch merges into them without reading them
+ * again. A remembered item may be stale (another container wrote it since): the write is
+ * conditional on its version, and a lost condition re-reads it from the table. An item a stale
+ * copy calls covered is covered (watermarks only advance).
+ */
 export class RollupCache {
   readonly ids: SeriesIdCache;
   private readonly indexed = new Map<string, number>();
+  /** By item id, least recently used first. */
+  private readonly items = new Map<string, StoredBucket>();
 
-  constructor(private readonly maxEntries = 100_000) {
+  constructor(
+    private readonly maxEntries = 100_000,
+    private readonly maxItems = DEFAULT_ITEM_CACHE_ENTRIES,
+  ) {
     this.ids = new SeriesIdCache(maxEntries);
+  }
+
+  item(id: string): StoredBucket | undefined {
+    const item = this.items.get(id);
+    if (item !== undefined) {
+      this.items.delete(id);
+      this.items.set(id, item);
+    }
+    return item;
+  }
+
+  rememberItem(id: string, item: StoredBucket): void {
+    if (this.maxItems <= 0) return;
+    this.items.delete(id);
+    if (this.items.size >= this.maxItems) this.items.delete(this.items.keys().next().value!);
+    this.items.set(id, item);
+  }
+
+  forgetItem(id: string): void {
+    this.items.delete(id);
   }
 
   /** True when the entry was never written here, or its lastSeen moved by INDEX_REFRESH_MS. */
@@ -128,6 +164,8 @@ export interface RollupStats {
   itemsWritten: number;
   /** Items whose contributions were all below their watermark already (replays). */
   itemsCovered: number;
+  /** Items merged into this container's copy instead of being read (RollupCache). */
+  itemCacheHits: number;
   indexWrites: number;
   conflicts: number;
   retries: number;
@@ -196,8 +234,19 @@ export async function rollupBatch(
   const index = indexUnits(agg, deps, config);
 
   try {
+    // Items this container read or wrote last need no read (RollupCache); the rest are read.
+    const toRead: BucketUnit[] = [];
+    for (const u of buckets) {
+      const known = deps.cache.item(u.partial.id);
+      if (known === undefined) toRead.push(u);
+      else {
+        u.loaded = true;
+        u.stored = known;
+        stats.itemCacheHits++;
+      }
+    }
     const chunks: BucketUnit[][] = [];
-    for (let i = 0; i < buckets.length; i += MAX_BATCH_READ_KEYS) chunks.push(buckets.slice(i, i + MAX_BATCH_READ_KEYS));
+    for (let i = 0; i < toRead.length; i += MAX_BATCH_READ_KEYS) chunks.push(toRead.slice(i, i + MAX_BATCH_READ_KEYS));
     await run.pool(chunks, config.readConcurrency, (chunk) => run.read(chunk));
     await run.pool<BucketUnit | IndexUnit>([...index, ...buckets], config.writeConcurrency, (u) =>
       u.kind === 'bucket' ? run.writeBucket(u) : run.writeIndex(u),
@@ -218,6 +267,7 @@ export async function rollupBatch(
     items: stats.items,
     itemsWritten: stats.itemsWritten,
     itemsCovered: stats.itemsCovered,
+    itemCacheHits: stats.itemCacheHits,
     indexWrites: stats.indexWrites,
     conflicts: stats.conflicts,
     retries: stats.retries,
@@ -297,6 +347,7 @@ function emitMetrics(deps: RollupDeps, s: RollupStats): void {
   m.add('outOfRange', s.outOfRange, 'Count');
   m.add('itemsWritten', s.itemsWritten, 'Count');
   m.add('itemsCovered', s.itemsCovered, 'Count');
+  m.add('itemCacheHits', s.itemCacheHits, 'Count');
   m.add('indexWrites', s.indexWrites, 'Count');
   m.add('conflicts', s.conflicts, 'Count');
   m.add('retries', s.retries, 'Count');
@@ -323,6 +374,7 @@ class Run {
       items: 0,
       itemsWritten: 0,
       itemsCovered: 0,
+      itemCacheHits: 0,
       indexWrites: 0,
       conflicts: 0,
       retries: 0,
@@ -389,6 +441,7 @@ class Run {
         } else {
           u.loaded = true;
           u.stored = res.items.get(u.partial.id);
+          if (u.stored !== undefined) this.deps.cache.rememberItem(u.partial.id, u.stored);
         }
       }
       if (rest.length > 0 && !(await this.backoff(++attempt))) {
@@ -418,6 +471,7 @@ class Run {
         await this.deps.store.writeBucket(u.partial.key, merged.item, u.stored?.ver);
         u.done = true;
         this.stats.itemsWritten++;
+        this.deps.cache.rememberItem(u.partial.id, merged.item);
         return;
       } catch (error) {
         if (error instanceof ConditionFailedError) {
@@ -428,6 +482,7 @@ class Run {
             return;
           }
           u.loaded = false;
+          this.deps.cache.forgetItem(u.partial.id);
           await this.read([u]);
           if (!u.loaded) return;
           continue;

@@ -214,6 +214,7 @@ interface Counters {
   ambiguous: number;
   conflicts: number;
   coldStarts: number;
+  itemCacheHits: number;
 }
 
 const newCounters = (): Counters => ({
@@ -231,6 +232,7 @@ const newCounters = (): Counters => ({
   ambiguous: 0,
   conflicts: 0,
   coldStarts: 0,
+  itemCacheHits: 0,
 });
 
 /** The memory store behind the current invocation's fault plan (found through AsyncLocalStorage). */
@@ -343,13 +345,20 @@ async function runSchedule(seed: number, opts: { guard: boolean }): Promise<Sche
       c = {
         busy: false,
         handler: createRollupHandler(
-          { ROLLUPS_TABLE_NAME: 'streamfold-rollups' },
+          // Containers remember the items they read or wrote (some none, some only a few), so
+          // stale copies meet the items other containers and zombies wrote since.
+          { ROLLUPS_TABLE_NAME: 'streamfold-rollups', ROLLUP_ITEM_CACHE_ENTRIES: rng.pick(['0', '3', '20000']) },
           {
             store,
             now: () => clock.now(),
             sleep: (ms) => clock.sleep(ms),
             random: () => rng.next(),
-            metrics: { add: (name, value) => name === 'conflicts' && (counters.conflicts += value) },
+            metrics: {
+              add: (name, value) => {
+                if (name === 'conflicts') counters.conflicts += value;
+                if (name === 'itemCacheHits') counters.itemCacheHits += value;
+              },
+            },
             logger: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
             flushMetrics: () => {},
             config: { idempotencyGuard: opts.guard, timeMarginMs: 300, backoffBaseMs: 10, backoffMaxMs: 200 },

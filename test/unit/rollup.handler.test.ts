@@ -14,7 +14,7 @@ import {
   type SeriesEntry,
   type StoredBucket,
 } from '../../functions/rollup/port.ts';
-import type { RollupMetricName } from '../../functions/rollup/core.ts';
+import { RollupCache, type RollupMetricName } from '../../functions/rollup/core.ts';
 import { ConfigError } from '../../functions/shared/errors.ts';
 import { kinesisRecord, logicalBuckets, ndjson, seqNo } from './support/rollup.ts';
 
@@ -327,6 +327,72 @@ describe('Function: createRollupHandler', () => {
     // Assess
     expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: seqNo(3) }] });
     expect(store.inner.buckets.size).toBe(4);
+  });
+
+  it('merges the next batch into the items it wrote without reading them again', async () => {
+    // Prepare
+    const store = new HookedStore();
+    let reads = 0;
+    store.beforeRead = () => void reads++;
+    const { invoke, metrics } = setup(store);
+    await invoke();
+    const readsAfterFirst = reads;
+    metrics.clear();
+
+    // Act: the next records of the shard, same series and hour.
+    const res = await invoke([kinesisRecord(SHARD, seqNo(5), ndjson([ev('a', 10), ev('b', 20)]))]);
+
+    // Assess
+    expect(res).toEqual({ batchItemFailures: [] });
+    expect(readsAfterFirst).toBe(1);
+    expect(reads).toBe(1);
+    expect(metrics.get('itemCacheHits')).toBe(2);
+    expect(itemOf(store, keyOf('a', '1h'))).toMatchObject({ count: 3, sum: 15, ver: 2, wm: { [SHARD]: `${seqNo(5)}:0` } });
+    expect(itemOf(store, keyOf('b', '1h'))).toMatchObject({ count: 2, sum: 22, ver: 2 });
+  });
+
+  it('re-reads a remembered item another writer changed since, and adds each event once', async () => {
+    // Prepare: after the first batch, another shard's container writes a's item.
+    const store = new HookedStore();
+    const { invoke, metrics } = setup(store);
+    await invoke();
+    const a = itemOf(store, keyOf('a', '1h'))!;
+    await store.inner.writeBucket(keyOf('a', '1h'), { ...a, count: a.count + 5, sum: a.sum + 50, wm: { ...a.wm, 'shardId-000000000009': `${seqNo(1)}:4` }, ver: a.ver + 1 }, a.ver);
+    metrics.clear();
+
+    // Act
+    const res = await invoke([kinesisRecord(SHARD, seqNo(5), ndjson([ev('a', 10)]))]);
+
+    // Assess
+    expect(res).toEqual({ batchItemFailures: [] });
+    expect(metrics.get('itemCacheHits')).toBe(1);
+    expect(metrics.get('conflicts')).toBe(1);
+    expect(itemOf(store, keyOf('a', '1h'))).toMatchObject({ count: 8, sum: 65, ver: 3 });
+  });
+
+  it('reads every item every batch with ROLLUP_ITEM_CACHE_ENTRIES=0, and keeps at most that many', async () => {
+    // Prepare
+    const store = new HookedStore();
+    const read: string[][] = [];
+    store.beforeRead = (keys) => void read.push(keys.map((k) => k.pk));
+    const handler = createRollupHandler(
+      { ROLLUPS_TABLE_NAME: 'streamfold-rollups', ROLLUP_ITEM_CACHE_ENTRIES: '0' },
+      { store, now: () => NOW, sleep: async () => {}, random: () => 0.5, metrics: { add: () => {} }, flushMetrics: () => {} },
+    );
+    const ctx = { getRemainingTimeInMillis: () => 10_000 };
+
+    // Act
+    await handler({ Records: RECORDS }, ctx);
+    await handler({ Records: [kinesisRecord(SHARD, seqNo(5), ndjson([ev('a', 10)]))] }, ctx);
+
+    // Assess
+    expect(read.map((keys) => keys.length)).toEqual([4, 1]);
+    expect(itemOf(store, keyOf('a', '1h'))).toMatchObject({ count: 3, ver: 2 });
+    const cache = new RollupCache(10, 2);
+    const item = itemOf(store, keyOf('a', '1h'))!;
+    for (const id of ['x', 'y', 'z']) cache.rememberItem(id, item);
+    expect(['x', 'y', 'z'].map((id) => cache.item(id) !== undefined)).toEqual([false, true, true]);
+    expect(() => createRollupHandler({ ROLLUPS_TABLE_NAME: 't', ROLLUP_ITEM_CACHE_ENTRIES: '-1' })).toThrow(/ROLLUP_ITEM_CACHE_ENTRIES/);
   });
 
   it('reads its settings once and names a bad one', () => {
