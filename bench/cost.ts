@@ -43,6 +43,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { DEFAULT_ITEM_CACHE_ENTRIES } from '../functions/rollup/core.ts';
 import { DEFAULT_TTL_DAYS } from '../functions/rollup/keys.ts';
 import { FUNCTIONS } from '../lib/functions.ts';
 import { PRICES, PRICES_REGION, PRICES_TAKEN, type Prices } from './prices.ts';
@@ -81,6 +82,8 @@ export interface Config {
   readonly archiveBatchSize: number;
   /** Kinesis consumers reading every byte (rollup and archive, or rollup and Firehose). */
   readonly consumers: number;
+  /** Bucket items a rollup container keeps between batches (functions/rollup/core.ts RollupCache). */
+  readonly rollupItemCache: number;
   /** Wall time ÷ CPU time of a consumer or intake invocation (waiting on I/O). Estimate. */
   readonly ioWaitFactor: number;
   readonly athenaColumnFraction: number;
@@ -96,6 +99,7 @@ export const DEFAULT_CONFIG: Config = {
   archiveWindowSeconds: FUNCTIONS.archive.consumer.maxBatchingWindowSeconds,
   archiveBatchSize: FUNCTIONS.archive.consumer.batchSize,
   consumers: 2,
+  rollupItemCache: DEFAULT_ITEM_CACHE_ENTRIES,
   ioWaitFactor: 1.5,
   athenaColumnFraction: 0.5,
 };
@@ -104,7 +108,10 @@ export const DEFAULT_CONFIG: Config = {
 export interface WritePoint {
   readonly seriesPerBatch: number;
   readonly eventsPerBatch: number;
+  /** Bucket writes (items written) per 1,000 events. */
+  readonly writesPer1k: number;
   readonly wcuPer1k: number;
+  /** Consistent-read units per 1,000 events: one batch a minute, a cache holding every item. */
   readonly rcuPer1k: number;
   readonly naiveWcuPer1k: number;
   /** Bytes stored per series for one hour of data, by the retention that keeps them (bench/rollup.ts). */
@@ -157,9 +164,9 @@ export const FALLBACK: Measured = {
   archiveRate: 62_982,
   naiveArchiveRate: 146_106,
   writePoints: [
-    { seriesPerBatch: 100, eventsPerBatch: 10_000, wcuPer1k: 14.74, rcuPer1k: 3.77, naiveWcuPer1k: 2000, storedPerSeriesHour: { '1m': 12_010, '1h': 1_034 }, naiveStoredPerSeriesHour: { '1m': 16_595, '1h': 278 } },
-    { seriesPerBatch: 1000, eventsPerBatch: 10_000, wcuPer1k: 147.6, rcuPer1k: 37.67, naiveWcuPer1k: 2000, storedPerSeriesHour: { '1m': 9_097, '1h': 1_034 }, naiveStoredPerSeriesHour: { '1m': 16_544, '1h': 278 } },
-    { seriesPerBatch: 10_000, eventsPerBatch: 10_000, wcuPer1k: 1470.5, rcuPer1k: 376.7, naiveWcuPer1k: 2000, storedPerSeriesHour: { '1m': 8_642, '1h': 921 }, naiveStoredPerSeriesHour: { '1m': 16_442, '1h': 276 } },
+    { seriesPerBatch: 100, eventsPerBatch: 10_000, writesPer1k: 13.6, wcuPer1k: 14.74, rcuPer1k: 3.77, naiveWcuPer1k: 2000, storedPerSeriesHour: { '1m': 12_010, '1h': 1_034 }, naiveStoredPerSeriesHour: { '1m': 16_595, '1h': 278 } },
+    { seriesPerBatch: 1000, eventsPerBatch: 10_000, writesPer1k: 136, wcuPer1k: 147.6, rcuPer1k: 37.67, naiveWcuPer1k: 2000, storedPerSeriesHour: { '1m': 9_097, '1h': 1_034 }, naiveStoredPerSeriesHour: { '1m': 16_544, '1h': 278 } },
+    { seriesPerBatch: 10_000, eventsPerBatch: 10_000, writesPer1k: 1360, wcuPer1k: 1470.5, rcuPer1k: 376.7, naiveWcuPer1k: 2000, storedPerSeriesHour: { '1m': 8_642, '1h': 921 }, naiveStoredPerSeriesHour: { '1m': 16_442, '1h': 276 } },
   ],
   archiveAvgEventBytes: 204.6,
   parquetBytesPerEvent: 15.5,
@@ -172,14 +179,16 @@ export const FALLBACK: Measured = {
 const pos = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n) && n > 0;
 
 /**
- * Stored bytes per series-hour from a write-cost run. Runs before they were measured: one item per
- * minute and one per hour, each of the p99 item size (else `fallbackItem`) plus 100 B; naive the same.
+ * Stored bytes per series-hour from a write-cost run of a whole hour. Otherwise (runs before they
+ * were measured, quick runs): one item per minute and one per hour, each of the p99 item size (else
+ * `fallbackItem`) plus 100 B; naive the same.
  */
 function storedOf(c: Record<string, number>, fallbackItem: number): Pick<WritePoint, 'storedPerSeriesHour' | 'naiveStoredPerSeriesHour'> {
-  const { stored1m, stored1h, naiveStored1m, naiveStored1h } = c;
-  if (pos(stored1h) && pos(naiveStored1m) && pos(naiveStored1h)) {
+  const { stored1m, stored1h, naiveStored1m, naiveStored1h, batches } = c;
+  // Only a whole hour (60 one-minute batches) of items says what an hour stores (not --quick's 10).
+  if (pos(batches) && batches >= 60 && typeof stored1m === 'number' && pos(stored1h) && pos(naiveStored1m) && pos(naiveStored1h)) {
     return {
-      storedPerSeriesHour: { '1m': stored1m ?? 0, '1h': stored1h },
+      storedPerSeriesHour: { '1m': stored1m, '1h': stored1h },
       naiveStoredPerSeriesHour: { '1m': naiveStored1m, '1h': naiveStored1h },
     };
   }
@@ -256,6 +265,7 @@ export function measuredFromResults(results: unknown, fallback: Measured = FALLB
       points.push({
         seriesPerBatch: Number(match[1]),
         eventsPerBatch: c['events'] / c['batches'],
+        writesPer1k: per1k(c['bucketWrites']),
         wcuPer1k: per1k(wcu),
         rcuPer1k: per1k(c['rcu']),
         naiveWcuPer1k: per1k(c['naiveWcu']),
@@ -423,11 +433,18 @@ export function costModel(workload: Workload, measured: Measured = FALLBACK, con
   const eventsPerBatch = eps / rollupInv;
   const touched = seriesPerShard * (1 - Math.exp(-eventsPerBatch / seriesPerShard));
   const wp = nearestWritePoint(measured.writePoints, touched);
-  const wcuPerSeriesBatch = (wp.wcuPer1k * wp.eventsPerBatch) / 1000 / wp.seriesPerBatch;
-  // Never more than the naive per-event cost (a batch of one event per series writes like naive);
-  // consistent reads keep their measured ratio to writes.
-  const wcuPerSec = Math.min(rollupInv * touched * wcuPerSeriesBatch, (eps * wp.naiveWcuPer1k) / 1000);
-  const rcuPerSec = wcuPerSec * (wp.rcuPer1k / wp.wcuPer1k);
+  const perSeriesBatch = (per1k: number) => (per1k * wp.eventsPerBatch) / 1000 / wp.seriesPerBatch;
+  // Never more than the naive per-event cost (a batch of one event per series writes like naive).
+  const wcuPerSec = Math.min(rollupInv * touched * perSeriesBatch(wp.wcuPer1k), (eps * wp.naiveWcuPer1k) / 1000);
+  // Consistent reads (1 RCU each: items < 4 KB): a container reads an item it does not hold, that
+  // is each new item (the bench's reads, one batch a minute: new items per series-minute), and
+  // the items its cache is too small for (LRU over uniform activity: hit rate cache ÷ items).
+  // Never more than every touched item in every batch.
+  const itemsPerSeriesBatch = perSeriesBatch(wp.writesPer1k);
+  const allReads = rollupInv * touched * itemsPerSeriesBatch;
+  const touchedPerMinute = seriesPerShard * (1 - Math.exp(-(eps * 60) / oursK.shards / seriesPerShard));
+  const hit = Math.min(1, c.rollupItemCache / (seriesPerShard * itemsPerSeriesBatch));
+  const rcuPerSec = Math.min(allReads, (oursK.shards * touchedPerMinute * perSeriesBatch(wp.rcuPer1k)) / 60 + allReads * (1 - hit));
   const parquet = measured.parquetBytesPerEvent * scaleArchive;
   const oursDynamo = dynamo(wcuPerSec, rcuPerSec, wp.storedPerSeriesHour);
   const oursDynamoLine: CostLine = { ...oursDynamo, detail: `${oursDynamo.detail}; ${num(touched)} series/batch (measured point ${num(wp.seriesPerBatch)})` };

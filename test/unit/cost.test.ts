@@ -42,6 +42,7 @@ const MEASURED: Measured = {
     {
       seriesPerBatch: 100,
       eventsPerBatch: 10_000,
+      writesPer1k: 20,
       wcuPer1k: 20,
       rcuPer1k: 10,
       naiveWcuPer1k: 2000,
@@ -97,14 +98,21 @@ describe('cost model at 1,000 events/s', () => {
     expect(gbSecondsPerEvent(50_000, 2048, 1.5)).toBeCloseTo(2e-5 * 1.5 * 2, 12);
   });
 
-  it('prices DynamoDB writes per touched series per batch, not per event', () => {
+  it('prices DynamoDB writes per touched series per batch, not per event, and reads per new item', () => {
     // One shard, one rollup batch a second of 1,000 events over 100 series: 100·(1 − e^−10) touched;
-    // the measured point costs 20 WCU per 1k events at 10k events/100 series = 2 WCU, 1 RCU per series-batch.
+    // the measured point costs 20 WCU per 1k events at 10k events/100 series = 2 WCU per series-batch.
+    // Reads: its 10 RCU per 1k events, one batch a minute, are 1 new item per series-minute; the
+    // 20,000-item cache holds all 200 items, so 100 series × 1 ÷ 60 s.
     const touched = 100 * (1 - Math.exp(-10));
+    const reads = (100 * (1 - Math.exp(-600))) / 60;
     // Storage: each series' bytes per hour of data, 15 days of the 1 m share, 400 days of the 1 h share.
     const storageGb = (100 * (600 * 24 * 15 + 2_000 * 24 * 400)) / GB;
-    const expected = ((touched * 2 * SECONDS_PER_MONTH) / 1e6) * 0.625 + ((touched * SECONDS_PER_MONTH) / 1e6) * 0.125 + storageGb * 0.25;
+    const expected = ((touched * 2 * SECONDS_PER_MONTH) / 1e6) * 0.625 + ((reads * SECONDS_PER_MONTH) / 1e6) * 0.125 + storageGb * 0.25;
     expect(line(ours, 'DynamoDB')).toBeCloseTo(expected, 6);
+    // A cache of 50 items holds a quarter of the 200: three quarters of every batch's items are read too.
+    const small = costModel(WORKLOAD, MEASURED, { ...DEFAULT_CONFIG, rollupItemCache: 50 }).scenarios[0]!;
+    const smallReads = Math.min(touched * 2, reads + touched * 2 * 0.75);
+    expect(line(small, 'DynamoDB') - line(ours, 'DynamoDB')).toBeCloseTo((((smallReads - reads) * SECONDS_PER_MONTH) / 1e6) * 0.125, 6);
     // naive: 2 WCU per event, no reads, its own items.
     const naiveGb = (100 * (60 * 300 * 24 * 15 + 300 * 24 * 400)) / GB;
     expect(line(naive, 'DynamoDB')).toBeCloseTo(2000 * 2.628 * 0.625 + naiveGb * 0.25, 6);
@@ -170,15 +178,16 @@ describe('measured figures', () => {
           section: 'rollup',
           ok: true,
           info: {
-            writeCost100: { events: 100_000, batches: 10, bucketWrites: 2000, indexWrites: 0, wcu: 2000, rcu: 900, p99ItemBytes: 600, naiveWcu: 200_000 },
+            // A quick run (10 batches): its stored bytes are not an hour's, so they are not used.
+            writeCost100: { events: 100_000, batches: 10, bucketWrites: 2000, indexWrites: 0, wcu: 2000, rcu: 900, p99ItemBytes: 600, naiveWcu: 200_000, stored1m: 1, stored1h: 1, naiveStored1m: 1, naiveStored1h: 1 },
             writeCost1000: {
-              events: 100_000,
-              batches: 10,
-              bucketWrites: 2000,
+              events: 600_000,
+              batches: 60,
+              bucketWrites: 12_000,
               indexWrites: 0,
-              wcu: 2000,
-              rcu: 900,
-              naiveWcu: 200_000,
+              wcu: 12_000,
+              rcu: 5_400,
+              naiveWcu: 1_200_000,
               stored1m: 400,
               stored1h: 2_500,
               naiveStored1m: 18_000,
@@ -192,13 +201,14 @@ describe('measured figures', () => {
     };
     const { measured, fromResults } = measuredFromResults(results);
     expect(measured).toMatchObject({ intakeAvgEventBytes: 210, recordsPerEvent: 0.004, naiveRecordsPerEvent: 1, streamBytesPerEvent: 18, naiveStreamBytesPerEvent: 230 });
-    // A run from before stored bytes were measured: one item a minute and one an hour, of the p99 size + 100 B.
+    // Without an hour's stored bytes: one item a minute and one an hour, of the p99 size + 100 B.
     const per = { '1m': 60 * 700, '1h': 700 };
     expect(measured.writePoints).toEqual([
-      { seriesPerBatch: 100, eventsPerBatch: 10_000, wcuPer1k: 20, rcuPer1k: 9, naiveWcuPer1k: 2000, storedPerSeriesHour: per, naiveStoredPerSeriesHour: per },
+      { seriesPerBatch: 100, eventsPerBatch: 10_000, writesPer1k: 20, wcuPer1k: 20, rcuPer1k: 9, naiveWcuPer1k: 2000, storedPerSeriesHour: per, naiveStoredPerSeriesHour: per },
       {
         seriesPerBatch: 1000,
         eventsPerBatch: 10_000,
+        writesPer1k: 20,
         wcuPer1k: 20,
         rcuPer1k: 9,
         naiveWcuPer1k: 2000,
