@@ -11,6 +11,7 @@
  * endpoints, or by starting its emulators for the command), or against a deployed stack when
  * TENANTS_TABLE_NAME is set (standard AWS credentials and region).
  */
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { StreamfoldError } from '../functions/shared/errors.ts';
 import { generateApiKey, parseScopes } from '../functions/shared/tenants.ts';
@@ -28,7 +29,7 @@ async function main(argv: string[]): Promise<number> {
     case 'tenants':
       return tenants(rest);
     default:
-      console.error('usage: cli.ts start | tenants <create|list|revoke> ...');
+      console.error('usage: cli.ts start [--port N] [--data-dir DIR] | tenants <create|list|revoke> ...');
       return 2;
   }
 }
@@ -41,11 +42,13 @@ async function start(args: string[]): Promise<number> {
   } catch (err) {
     throw new StreamfoldError(`${(err as Error).message}; ${usage}`);
   }
-  const port = values.port === undefined ? undefined : Number(values.port);
-  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65_535 && /^\d+$/.test(values.port!))) {
-    throw new StreamfoldError(`--port must be a whole number 0..65535 (0 picks a free port), got ${JSON.stringify(values.port)}; ${usage}`);
-  }
-  const stack = await startStack({ ...(port !== undefined ? { port } : {}), ...(values['data-dir'] !== undefined ? { dataDir: values['data-dir'] } : {}) });
+  const port = values.port === undefined ? undefined : parsePort('--port', values.port, usage);
+  const dir = values['data-dir'];
+  if (dir !== undefined && dir.trim() === '') throw new StreamfoldError(`--data-dir must name a directory; ${usage}`);
+  // npm runs scripts from the package root; a relative path means the caller's directory.
+  const dataDir = dir === undefined ? undefined : resolve(process.env.INIT_CWD ?? process.cwd(), dir);
+  const envPort = process.env.PORT === undefined || process.env.PORT === '' ? undefined : parsePort('PORT', process.env.PORT, usage);
+  const stack = await startStack({ ...((port ?? envPort) !== undefined ? { port: port ?? envPort } : {}), ...(dataDir !== undefined ? { dataDir } : {}) });
   console.log(`streamfold is running at ${stack.url}  (state in ${stack.dataDir}; Ctrl-C stops it)`);
   console.log(`  send:  curl -s -X POST ${stack.url}/v1/events -H "x-api-key: $KEY" -d '[{"name":"http.requests","ts":'$(date +%s000)',"tags":{"env":"dev"}}]'`);
   await new Promise<void>((resolveStop) => {
@@ -58,6 +61,14 @@ async function start(args: string[]): Promise<number> {
   });
   await stack.stop();
   return 0;
+}
+
+function parsePort(what: string, raw: string, usage: string): number {
+  const port = Number(raw);
+  if (!/^\d+$/.test(raw) || port > 65_535) {
+    throw new StreamfoldError(`${what} must be a whole number 0..65535 (0 picks a free port), got ${JSON.stringify(raw)}; ${usage}`);
+  }
+  return port;
 }
 
 async function tenants(args: string[]): Promise<number> {

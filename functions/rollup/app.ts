@@ -5,8 +5,9 @@
  *
  * Environment: ROLLUPS_TABLE_NAME (required); ROLLUP_TTL_1M_DAYS (default 15), ROLLUP_TTL_1H_DAYS
  * (default 400); ROLLUP_WRITE_CONCURRENCY (16), ROLLUP_READ_CONCURRENCY (4), ROLLUP_TIME_MARGIN_MS
- * (1000); ROLLUP_ITEM_CACHE_ENTRIES (20000: bucket items a container keeps between batches so it
- * need not read them again, core.ts RollupCache; 0 = read every item every batch);
+ * (1000); ROLLUP_ITEM_CACHE_ENTRIES (20000, at most 200000, ~2-4 KB each: bucket items a container
+ * keeps between batches so it need not read them again, core.ts RollupCache; 0 = read every item
+ * every batch);
  * POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE, LOG_LEVEL.
  *
  * The event source mapping should set ReportBatchItemFailures and BisectBatchOnFunctionError:
@@ -65,7 +66,8 @@ export function createRollupHandler(env: Env, overrides: RollupOverrides = {}): 
   const store =
     depOverrides.store ??
     new DynamoRollupStore(dynamoClient(env === process.env ? undefined : env) as unknown as DynamoSender, tableName(env, 'rollups'));
-  const itemCacheEntries = optionalInt(env, 'ROLLUP_ITEM_CACHE_ENTRIES', DEFAULT_ITEM_CACHE_ENTRIES, 0, 1_000_000);
+  // ~2-4 KB each (an hour item with packed minutes, its tags and watermarks): 200,000 is ~0.5-0.8 GB.
+  const itemCacheEntries = optionalInt(env, 'ROLLUP_ITEM_CACHE_ENTRIES', DEFAULT_ITEM_CACHE_ENTRIES, 0, 200_000);
   const deps: RollupDeps = {
     cache: new RollupCache(100_000, itemCacheEntries),
     now: Date.now,

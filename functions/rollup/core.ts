@@ -95,7 +95,10 @@ export const DEFAULT_ITEM_CACHE_ENTRIES = 20_000;
  * the bucket items it last read or wrote, so the next batch merges into them without reading them
  * again. A remembered item may be stale (another container wrote it since): the write is
  * conditional on its version, and a lost condition re-reads it from the table. An item a stale
- * copy calls covered is covered (watermarks only advance).
+ * copy calls covered is covered (watermarks only advance). Versions restart at 1 when an item is
+ * deleted and written again, so a copy kept across that could pass the condition: TTL deletes an
+ * item only after the last event it can accept (aggregate.ts drops older ones), and nothing else
+ * deletes bucket items.
  */
 export class RollupCache {
   readonly ids: SeriesIdCache;

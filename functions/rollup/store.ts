@@ -184,8 +184,10 @@ export function bucketFromItem(av: Record<string, AttributeValue>): StoredBucket
     ...(av.last?.N !== undefined && av.lastTs?.N !== undefined && av.lastLin?.S !== undefined
       ? { last: Number(av.last.N), lastTs: Number(av.lastTs.N), lastLin: av.lastLin.S }
       : {}),
-    ...(av.sketch?.B !== undefined ? { sketch: av.sketch.B } : {}),
-    ...(av.mins?.B !== undefined ? { mins: av.mins.B } : {}),
+    // Copies: the SDK's bytes may be views into a shared pool, which a remembered item (core.ts
+    // RollupCache) would keep alive whole.
+    ...(av.sketch?.B !== undefined ? { sketch: Uint8Array.from(av.sketch.B) } : {}),
+    ...(av.mins?.B !== undefined ? { mins: Uint8Array.from(av.mins.B) } : {}),
     ttl: Number(av.ttl?.N ?? 0),
     wm: fromStringMap(av.wm),
     ver: Number(av.ver?.N ?? 0),

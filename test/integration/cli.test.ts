@@ -24,13 +24,14 @@ describe('CLI: start', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('runs the stack on a free port with --port 0 and --data-dir, and stops on SIGTERM', { timeout: 120_000 }, async () => {
-    // Prepare
+  it('runs the stack on a free port with --port 0 and --data-dir (relative to where npm was run), and stops on SIGTERM', { timeout: 120_000 }, async () => {
+    // Prepare: npm runs the script from the package root and says where the user was in INIT_CWD.
     dir = await mkdtemp(join(tmpdir(), 'streamfold-cli-'));
-    const { PORT: _p, STREAMFOLD_DATA_DIR: _d, ...env } = process.env;
+    const { PORT: _p, STREAMFOLD_DATA_DIR: _d, ...rest } = process.env;
+    const env = { ...rest, INIT_CWD: dir };
 
     // Act
-    child = spawn(process.execPath, [...CLI, 'start', '--port', '0', '--data-dir', join(dir, 'state')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, [...CLI, 'start', '--port', '0', '--data-dir', 'state'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
     child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
@@ -54,13 +55,17 @@ describe('CLI: start', () => {
   });
 
   it.each([
-    [['--bogus'], "error: Unknown option '--bogus'"],
-    [['--port', '70000'], 'error: --port must be a whole number 0..65535 (0 picks a free port), got "70000"'],
-    [['--port', '8O80'], 'error: --port must be a whole number 0..65535 (0 picks a free port), got "8O80"'],
-    [['extra'], "error: Unexpected argument 'extra'"],
-  ])('refuses %j with a usage line, before starting anything', async (args, message) => {
+    [['--bogus'], {}, "error: Unknown option '--bogus'"],
+    [['--port', '70000'], {}, 'error: --port must be a whole number 0..65535 (0 picks a free port), got "70000"'],
+    [['--port=8O80'], {}, 'error: --port must be a whole number 0..65535 (0 picks a free port), got "8O80"'],
+    [[], { PORT: 'abc' }, 'error: PORT must be a whole number 0..65535 (0 picks a free port), got "abc"'],
+    [['--data-dir', ''], {}, 'error: --data-dir must name a directory'],
+    [['extra'], {}, "error: Unexpected argument 'extra'"],
+  ])('refuses %j (env %j) with a usage line, before starting anything', async (args, env, message) => {
     // Act
-    const err = await promisify(execFile)(process.execPath, [...CLI, 'start', ...args], { cwd: ROOT }).catch((e: unknown) => e as { code: number; stderr: string });
+    const err = await promisify(execFile)(process.execPath, [...CLI, 'start', ...args], { cwd: ROOT, env: { ...process.env, ...env } }).catch(
+      (e: unknown) => e as { code: number; stderr: string },
+    );
 
     // Assess
     expect(err).toMatchObject({ code: 1 });
