@@ -186,8 +186,8 @@ export function bucketFromItem(av: Record<string, AttributeValue>): StoredBucket
       : {}),
     // Copies: the SDK's bytes may be views into a shared pool, which a remembered item (core.ts
     // RollupCache) would keep alive whole.
-    ...(av.sketch?.B !== undefined ? { sketch: Uint8Array.from(av.sketch.B) } : {}),
-    ...(av.mins?.B !== undefined ? { mins: Uint8Array.from(av.mins.B) } : {}),
+    ...(av.sketch?.B !== undefined ? { sketch: new Uint8Array(av.sketch.B) } : {}),
+    ...(av.mins?.B !== undefined ? { mins: new Uint8Array(av.mins.B) } : {}),
     ttl: Number(av.ttl?.N ?? 0),
     wm: fromStringMap(av.wm),
     ver: Number(av.ver?.N ?? 0),
