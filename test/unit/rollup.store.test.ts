@@ -180,6 +180,22 @@ describe('Class: DynamoRollupStore', () => {
     expect(bucketFromItem(bucketToItem(key, plain))).toEqual({ ...plain, sum: 0 });
     expect(() => bucketToItem(key, { ...plain, sum: Infinity })).toThrow(RangeError);
   });
+
+  it('copies the binary attributes it reads (the SDK may hand out views into a shared pool)', () => {
+    // Prepare: 3-byte views into an 8 KB pool, as Buffer.from(base64) can give.
+    const pool = new Uint8Array(8192);
+    pool.set([2, 0, 0], 100);
+    pool.set([1, 0, 7], 200);
+    const item = { ...bucketToItem(key, bucket), sketch: { B: pool.subarray(100, 103) }, mins: { B: pool.subarray(200, 203) } };
+
+    // Act
+    const read = bucketFromItem(item);
+
+    // Assess
+    expect([...read.sketch!]).toEqual([2, 0, 0]);
+    expect([...read.mins!]).toEqual([1, 0, 7]);
+    expect([read.sketch!.buffer.byteLength, read.mins!.buffer.byteLength]).toEqual([3, 3]);
+  });
 });
 
 describe('Function: createRollupHandler (shared document client, aws-sdk-client-mock)', () => {
