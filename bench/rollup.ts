@@ -311,7 +311,7 @@ const section = defineSection({
 
     // 1. Throughput. Realistic: 10,000-event batches over 1,000 series (a Lambda batch of gzip'd
     // NDJSON records holds thousands of events). Worst case: 1,000 events over 1,000 series (one
-    // event per series per batch: nothing to aggregate, two items to build per event).
+    // event per series per batch: nothing to aggregate, one item to build per event, two for a distribution).
     const rng = new Rng(42);
     const series = seriesDefs(1000, rng);
     const nBatches = ctx.quick ? 3 : 6;
