@@ -10,9 +10,7 @@
  * and the buckets one by one, so a query may land between them), so a new metric turns into data
  * as soon as its writes land. A failed read is not cached either. `GET /v1/metrics` (the metric list) is read through.
  */
-import type { Resolution } from '../rollup/keys.ts';
-import type { EventType } from '../shared/event.ts';
-import type { BucketFields, MetricInfo, RollupReader, SeriesInfo } from './rollup-reader.ts';
+import type { MetricInfo, RollupReader, SeriesInfo } from './rollup-reader.ts';
 import type { BucketData } from './series.ts';
 
 /** Default lifetime of a cached metric or series index. */
@@ -45,16 +43,8 @@ export class CachedSeriesIndex implements RollupReader {
     return this.cached(this.series, tenant, name, () => this.inner.listSeries(tenant, name), (list) => list.length > 0);
   }
 
-  readBuckets(
-    tenant: string,
-    seriesIds: readonly string[],
-    res: Resolution,
-    first: number,
-    last: number,
-    fields: BucketFields,
-    type: EventType,
-  ): Promise<Map<string, BucketData[]>> {
-    return this.inner.readBuckets(tenant, seriesIds, res, first, last, fields, type);
+  readBuckets(...args: Parameters<RollupReader['readBuckets']>): Promise<Map<string, BucketData[]>> {
+    return this.inner.readBuckets(...args);
   }
 
   private cached<T>(map: Map<string, Entry<T>>, tenant: string, name: string, read: () => Promise<T>, keep: (value: T) => boolean): Promise<T> {

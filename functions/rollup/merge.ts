@@ -110,10 +110,9 @@ export function mergeBucket(
       ? { value: stored.last, ts: stored.lastTs, lineage: parseLastLineage(stored.lastLin) }
       : undefined;
   const sketches: Sketch[] = [];
-  let minutes = false;
+  const minutes: Array<NonNullable<Agg['minutes']>> = [];
   let applied = 0;
   for (const a of toApply) {
-    if (a.minutes !== undefined) minutes = true;
     applied += a.count;
     count += a.count;
     sum += a.sum;
@@ -121,6 +120,7 @@ export function mergeBucket(
     if (a.max > max) max = a.max;
     if (a.last !== undefined && (last === undefined || compareLastPoint(a.last, last) > 0)) last = a.last;
     if (a.sketch !== undefined) sketches.push(a.sketch);
+    if (a.minutes !== undefined) minutes.push(a.minutes);
   }
 
   const item: { -readonly [K in keyof StoredBucket]: StoredBucket[K] } = {
@@ -142,7 +142,7 @@ export function mergeBucket(
   }
   if (sketches.length > 0) item.sketch = mergeSketches(stored?.sketch, sketches);
   else if (stored?.sketch !== undefined) item.sketch = stored.sketch;
-  if (minutes) item.mins = mergeMinutes(stored?.mins, partial.start, toApply.flatMap((a) => (a.minutes === undefined ? [] : [a.minutes])));
+  if (minutes.length > 0) item.mins = mergeMinutes(stored?.mins, partial.start, minutes);
   else if (stored?.mins !== undefined) item.mins = stored.mins;
   return { kind: 'write', item, applied, skipped };
 }
