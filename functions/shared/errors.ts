@@ -36,3 +36,20 @@ export class RecordRejectedError extends StreamfoldError {
 
 /** A required setting is missing or malformed; thrown once, at start-up. */
 export class ConfigError extends StreamfoldError {}
+
+/**
+ * A call to a service (DynamoDB, S3, Kinesis) failed. `retryable`: it may succeed later
+ * (throttling, 5xx, network, an exhausted time budget) and the work is reported as undone so it is
+ * retried; otherwise it will fail again the same way (access denied, validation) and is reported
+ * as a permanent failure. `code` is the service's error name (aws-errors.ts) or our own.
+ */
+export class ServiceError extends StreamfoldError {
+  readonly code: string;
+  readonly retryable: boolean;
+
+  constructor(message: string, options: { code: string; retryable: boolean; cause?: unknown }) {
+    super(message, { cause: options.cause });
+    this.code = options.code;
+    this.retryable = options.retryable;
+  }
+}
