@@ -23,16 +23,6 @@ export function required(env: Env, name: string): string {
   return v;
 }
 
-export function optionalInt(env: Env, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
-  const raw = env[name]?.trim();
-  if (!raw) return fallback;
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < min || v > max) {
-    throw new ConfigError(`environment variable ${name}=${JSON.stringify(raw)} must be an integer from ${min} to ${max}`);
-  }
-  return v;
-}
-
 /** One setting: its default when the variable is unset or blank, else the value it parses to. */
 export function readSetting<S extends SettingDef>(env: Env, def: S): SettingValue<S> {
   const raw = env[def.envVar]?.trim();

@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { readSetting, readSettings } from '../../functions/shared/config.ts';
+import { resetClients } from '../../functions/shared/clients.ts';
 import { ConfigError } from '../../functions/shared/errors.ts';
 import { FUNCTIONS, type FunctionKey } from '../../lib/functions.ts';
 import { BUCKETS, STREAM, TABLES } from '../../lib/resources.ts';
@@ -13,6 +14,9 @@ import {
   settingsEnvironment,
   type SettingDef,
 } from '../../lib/settings.ts';
+import { APPS, BASE_ENV } from './support/functions.ts';
+
+afterEach(() => resetClients());
 
 const KEYS = Object.keys(FUNCTIONS) as FunctionKey[];
 const RESOURCE_VARS = [STREAM.envVar, ...Object.values(TABLES).map((t) => t.envVar), ...Object.values(BUCKETS).map((b) => b.envVar)];
@@ -120,5 +124,28 @@ describe('Table: SETTINGS', () => {
       expect(SETTINGS[fn].logLevel, fn).toBe(POWERTOOLS.logLevel);
       expect(SETTINGS[fn].serviceName, fn).toEqual({ ...POWERTOOLS.serviceName, default: FUNCTIONS[fn].id });
     }
+  });
+});
+
+describe("Every function's app", () => {
+  it.each(KEYS)('%s: reads no variable of its own beyond its table and lib/resources.ts', (fn) => {
+    // Prepare: an environment that records what is read
+    const read = new Set<string>();
+    const env = new Proxy(BASE_ENV, {
+      get: (target, key, receiver) => {
+        if (typeof key === 'string') read.add(key);
+        return Reflect.get(target, key, receiver) as unknown;
+      },
+    });
+    const allowed = new Set([...RESOURCE_VARS, ...Object.values(SETTINGS[fn]).map((d: SettingDef) => d.envVar)]);
+
+    // Act
+    APPS[fn](env);
+
+    // Assess: the AWS_* variables are the SDK clients' (functions/shared/clients.ts)
+    expect([...read].filter((k) => !k.startsWith('AWS_') && !allowed.has(k))).toEqual([]);
+    expect([...read].filter((k) => allowed.has(k) && !RESOURCE_VARS.includes(k)).sort()).toEqual(
+      Object.values(SETTINGS[fn]).map((d: SettingDef) => d.envVar).sort(),
+    );
   });
 });
