@@ -26,6 +26,7 @@ import { configuredEndpoint, dynamoClient, kinesisClient, resetClients } from '.
 import { parseTenantSpec, TenantStore, generateApiKey, type Scope } from '../functions/shared/tenants.ts';
 import { FUNCTIONS, type ConsumerSettings } from '../lib/functions.ts';
 import { DEFAULT_PREFIX, resourceEnv, TABLES } from '../lib/resources.ts';
+import { POWERTOOLS } from '../lib/settings.ts';
 import { startEmulators, type Emulators } from './emulators.ts';
 import { startHttpFront, type HttpFront } from './http-front.ts';
 import { FileCheckpointStore, FileOnFailureDestination, KinesisShardSource, Poller, consoleLogger, type PollerLogger } from './poller/index.ts';
@@ -114,10 +115,10 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
       ...backend.env,
       ...resourceEnv(provisioned.names),
       AWS_DEFAULT_REGION: backend.region,
-      POWERTOOLS_METRICS_NAMESPACE: 'streamfold',
+      [POWERTOOLS.metricsNamespace.envVar]: POWERTOOLS.metricsNamespace.default,
       // EMF metrics are CloudWatch's business; locally they would only flood the terminal.
       POWERTOOLS_METRICS_DISABLED: 'true',
-      LOG_LEVEL: 'WARN',
+      [POWERTOOLS.logLevel.envVar]: 'WARN',
     });
 
     const demoKey = await seedTenants(env, opts.tenants, log);

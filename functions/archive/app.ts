@@ -4,23 +4,22 @@
  * pure core. `handler.ts` binds it to `process.env` for Lambda; the embedded stack binds it to the
  * stack's environment.
  *
- * Environment: ARCHIVE_BUCKET_NAME (required); ARCHIVE_ZSTD_LEVEL (default 3),
- * ARCHIVE_ROW_GROUP_ROWS (100000), ARCHIVE_WRITE_CONCURRENCY (8), ARCHIVE_TIME_MARGIN_MS (2000);
- * POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE, LOG_LEVEL; the standard AWS variables
- * (AWS_ENDPOINT_URL_S3, AWS_REGION, credentials).
+ * Environment: ARCHIVE_BUCKET_NAME (required); the settings of SETTINGS.archive in lib/settings.ts
+ * (zstd level, row group size, write concurrency, time margin, Powertools service name, log level
+ * and namespace); the standard AWS variables (AWS_ENDPOINT_URL_S3, AWS_REGION, credentials).
  *
  * The event source mapping should set ReportBatchItemFailures and BisectBatchOnFunctionError:
  * unwritten objects come back as a batch item failure, unexpected errors as a function error.
  */
-import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import { SETTINGS, type Settings } from '../../lib/settings.ts';
 import { s3Client } from '../shared/clients.ts';
-import { bucketName, optionalInt, type Env } from '../shared/config.ts';
+import { bucketName, readSettings, type Env } from '../shared/config.ts';
+import { createLogger, logPort } from '../shared/logger.ts';
 import { archiveBatch, type ArchiveDeps, type ArchiveStats } from './core.ts';
-import { DEFAULT_ROW_GROUP_ROWS } from './parquet.ts';
 import { S3ArchiveBucket } from './s3-store.ts';
-import { DEFAULT_ZSTD_LEVEL, loadZstd, type BlockCodec } from './zstd.ts';
+import { loadZstd, type BlockCodec } from './zstd.ts';
 
 export type ArchiveHandler = (
   event: KinesisStreamEvent,
@@ -37,12 +36,16 @@ export interface ArchiveConfig {
 
 /** Reads and checks every setting; throws ConfigError naming the variable. */
 export function readArchiveConfig(env: Env): ArchiveConfig {
+  return archiveConfig(env, readSettings(env, SETTINGS.archive));
+}
+
+function archiveConfig(env: Env, s: Settings<typeof SETTINGS.archive>): ArchiveConfig {
   return {
     bucket: bucketName(env, 'archive'),
-    zstdLevel: optionalInt(env, 'ARCHIVE_ZSTD_LEVEL', DEFAULT_ZSTD_LEVEL, 1, 22),
-    rowGroupRows: optionalInt(env, 'ARCHIVE_ROW_GROUP_ROWS', DEFAULT_ROW_GROUP_ROWS, 1_000, 10_000_000),
-    concurrency: optionalInt(env, 'ARCHIVE_WRITE_CONCURRENCY', 8, 1, 64),
-    marginMs: optionalInt(env, 'ARCHIVE_TIME_MARGIN_MS', 2_000, 0, 60_000),
+    zstdLevel: s.zstdLevel,
+    rowGroupRows: s.rowGroupRows,
+    concurrency: s.writeConcurrency,
+    marginMs: s.timeMarginMs,
   };
 }
 
@@ -54,16 +57,16 @@ export interface ArchiveOverrides extends Partial<Omit<ArchiveDeps, 'codec'>> {
 
 export function createArchiveHandler(env: Env, overrides: ArchiveOverrides = {}): ArchiveHandler {
   const { codec: codecOverride, onStats, ...depOverrides } = overrides;
-  const config = readArchiveConfig(env);
-  const serviceName = env.POWERTOOLS_SERVICE_NAME ?? 'streamfold-archive';
-  const logger = new Logger({ serviceName, logLevel: (env.LOG_LEVEL ?? 'INFO') as 'INFO' });
+  const settings = readSettings(env, SETTINGS.archive);
+  const config = archiveConfig(env, settings);
+  const logger = createLogger(settings);
   const codec = codecOverride ? Promise.resolve(codecOverride) : loadZstd({ level: config.zstdLevel });
   // Surfaced on the first invocation; never an unhandled rejection at init.
   codec.catch(() => undefined);
 
   let report = onStats;
   if (report === undefined) {
-    const metrics = new Metrics({ namespace: env.POWERTOOLS_METRICS_NAMESPACE ?? 'streamfold', serviceName });
+    const metrics = new Metrics({ namespace: settings.metricsNamespace, serviceName: settings.serviceName });
     report = (s) => {
       metrics.addMetric('ArchivedEvents', MetricUnit.Count, s.events);
       metrics.addMetric('QuarantinedPieces', MetricUnit.Count, s.rejected);
@@ -76,15 +79,14 @@ export function createArchiveHandler(env: Env, overrides: ArchiveOverrides = {})
 
   const store = depOverrides.store ?? new S3ArchiveBucket(s3Client(env === process.env ? undefined : env), config.bucket);
 
+  const log = logPort(logger);
+
   return async (event, context) => {
     const deps: ArchiveDeps = {
       rowGroupRows: config.rowGroupRows,
       concurrency: config.concurrency,
       marginMs: config.marginMs,
-      logger: {
-        warn: (message, extra) => logger.warn(message, extra ?? {}),
-        error: (message, extra) => logger.error(message, extra ?? {}),
-      },
+      logger: log,
       ...depOverrides,
       store,
       codec: await codec,

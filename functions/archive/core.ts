@@ -14,6 +14,7 @@
  * Pure over ports: `ObjectStore` (the slice of S3 used) and a `BlockCodec`.
  */
 import type { KinesisStreamRecord } from 'aws-lambda';
+import { SETTINGS } from '../../lib/settings.ts';
 import { compareSeq, decodeBatch, shardIdOf } from '../shared/batch.ts';
 import type { LineagedEvent } from '../shared/codec.ts';
 import { StreamfoldError, type RecordRejectedError } from '../shared/errors.ts';
@@ -266,14 +267,14 @@ const sleepReal = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export async function archiveBatch(input: ArchiveInput, deps: ArchiveDeps): Promise<ArchiveResult> {
   const now = deps.now ?? Date.now;
   const started = now();
-  const deadline = started + input.remainingMs() - (deps.marginMs ?? 2_000);
+  const deadline = started + input.remainingMs() - (deps.marginMs ?? SETTINGS.archive.timeMarginMs.default);
   const plan = planBatch(input.records, started, {
     codec: deps.codec,
     ...(deps.rowGroupRows !== undefined && { rowGroupRows: deps.rowGroupRows }),
   });
 
   const writer = new RetryingWriter(deps, deadline);
-  const outcomes = await mapPool(plan.objects, deps.concurrency ?? 8, (o) => writer.write(o));
+  const outcomes = await mapPool(plan.objects, deps.concurrency ?? SETTINGS.archive.writeConcurrency.default, (o) => writer.write(o));
 
   const unwritten: Array<{ key: string; code: string }> = [];
   const lowest = new Map<string, string>();

@@ -38,6 +38,7 @@
  */
 import { parquetScan, type AsyncBuffer } from 'hyparquet';
 import { ByteWriter, ParquetWriter, type ColumnSource, type SchemaElement, type Writer } from 'hyparquet-writer';
+import { PARQUET } from '../../lib/settings.ts';
 import { compareSeq } from '../shared/batch.ts';
 import type { BlockCodec } from './zstd.ts';
 
@@ -60,7 +61,8 @@ export type ArchiveColumn = (typeof ARCHIVE_COLUMNS)[number];
 /** Format version, written to the file's key-value metadata as `streamfold.archive.version`. */
 export const ARCHIVE_FORMAT_VERSION = '1';
 
-export const DEFAULT_ROW_GROUP_ROWS = 100_000;
+/** ARCHIVE_ROW_GROUP_ROWS in lib/settings.ts. */
+export const DEFAULT_ROW_GROUP_ROWS: number = PARQUET.rowGroupRows.default;
 
 /** One archived event. Timestamps are epoch milliseconds. */
 export interface ArchiveRow {

@@ -13,6 +13,7 @@
  * its rows are the same either way.
  */
 import * as zlib from 'node:zlib';
+import { PARQUET } from '../../lib/settings.ts';
 import { StreamfoldError } from '../shared/errors.ts';
 
 /** A page codec as hyparquet-writer (compress) and hyparquet (decompress) call it: synchronous. */
@@ -27,8 +28,8 @@ export interface BlockCodec {
 
 export class CodecUnavailableError extends StreamfoldError {}
 
-/** zstd level 3 (zstd's default): ~2× faster than 6 for ~5 % larger pages (bench/archive.ts). */
-export const DEFAULT_ZSTD_LEVEL = 3;
+/** zstd level 3 (zstd's default, ARCHIVE_ZSTD_LEVEL in lib/settings.ts): ~2× faster than 6 for ~5 % larger pages (bench/archive.ts). */
+export const DEFAULT_ZSTD_LEVEL: number = PARQUET.zstdLevel.default;
 
 /** For tests and for files small enough not to care. */
 export const UNCOMPRESSED: BlockCodec = {

@@ -2,24 +2,22 @@
  * Wiring of the compaction function, run hourly by an EventBridge schedule (or invoked by hand
  * with `{ "tenant": "acme", "dt": "2026-11-28", "hour": 12 }` to compact chosen partitions).
  *
- * Environment: ARCHIVE_BUCKET_NAME (required); COMPACT_TARGET_MIB (default 128), COMPACT_MAX_ROWS
- * (4000000),
- * COMPACT_GRACE_MINUTES (10), COMPACT_LOOKBACK_HOURS (48), ARCHIVE_ROW_GROUP_ROWS (100000),
- * ARCHIVE_ZSTD_LEVEL (3), COMPACT_RESERVE_MS (60000); POWERTOOLS_SERVICE_NAME, LOG_LEVEL; the
- * standard AWS variables. Give the function 3 GB of memory (an output file's rows are held twice,
- * ~140 B a row each: ~1.2 GB of heap at the 4M-row cap) and reserved concurrency 1.
+ * Environment: ARCHIVE_BUCKET_NAME (required); the settings of SETTINGS.compact in lib/settings.ts
+ * (target size, row cap, grace, lookback, reserve, the archive's Parquet settings, Powertools
+ * service name and log level); the standard AWS variables. Give the function 3 GB of memory (an
+ * output file's rows are held twice, ~140 B a row each: ~1.2 GB of heap at the 4M-row cap) and
+ * reserved concurrency 1.
  */
-import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
+import { SETTINGS, type Settings } from '../../lib/settings.ts';
 import { s3Client } from '../shared/clients.ts';
-import { bucketName, optionalInt, type Env } from '../shared/config.ts';
+import { bucketName, readSettings, type Env } from '../shared/config.ts';
 import { ConfigError } from '../shared/errors.ts';
 import { checkTenant } from '../shared/event.ts';
-import { DEFAULT_ROW_GROUP_ROWS } from '../archive/parquet.ts';
+import { createLogger, logPort } from '../shared/logger.ts';
 import { S3ArchiveBucket, type ArchiveBucket } from '../archive/s3-store.ts';
-import { DEFAULT_ZSTD_LEVEL, loadZstd, type BlockCodec } from '../archive/zstd.ts';
+import { loadZstd, type BlockCodec } from '../archive/zstd.ts';
 import { compactPartitions, type CompactDeps, type PartitionQuery, type RunOutcome } from './core.ts';
-import { DEFAULT_MAX_ROWS } from './plan.ts';
 
 export interface CompactConfig {
   readonly bucket: string;
@@ -33,15 +31,19 @@ export interface CompactConfig {
 }
 
 export function readCompactConfig(env: Env): CompactConfig {
+  return compactConfig(env, readSettings(env, SETTINGS.compact));
+}
+
+function compactConfig(env: Env, s: Settings<typeof SETTINGS.compact>): CompactConfig {
   return {
     bucket: bucketName(env, 'archive'),
-    targetBytes: optionalInt(env, 'COMPACT_TARGET_MIB', 128, 1, 4096) * 1024 * 1024,
-    maxRows: optionalInt(env, 'COMPACT_MAX_ROWS', DEFAULT_MAX_ROWS, 1_000, 100_000_000),
-    graceMs: optionalInt(env, 'COMPACT_GRACE_MINUTES', 10, 0, 24 * 60) * 60_000,
-    lookbackHours: optionalInt(env, 'COMPACT_LOOKBACK_HOURS', 48, 1, 24 * 400),
-    rowGroupRows: optionalInt(env, 'ARCHIVE_ROW_GROUP_ROWS', DEFAULT_ROW_GROUP_ROWS, 1_000, 10_000_000),
-    zstdLevel: optionalInt(env, 'ARCHIVE_ZSTD_LEVEL', DEFAULT_ZSTD_LEVEL, 1, 22),
-    reserveMs: optionalInt(env, 'COMPACT_RESERVE_MS', 60_000, 0, 900_000),
+    targetBytes: s.targetMib * 1024 * 1024,
+    maxRows: s.maxRows,
+    graceMs: s.graceMinutes * 60_000,
+    lookbackHours: s.lookbackHours,
+    rowGroupRows: s.rowGroupRows,
+    zstdLevel: s.zstdLevel,
+    reserveMs: s.reserveMs,
   };
 }
 
@@ -103,8 +105,10 @@ export function parseCompactRequest(event: unknown): CompactRequest {
 
 export function createCompactHandler(env: Env, overrides: CompactOverrides = {}): CompactHandler {
   const { bucket: bucketOverride, codec: codecOverride, ...rest } = overrides;
-  const config = readCompactConfig(env);
-  const logger = new Logger({ serviceName: env.POWERTOOLS_SERVICE_NAME ?? 'streamfold-compact', logLevel: (env.LOG_LEVEL ?? 'INFO') as 'INFO' });
+  const settings = readSettings(env, SETTINGS.compact);
+  const config = compactConfig(env, settings);
+  const logger = createLogger(settings);
+  const log = logPort(logger);
   const codec = codecOverride ? Promise.resolve(codecOverride) : loadZstd({ level: config.zstdLevel });
   codec.catch(() => undefined);
   const bucket = bucketOverride ?? new S3ArchiveBucket(s3Client(env === process.env ? undefined : env), config.bucket);
@@ -116,7 +120,7 @@ export function createCompactHandler(env: Env, overrides: CompactOverrides = {})
       maxRows: config.maxRows,
       graceMs: config.graceMs,
       rowGroupRows: config.rowGroupRows,
-      logger: { info: (m, x) => logger.info(m, x ?? {}), warn: (m, x) => logger.warn(m, x ?? {}) },
+      logger: log,
       ...rest,
       ...(req.dryRun !== undefined && { dryRun: req.dryRun }),
       bucket,

@@ -27,7 +27,9 @@ import { PARQUET_CONTENT_TYPE } from '../archive/core.ts';
 import { StreamfoldError } from '../shared/errors.ts';
 import {
   DEFAULT_GRACE_MS,
+  DEFAULT_LOOKBACK_HOURS,
   DEFAULT_MAX_ROWS,
+  DEFAULT_RESERVE_MS,
   DEFAULT_TARGET_BYTES,
   isNoop,
   isPartitionClosed,
@@ -263,7 +265,7 @@ export async function findPartitions(bucket: ArchiveBucket, q: PartitionQuery, n
   let earliest = -Infinity;
   if (q.dt !== undefined) dates = [q.dt];
   else {
-    earliest = now - (q.lookbackHours ?? 48) * HOUR_MS;
+    earliest = now - (q.lookbackHours ?? DEFAULT_LOOKBACK_HOURS) * HOUR_MS;
     dates = [];
     for (let d = Date.parse(`${utcDate(earliest)}T00:00:00Z`); d <= now; d += 24 * HOUR_MS) dates.push(utcDate(d));
   }
@@ -307,7 +309,7 @@ export async function compactPartitions(deps: CompactDeps, opts: RunOptions = {}
   const failed: RunOutcome['failed'] = [];
   let skipped = 0;
   for (const p of partitions) {
-    if (opts.remainingMs !== undefined && opts.remainingMs() < (opts.reserveMs ?? 60_000)) {
+    if (opts.remainingMs !== undefined && opts.remainingMs() < (opts.reserveMs ?? DEFAULT_RESERVE_MS)) {
       skipped++;
       continue;
     }

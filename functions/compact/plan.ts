@@ -15,20 +15,18 @@
  * leaves extra copies that the reader rule hides and the next run removes.
  */
 import { createHash } from 'node:crypto';
+import { SETTINGS } from '../../lib/settings.ts';
 import { type FileKeys, type Selection } from '../archive/dedupe.ts';
 import { compactedObjectKey, parseEventsKey, partitionEnd, type Partition } from '../archive/keys.ts';
 
 export { selectSurvivors, type FileKeys, type Selection } from '../archive/dedupe.ts';
 
-export const DEFAULT_TARGET_BYTES = 128 * 1024 * 1024;
-/**
- * Most rows in one compacted file. Compaction holds an output's rows twice (merged, then sorted)
- * at ~140 B a row of heap; measured peak RSS was 0.7 GB for 1M rows and 1.16 GB for 2M (Node 20),
- * so 4M rows fit a 3 GB function. At 30-36 B a row on disk the byte target binds first; very
- * compressible data (~13 B a row) stops at ~50 MB files instead of 128 MiB.
- */
-export const DEFAULT_MAX_ROWS = 4_000_000;
-export const DEFAULT_GRACE_MS = 10 * 60 * 1000;
+export const DEFAULT_TARGET_BYTES: number = SETTINGS.compact.targetMib.default * 1024 * 1024;
+/** Most rows in one compacted file (COMPACT_MAX_ROWS: lib/settings.ts says why 4M). */
+export const DEFAULT_MAX_ROWS: number = SETTINGS.compact.maxRows.default;
+export const DEFAULT_GRACE_MS: number = SETTINGS.compact.graceMinutes.default * 60 * 1000;
+export const DEFAULT_LOOKBACK_HOURS: number = SETTINGS.compact.lookbackHours.default;
+export const DEFAULT_RESERVE_MS: number = SETTINGS.compact.reserveMs.default;
 
 /** A partition-hour may be compacted once its hour has ended and the grace period passed. */
 export function isPartitionClosed(p: Partition, now: number, graceMs = DEFAULT_GRACE_MS): boolean {

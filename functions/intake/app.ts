@@ -2,13 +2,17 @@
  * Wiring of the intake function: adapters built once per container from an environment, then a
  * thin API Gateway (HTTP API, payload 2.0) handler over the pure core. `handler.ts` binds it to
  * `process.env` for Lambda; the embedded stack binds it to the stack's environment.
+ *
+ * Environment: EVENTS_STREAM_NAME, TENANTS_TABLE_NAME, IDEMPOTENCY_TABLE_NAME (required); the
+ * settings of SETTINGS.intake in lib/settings.ts (Powertools service name and log level).
  */
-import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { SETTINGS } from '../../lib/settings.ts';
 import { dynamoClient, kinesisClient } from '../shared/clients.ts';
-import { streamName, tableName, type Env } from '../shared/config.ts';
+import { readSettings, streamName, tableName, type Env } from '../shared/config.ts';
 import { CachedAuthenticator, errorResponse } from '../shared/http.ts';
 import { KinesisRecordSink } from '../shared/kinesis-sink.ts';
+import { createLogger } from '../shared/logger.ts';
 import { TenantStore } from '../shared/tenants.ts';
 import { ingest, type IntakeDeps } from './core.ts';
 import { DynamoIdempotencyStore } from './idempotency.ts';
@@ -16,6 +20,7 @@ import { DynamoIdempotencyStore } from './idempotency.ts';
 export type ApiHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
 export function createIntakeHandler(env: Env, overrides: Partial<IntakeDeps> = {}): ApiHandler {
+  const logger = createLogger(readSettings(env, SETTINGS.intake));
   const clientEnv = env === process.env ? undefined : env;
   const db = dynamoClient(clientEnv);
   const deps: IntakeDeps = {
@@ -24,7 +29,6 @@ export function createIntakeHandler(env: Env, overrides: Partial<IntakeDeps> = {
     idempotency: new DynamoIdempotencyStore(db, tableName(env, 'idempotency')),
     ...overrides,
   };
-  const logger = new Logger({ serviceName: env.POWERTOOLS_SERVICE_NAME ?? 'streamfold-intake', logLevel: (env.POWERTOOLS_LOG_LEVEL ?? env.LOG_LEVEL ?? 'INFO') as 'INFO' });
 
   return async (event, context) => {
     const body = event.body === undefined ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');

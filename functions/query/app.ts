@@ -5,24 +5,24 @@
  *
  * Environment: ROLLUPS_TABLE_NAME, TENANTS_TABLE_NAME, ARCHIVE_BUCKET_NAME (required; the bucket
  * is read only by GET /v1/events, the zstd codec is loaded on its first call);
- * QUERY_READ_CONCURRENCY (16), QUERY_MAX_SERIES (1000), QUERY_INDEX_CACHE_MS (10000: how long a
- * metric's type and series index are reused, index-cache.ts; 0 = read them on every query);
- * POWERTOOLS_SERVICE_NAME, LOG_LEVEL.
+ * the settings of SETTINGS.query in lib/settings.ts (read concurrency, series cap, index cache
+ * lifetime, Powertools service name and log level).
  *
  * Routes (lib/routes.ts, target `query`): GET /v1/metrics, /v1/metrics/{name}/series, /v1/query
  * (core.ts, rollups), GET /v1/events (events.ts, archive), GET / (dashboard/page.ts, no key).
  */
-import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { SETTINGS } from '../../lib/settings.ts';
 import { S3ArchiveBucket } from '../archive/s3-store.ts';
 import { loadZstd } from '../archive/zstd.ts';
 import { dynamoClient, s3Client } from '../shared/clients.ts';
-import { bucketName, optionalInt, tableName, type Env } from '../shared/config.ts';
+import { bucketName, readSettings, tableName, type Env } from '../shared/config.ts';
 import { CachedAuthenticator, errorResponse } from '../shared/http.ts';
+import { createLogger } from '../shared/logger.ts';
 import { TenantStore } from '../shared/tenants.ts';
-import { DEFAULT_MAX_SERIES, handleQueryRequest, type QueryDeps } from './core.ts';
+import { handleQueryRequest, type QueryDeps } from './core.ts';
 import { dashboardResponse } from './dashboard/page.ts';
-import { CachedSeriesIndex, DEFAULT_INDEX_CACHE_MS } from './index-cache.ts';
+import { CachedSeriesIndex } from './index-cache.ts';
 import { ArchivePartitionReader, type PartitionReader } from './events-reader.ts';
 import { listEvents } from './events.ts';
 import { DynamoRollupReader, type QuerySender } from './rollup-reader.ts';
@@ -38,6 +38,7 @@ export interface QueryOverrides extends Partial<QueryDeps> {
 
 export function createQueryHandler(env: Env, overrides: QueryOverrides = {}): QueryHandler {
   const { partitions: partitionsOverride, ...depOverrides } = overrides;
+  const settings = readSettings(env, SETTINGS.query);
   const clientEnv = env === process.env ? undefined : env;
   const db = dynamoClient(clientEnv);
   const archive = partitionsOverride ? undefined : bucketName(env, 'archive');
@@ -54,20 +55,20 @@ export function createQueryHandler(env: Env, overrides: QueryOverrides = {}): Qu
   const now = depOverrides.now ?? Date.now;
   const reader =
     depOverrides.rollups ??
-    new DynamoRollupReader(db as unknown as QuerySender, tableName(env, 'rollups'), optionalInt(env, 'QUERY_READ_CONCURRENCY', 16, 1, 256));
-  const indexCacheMs = optionalInt(env, 'QUERY_INDEX_CACHE_MS', DEFAULT_INDEX_CACHE_MS, 0, 3_600_000);
+    new DynamoRollupReader(db as unknown as QuerySender, tableName(env, 'rollups'), settings.readConcurrency);
+  const indexCacheMs = settings.indexCacheMs;
   const deps: QueryDeps = {
     publicRoutes: { 'GET /': async () => dashboardResponse() },
     extraRoutes: {
       'GET /v1/events': async (req, tenant) => listEvents(tenant, req.query, await partitionReader(), now()),
     },
     auth: depOverrides.auth ?? new CachedAuthenticator(new TenantStore(db, tableName(env, 'tenants'))),
-    maxSeries: optionalInt(env, 'QUERY_MAX_SERIES', DEFAULT_MAX_SERIES, 1, 100_000),
+    maxSeries: settings.maxSeries,
     ...depOverrides,
     // Overrides are wrapped too: the cache is part of the function, not of the DynamoDB adapter.
     rollups: indexCacheMs > 0 ? new CachedSeriesIndex(reader, { ttlMs: indexCacheMs }) : reader,
   };
-  const logger = new Logger({ serviceName: env.POWERTOOLS_SERVICE_NAME ?? 'streamfold-query', logLevel: (env.POWERTOOLS_LOG_LEVEL ?? env.LOG_LEVEL ?? 'INFO') as 'INFO' });
+  const logger = createLogger(settings);
 
   return async (event) => {
     try {

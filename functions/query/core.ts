@@ -7,6 +7,7 @@
  *   GET /v1/metrics/{name}/series   → { metric, type, series: [{ tags, firstSeen, lastSeen }] }
  *   GET /v1/query                   → { series: [{ tags, points: [[tsMs, value], …] }], interval }
  */
+import { SETTINGS } from '../../lib/settings.ts';
 import { INDEX_REFRESH_MS } from '../rollup/keys.ts';
 import { checkTenant, type EventType } from '../shared/event.ts';
 import { HttpError, json, requireKey, type HttpResponse, type KeyAuthenticator } from '../shared/http.ts';
@@ -15,7 +16,7 @@ import type { BucketFields, RollupReader, SeriesInfo } from './rollup-reader.ts'
 import { aggregateSeries, bucketRange, resolutionFor } from './series.ts';
 
 /** Most series one query may read; more is a 400 asking for a filter. */
-export const DEFAULT_MAX_SERIES = 1000;
+export const DEFAULT_MAX_SERIES: number = SETTINGS.query.maxSeries.default;
 
 export interface QueryRequest {
   /** `GET /v1/query`, as API Gateway's routeKey. */

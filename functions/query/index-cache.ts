@@ -10,11 +10,12 @@
  * and the buckets one by one, so a query may land between them), so a new metric turns into data
  * as soon as its writes land. A failed read is not cached either. `GET /v1/metrics` (the metric list) is read through.
  */
+import { SETTINGS } from '../../lib/settings.ts';
 import type { MetricInfo, RollupReader, SeriesInfo } from './rollup-reader.ts';
 import type { BucketData } from './series.ts';
 
 /** Default lifetime of a cached metric or series index. */
-export const DEFAULT_INDEX_CACHE_MS = 10_000;
+export const DEFAULT_INDEX_CACHE_MS: number = SETTINGS.query.indexCacheMs.default;
 
 interface Entry<T> {
   readonly value: Promise<T>;

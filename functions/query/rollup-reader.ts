@@ -9,6 +9,7 @@
  * consistent (half the cost; a query may trail the newest write by about a second).
  */
 import { GetItemCommand, QueryCommand, type AttributeValue, type QueryCommandOutput, type GetItemCommandOutput } from '@aws-sdk/client-dynamodb';
+import { SETTINGS } from '../../lib/settings.ts';
 import { bucketPk, bucketSk, bucketStart, indexPk, metricsPk, parseBucketSk, type Resolution } from '../rollup/keys.ts';
 import { formatLastLineage } from '../rollup/merge.ts';
 import { decodeMinutes } from '../rollup/minutes.ts';
@@ -81,7 +82,7 @@ export class DynamoRollupReader implements RollupReader {
   constructor(
     private readonly client: QuerySender,
     private readonly tableName: string,
-    private readonly concurrency = 16,
+    private readonly concurrency: number = SETTINGS.query.readConcurrency.default,
   ) {}
 
   async listMetrics(tenant: string): Promise<MetricInfo[]> {

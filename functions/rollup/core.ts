@@ -17,6 +17,7 @@
  * Pure over its ports: no AWS SDK, no clock or randomness of its own.
  */
 import type { KinesisStreamBatchItemFailure, KinesisStreamRecord } from 'aws-lambda';
+import { SETTINGS } from '../../lib/settings.ts';
 import { decodeBatch } from '../shared/batch.ts';
 import { aggregateBatch, SeriesIdCache, type BatchAggregate, type ItemPartial } from './aggregate.ts';
 import { INDEX_REFRESH_MS, RESOLUTIONS, type Resolution } from './keys.ts';
@@ -53,9 +54,9 @@ export interface RollupConfig {
 }
 
 export const DEFAULT_ROLLUP_CONFIG: Omit<RollupConfig, 'ttlMs'> = {
-  writeConcurrency: 16,
-  readConcurrency: 4,
-  timeMarginMs: 1000,
+  writeConcurrency: SETTINGS.rollup.writeConcurrency.default,
+  readConcurrency: SETTINGS.rollup.readConcurrency.default,
+  timeMarginMs: SETTINGS.rollup.timeMarginMs.default,
   maxConflictRetries: 16,
   backoffBaseMs: 25,
   backoffMaxMs: 2000,
@@ -88,7 +89,7 @@ export interface RollupLogger {
 }
 
 /** Bucket items one container keeps by default (ROLLUP_ITEM_CACHE_ENTRIES). */
-export const DEFAULT_ITEM_CACHE_ENTRIES = 20_000;
+export const DEFAULT_ITEM_CACHE_ENTRIES: number = SETTINGS.rollup.itemCacheEntries.default;
 
 /**
  * What one container remembers between batches: series ids, index entries already written, and

@@ -40,6 +40,7 @@
  * The 1-day resolution is computed at query time from 1 h buckets.
  */
 import { createHash } from 'node:crypto';
+import { SETTINGS } from '../../lib/settings.ts';
 
 export type Resolution = '1m' | '1h';
 export const RESOLUTIONS: readonly Resolution[] = ['1m', '1h'];
@@ -49,8 +50,11 @@ export const RESOLUTION_MS: Readonly<Record<Resolution, number>> = { '1m': 60_00
 export const INDEX_REFRESH_MS = 3_600_000;
 
 const DAY_MS = 86_400_000;
-/** Default retention per resolution; ROLLUP_TTL_1M_DAYS / ROLLUP_TTL_1H_DAYS override it. */
-export const DEFAULT_TTL_DAYS: Readonly<Record<Resolution, number>> = { '1m': 15, '1h': 400 };
+/** Default retention per resolution (SETTINGS.rollup); ROLLUP_TTL_1M_DAYS / ROLLUP_TTL_1H_DAYS override it. */
+export const DEFAULT_TTL_DAYS: Readonly<Record<Resolution, number>> = {
+  '1m': SETTINGS.rollup.ttl1mDays.default,
+  '1h': SETTINGS.rollup.ttl1hDays.default,
+};
 export const daysToMs = (days: number): number => days * DAY_MS;
 
 export interface ItemKey {

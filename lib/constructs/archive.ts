@@ -7,6 +7,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { FUNCTIONS, type FunctionDef } from '../functions.ts';
+import { SETTINGS, settingsEnvironment } from '../settings.ts';
 import { ArchiveCatalog, type ArchiveCatalogProps } from './archive-catalog.ts';
 import { StreamConsumer } from './consumer.ts';
 import type { EventStream } from './event-stream.ts';
@@ -14,46 +15,46 @@ import { StreamfoldFunction, zstdWasmFile, type PowertoolsLogLevel } from './fun
 import type { Monitoring } from './monitoring.ts';
 import type { Storage } from './storage.ts';
 
-/** The compaction settings functions/compact/app.ts reads (readCompactConfig), with its defaults. */
+/**
+ * The compaction settings functions/compact/app.ts reads; each is the entry of the same name in
+ * SETTINGS.compact (lib/settings.ts), which holds its variable, range and default.
+ */
 export interface CompactionSettings {
   /**
    * Size an output file aims at (COMPACT_TARGET_MIB), 1..4096 MiB.
-   * @default 128
+   * @default SETTINGS.compact.targetMib.default (128)
    */
   readonly targetMib?: number;
   /**
    * Most rows in one output file (COMPACT_MAX_ROWS), 1000..100000000. Memory grows with it: an
    * output file's rows are held twice (~140 B a row each).
-   * @default 4000000
+   * @default SETTINGS.compact.maxRows.default (4000000)
    */
   readonly maxRows?: number;
   /**
    * How long after an hour ends its partition counts as closed (COMPACT_GRACE_MINUTES), 0..1440;
    * covers the consumers' batching windows, retries and late records.
-   * @default 10
+   * @default SETTINGS.compact.graceMinutes.default (10)
    */
   readonly graceMinutes?: number;
   /**
    * How many hours back a scheduled run looks for partitions to compact (COMPACT_LOOKBACK_HOURS),
    * 1..9600; must reach past the grace period plus one schedule interval.
-   * @default 48
+   * @default SETTINGS.compact.lookbackHours.default (48)
    */
   readonly lookbackHours?: number;
   /**
    * Time kept back before the function's timeout (COMPACT_RESERVE_MS): no new partition starts
    * with less left. Less than the function's timeout.
-   * @default 60000
+   * @default SETTINGS.compact.reserveMs.default (60000)
    */
   readonly reserveMs?: number;
 }
 
-const COMPACTION_DEFAULTS: Required<CompactionSettings> = {
-  targetMib: 128,
-  maxRows: 4_000_000,
-  graceMinutes: 10,
-  lookbackHours: 48,
-  reserveMs: 60_000,
-};
+/** Set on the compaction function even at their defaults, so its environment shows them. */
+const COMPACTION_KEYS = ['targetMib', 'maxRows', 'graceMinutes', 'lookbackHours', 'reserveMs'] as const satisfies ReadonlyArray<
+  keyof CompactionSettings & keyof typeof SETTINGS.compact
+>;
 
 export interface ArchiveProps {
   /** The stream whose events are archived. */
@@ -73,7 +74,7 @@ export interface ArchiveProps {
   readonly prefix?: string;
   /**
    * Powertools log level of both functions.
-   * @default 'INFO'
+   * @default POWERTOOLS.logLevel.default ('INFO')
    */
   readonly logLevel?: PowertoolsLogLevel;
   /**
@@ -93,13 +94,13 @@ export interface ArchiveProps {
   readonly parallelizationFactor?: number;
   /**
    * zstd level of Parquet pages written by both functions (ARCHIVE_ZSTD_LEVEL), 1..22.
-   * @default - the functions' default, 3
+   * @default - the functions' default, PARQUET.zstdLevel.default in lib/settings.ts (3)
    */
   readonly zstdLevel?: number;
   /**
    * Rows per Parquet row group written by both functions (ARCHIVE_ROW_GROUP_ROWS),
    * 1000..10000000.
-   * @default - the functions' default, 100000
+   * @default - the functions' default, PARQUET.rowGroupRows.default in lib/settings.ts (100000)
    */
   readonly rowGroupRows?: number;
   /**
@@ -142,17 +143,13 @@ export class Archive extends Construct {
   constructor(scope: Construct, id: string, props: ArchiveProps) {
     super(scope, id);
     const compactionDefinition = props.compactionDefinition ?? FUNCTIONS.compact;
-    const parquetEnv: Record<string, string> = {};
-    if (props.zstdLevel !== undefined) {
-      parquetEnv['ARCHIVE_ZSTD_LEVEL'] = String(integerIn('zstdLevel', props.zstdLevel, 1, 22));
-    }
-    if (props.rowGroupRows !== undefined) {
-      parquetEnv['ARCHIVE_ROW_GROUP_ROWS'] = String(integerIn('rowGroupRows', props.rowGroupRows, 1_000, 10_000_000));
-    }
-    const compactEnv = compactionEnvironment(
-      { ...COMPACTION_DEFAULTS, ...props.compaction },
-      compactionDefinition.timeoutSeconds,
-    );
+    // Both functions read the Parquet settings (one definition, PARQUET in lib/settings.ts); a
+    // value not given is left to their default.
+    const parquetEnv = settingsEnvironment('Archive', SETTINGS.archive, {
+      zstdLevel: props.zstdLevel,
+      rowGroupRows: props.rowGroupRows,
+    });
+    const compactEnv = compactionEnvironment(props.compaction ?? {}, compactionDefinition.timeoutSeconds);
     // The Lambda runtime has zstd in node:zlib; the .wasm fallback keeps the bundle runnable on
     // Node 20 (see zstdWasmFile).
     const bundledFiles = [zstdWasmFile()];
@@ -211,19 +208,15 @@ export class Archive extends Construct {
   }
 }
 
-function integerIn(name: string, value: number, min: number, max: number): number {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`Archive: ${name} must be a whole number in ${min}..${max}, got ${value}`);
-  }
-  return value;
-}
-
-function compactionEnvironment(s: Required<CompactionSettings>, timeoutSeconds: number): Record<string, string> {
-  integerIn('compaction.targetMib', s.targetMib, 1, 4096);
-  integerIn('compaction.maxRows', s.maxRows, 1_000, 100_000_000);
-  integerIn('compaction.graceMinutes', s.graceMinutes, 0, 24 * 60);
-  integerIn('compaction.lookbackHours', s.lookbackHours, 1, 24 * 400);
-  integerIn('compaction.reserveMs', s.reserveMs, 0, 900_000);
+/**
+ * Every compaction setting, given or at its default, checked against SETTINGS.compact, and the two
+ * rules that involve the schedule and the function's timeout, which the function cannot see.
+ */
+function compactionEnvironment(given: CompactionSettings, timeoutSeconds: number): Record<string, string> {
+  const s = Object.fromEntries(
+    COMPACTION_KEYS.map((key) => [key, given[key] ?? SETTINGS.compact[key].default]),
+  ) as Required<CompactionSettings>;
+  const env = settingsEnvironment('Archive', SETTINGS.compact, s, 'compaction.');
   if (s.reserveMs >= timeoutSeconds * 1000) {
     throw new Error(
       `Archive: compaction.reserveMs (${s.reserveMs}) must be less than the compaction function's ` +
@@ -236,11 +229,5 @@ function compactionEnvironment(s: Required<CompactionSettings>, timeoutSeconds: 
         `(${s.graceMinutes}) plus an hour, or closed partitions would fall out of the window unseen`,
     );
   }
-  return {
-    COMPACT_TARGET_MIB: String(s.targetMib),
-    COMPACT_MAX_ROWS: String(s.maxRows),
-    COMPACT_GRACE_MINUTES: String(s.graceMinutes),
-    COMPACT_LOOKBACK_HOURS: String(s.lookbackHours),
-    COMPACT_RESERVE_MS: String(s.reserveMs),
-  };
+  return env;
 }

@@ -10,11 +10,13 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { FunctionDef } from '../functions.ts';
 import { DEFAULT_PREFIX } from '../resources.ts';
+import { POWERTOOLS, settingsEnvironment, type LogLevel } from '../settings.ts';
 
 /** The newest Node.js runtime this aws-cdk-lib knows; cdk-nag AwsSolutions-L1 checks it. */
 export const NODE_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
-export type PowertoolsLogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+/** A Powertools log level (POWERTOOLS.logLevel in lib/settings.ts). */
+export type PowertoolsLogLevel = LogLevel;
 
 /** The repository root: `FunctionDef.entry` is relative to it, whatever the working directory. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -41,8 +43,9 @@ export interface StreamfoldFunctionProps {
    */
   readonly metricsNamespace?: string;
   /**
-   * Powertools log level (POWERTOOLS_LOG_LEVEL).
-   * @default 'INFO'
+   * Powertools log level (POWERTOOLS_LOG_LEVEL), which every function's logger takes
+   * (functions/shared/logger.ts).
+   * @default POWERTOOLS.logLevel.default ('INFO')
    */
   readonly logLevel?: PowertoolsLogLevel;
   /**
@@ -103,6 +106,12 @@ export class StreamfoldFunction extends Construct {
     const prefix = props.prefix ?? DEFAULT_PREFIX;
     const entry = path.resolve(REPO_ROOT, def.entry);
     validateDefinition(def, prefix, entry);
+    // Checked against the settings table here, at synth, not when the function first starts.
+    const powertools = settingsEnvironment(`StreamfoldFunction (${def.id})`, POWERTOOLS, {
+      serviceName: def.id,
+      metricsNamespace: props.metricsNamespace ?? prefix,
+      logLevel: props.logLevel ?? POWERTOOLS.logLevel.default,
+    });
     const bundledFiles = props.bundledFiles ?? [];
     for (const file of bundledFiles) {
       if (!path.isAbsolute(file) || !existsSync(file)) {
@@ -140,9 +149,7 @@ export class StreamfoldFunction extends Construct {
       logGroup: this.logGroup,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       environment: {
-        POWERTOOLS_SERVICE_NAME: def.id,
-        POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace ?? prefix,
-        POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
+        ...powertools,
         // Stack traces point into the TypeScript sources (the bundle ships its source map).
         NODE_OPTIONS: ['--enable-source-maps', ...(def.nodeOptions ?? [])].join(' '),
         ...props.environment,

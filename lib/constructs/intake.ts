@@ -29,7 +29,7 @@ export interface IntakeProps {
   readonly prefix?: string;
   /**
    * Powertools log level.
-   * @default 'INFO'
+   * @default POWERTOOLS.logLevel.default ('INFO')
    */
   readonly logLevel?: PowertoolsLogLevel;
   /**

@@ -26,7 +26,7 @@ export interface QueryProps {
   readonly prefix?: string;
   /**
    * Powertools log level.
-   * @default 'INFO'
+   * @default POWERTOOLS.logLevel.default ('INFO')
    */
   readonly logLevel?: PowertoolsLogLevel;
   /**

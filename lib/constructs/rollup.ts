@@ -4,16 +4,13 @@ import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { DEFAULT_TTL_DAYS } from '../../functions/rollup/keys.ts';
 import { FUNCTIONS, type FunctionDef } from '../functions.ts';
+import { SETTINGS, settingsEnvironment } from '../settings.ts';
 import { StreamConsumer } from './consumer.ts';
 import type { EventStream } from './event-stream.ts';
 import type { PowertoolsLogLevel } from './function.ts';
 import type { Monitoring } from './monitoring.ts';
 import type { Storage } from './storage.ts';
-
-/** Longest TTL functions/rollup/app.ts accepts (readRollupConfig). */
-const MAX_TTL_DAYS = 3650;
 
 export interface RollupProps {
   /** The stream whose events are rolled up. */
@@ -32,7 +29,7 @@ export interface RollupProps {
   readonly prefix?: string;
   /**
    * Powertools log level.
-   * @default 'INFO'
+   * @default POWERTOOLS.logLevel.default ('INFO')
    */
   readonly logLevel?: PowertoolsLogLevel;
   /**
@@ -41,17 +38,18 @@ export interface RollupProps {
    */
   readonly definition?: FunctionDef;
   /**
-   * How long 1-minute buckets are kept (ROLLUP_TTL_1M_DAYS), whole days 1..3650: distributions'
-   * 1 m items expire then, and older events no longer enter their minute. Count and gauge minutes
-   * are packed into the 1 h items and live as long as they do.
-   * @default - the function's default, 15 days
+   * How long 1-minute buckets are kept (ROLLUP_TTL_1M_DAYS), whole days in the range of
+   * SETTINGS.rollup.ttl1mDays (1..3650): distributions' 1 m items expire then, and older events no
+   * longer enter their minute. Count and gauge minutes are packed into the 1 h items and live as
+   * long as they do.
+   * @default - the function's default, SETTINGS.rollup.ttl1mDays.default (15 days)
    */
   readonly ttl1mDays?: number;
   /**
-   * How long 1-hour buckets live (ROLLUP_TTL_1H_DAYS), whole days 1..3650, not shorter than
-   * `ttl1mDays` (the 1 h buckets serve the ranges the 1 m buckets no longer cover, and hold the
-   * minutes of count and gauge series).
-   * @default - the function's default, 400 days
+   * How long 1-hour buckets live (ROLLUP_TTL_1H_DAYS), whole days in the range of
+   * SETTINGS.rollup.ttl1hDays (1..3650), not shorter than `ttl1mDays` (the 1 h buckets serve the
+   * ranges the 1 m buckets no longer cover, and hold the minutes of count and gauge series).
+   * @default - the function's default, SETTINGS.rollup.ttl1hDays.default (400 days)
    */
   readonly ttl1hDays?: number;
   /**
@@ -82,18 +80,12 @@ export class Rollup extends Construct {
 
   constructor(scope: Construct, id: string, props: RollupProps) {
     super(scope, id);
-    const environment: Record<string, string> = {};
-    const ttl1m = checkTtl('ttl1mDays', props.ttl1mDays);
-    const ttl1h = checkTtl('ttl1hDays', props.ttl1hDays);
-    // Count and gauge minutes live in 1 h items (functions/rollup/minutes.ts); the function refuses
-    // this too, but only when it starts.
-    const m = ttl1m ?? DEFAULT_TTL_DAYS['1m'];
-    const h = ttl1h ?? DEFAULT_TTL_DAYS['1h'];
-    if (h < m) {
-      throw new Error(`Rollup: ttl1hDays (${h}) must not be shorter than ttl1mDays (${m})`);
-    }
-    if (ttl1m !== undefined) environment['ROLLUP_TTL_1M_DAYS'] = String(ttl1m);
-    if (ttl1h !== undefined) environment['ROLLUP_TTL_1H_DAYS'] = String(ttl1h);
+    // The ranges and the TTL rule the function applies when it starts, checked here at synth; a
+    // TTL not given is left to the function's default.
+    const environment = settingsEnvironment('Rollup', SETTINGS.rollup, {
+      ttl1mDays: props.ttl1mDays,
+      ttl1hDays: props.ttl1hDays,
+    });
 
     this.consumer = new StreamConsumer(this, 'Consumer', {
       stream: props.stream.stream,
@@ -112,12 +104,4 @@ export class Rollup extends Construct {
     props.storage.bindRollups(this.function, 'merge');
     props.monitoring?.monitorConsumer('Rollup', this.consumer);
   }
-}
-
-function checkTtl(name: string, days: number | undefined): number | undefined {
-  if (days === undefined) return undefined;
-  if (!Number.isInteger(days) || days < 1 || days > MAX_TTL_DAYS) {
-    throw new Error(`Rollup: ${name} must be a whole number of days in 1..${MAX_TTL_DAYS}, got ${days}`);
-  }
-  return days;
 }

@@ -50,7 +50,7 @@ beforeAll(async () => {
     AWS_ACCESS_KEY_ID: 'S3RVER',
     AWS_SECRET_ACCESS_KEY: 'S3RVER',
     ARCHIVE_BUCKET_NAME: BUCKET,
-    LOG_LEVEL: 'SILENT',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
   };
   s3 = s3Client(env);
   await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));

@@ -64,7 +64,7 @@ describe('Integration: rollup handler on dynalite', () => {
       AWS_REGION: 'us-east-1',
       AWS_ACCESS_KEY_ID: 'S3RVER',
       AWS_SECRET_ACCESS_KEY: 'S3RVER',
-      LOG_LEVEL: 'SILENT',
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
     };
     client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
     const def = TABLES.rollups;

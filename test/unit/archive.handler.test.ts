@@ -24,7 +24,7 @@ const ENV = {
   AWS_ACCESS_KEY_ID: 'test',
   AWS_SECRET_ACCESS_KEY: 'test',
   ARCHIVE_TIME_MARGIN_MS: '1000',
-  LOG_LEVEL: 'SILENT',
+  POWERTOOLS_LOG_LEVEL: 'SILENT',
 };
 const H = Date.parse('2026-11-28T10:00:00Z');
 const ARRIVAL = H + 60_000;

@@ -305,7 +305,7 @@ describe('Function: compact handler', () => {
     // Prepare
     const bucket = new MemoryBucket();
     await deliver(bucket, recordsFor(events(90), { arrivalMs: ARRIVAL }), [[0, 0.5], [0.25, 1]]);
-    const handler = createCompactHandler({ ARCHIVE_BUCKET_NAME: 'b', LOG_LEVEL: 'SILENT', COMPACT_LOOKBACK_HOURS: '24' }, { bucket, codec, now: () => LATER });
+    const handler = createCompactHandler({ ARCHIVE_BUCKET_NAME: 'b', POWERTOOLS_LOG_LEVEL: 'SILENT', COMPACT_LOOKBACK_HOURS: '24' }, { bucket, codec, now: () => LATER });
     // Act
     const summary = await handler({ source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} }, { getRemainingTimeInMillis: () => 600_000 });
     // Assess

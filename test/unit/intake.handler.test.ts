@@ -19,7 +19,7 @@ const ENV = {
   IDEMPOTENCY_TABLE_NAME: 'streamfold-idempotency',
   ROLLUPS_TABLE_NAME: 'streamfold-rollups',
   ARCHIVE_BUCKET_NAME: 'bucket',
-  LOG_LEVEL: 'CRITICAL',
+  POWERTOOLS_LOG_LEVEL: 'CRITICAL',
 };
 const KEY = 'the-acme-key';
 

@@ -209,7 +209,7 @@ describe('Function: handleQueryRequest (query against ground truth)', () => {
 });
 
 describe('Function: createQueryHandler', () => {
-  const env = { ROLLUPS_TABLE_NAME: 'r', TENANTS_TABLE_NAME: 't', ARCHIVE_BUCKET_NAME: 'b', AWS_REGION: 'us-east-1', LOG_LEVEL: 'SILENT' };
+  const env = { ROLLUPS_TABLE_NAME: 'r', TENANTS_TABLE_NAME: 't', ARCHIVE_BUCKET_NAME: 'b', AWS_REGION: 'us-east-1', POWERTOOLS_LOG_LEVEL: 'SILENT' };
   const event = (routeKey: string, query?: Record<string, string>): APIGatewayProxyEventV2 =>
     ({
       version: '2.0',

@@ -208,7 +208,7 @@ describe('Function: createRollupHandler (shared document client, aws-sdk-client-
     doc.on(BatchGetItemCommand).rejects(new ProvisionedThroughputExceededException({ message: 'slow down', ...meta }));
     doc.on(UpdateItemCommand).resolves({});
     const handler = createRollupHandler(
-      { ROLLUPS_TABLE_NAME: TABLE, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y', LOG_LEVEL: 'SILENT' },
+      { ROLLUPS_TABLE_NAME: TABLE, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y', POWERTOOLS_LOG_LEVEL: 'SILENT' },
       { flushMetrics: () => {}, metrics: { add: () => {} }, sleep: async () => {}, config: { timeMarginMs: 0 } },
     );
     const now = Date.now();
