@@ -20,7 +20,7 @@ import { dynamoClient } from '../shared/clients.ts';
 import { optionalInt, tableName, type Env } from '../shared/config.ts';
 import { ConfigError } from '../shared/errors.ts';
 import { DEFAULT_ITEM_CACHE_ENTRIES, DEFAULT_ROLLUP_CONFIG, RollupCache, rollupBatch, type RollupConfig, type RollupDeps, type RollupMetrics } from './core.ts';
-import { DEFAULT_TTL_DAYS, daysToMs } from './keys.ts';
+import { DEFAULT_TTL_DAYS, daysToMs } from '../shared/rollups/keys.ts';
 import { DynamoRollupStore, type DynamoSender } from './store.ts';
 
 export type RollupHandler = (event: KinesisStreamEvent, context: Pick<Context, 'getRemainingTimeInMillis'>) => Promise<KinesisStreamBatchResponse>;

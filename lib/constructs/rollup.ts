@@ -4,7 +4,7 @@ import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { DEFAULT_TTL_DAYS } from '../../functions/rollup/keys.ts';
+import { DEFAULT_TTL_DAYS } from '../../functions/shared/rollups/keys.ts';
 import { FUNCTIONS, type FunctionDef } from '../functions.ts';
 import { StreamConsumer } from './consumer.ts';
 import type { EventStream } from './event-stream.ts';
@@ -85,8 +85,8 @@ export class Rollup extends Construct {
     const environment: Record<string, string> = {};
     const ttl1m = checkTtl('ttl1mDays', props.ttl1mDays);
     const ttl1h = checkTtl('ttl1hDays', props.ttl1hDays);
-    // Count and gauge minutes live in 1 h items (functions/rollup/minutes.ts); the function refuses
-    // this too, but only when it starts.
+    // Count and gauge minutes live in 1 h items (functions/shared/rollups/minutes.ts); the function
+    // refuses this too, but only when it starts.
     const m = ttl1m ?? DEFAULT_TTL_DAYS['1m'];
     const h = ttl1h ?? DEFAULT_TTL_DAYS['1h'];
     if (h < m) {
