@@ -9,7 +9,7 @@
  *    BatchGetItem (100 keys per call), no projection. Beside it, the rollup reader's bucket Query sent alone (24 items),
  *    against one Query of the 1,440 one-minute rows: what packing saves on the emulator.
  * 2. `GET /v1/events` for a 1 h range, one page of 1,000 of ~20,000 events: p50 and p99 (target
- *    p99 ≤ 250 ms). Baseline: archive/reader.ts `readPartition` (whole files, every column).
+ *    p99 ≤ 250 ms). Baseline: shared/archive/reader.ts `readPartition` (whole files, every column).
  *
  *   npx tsx bench/query.ts [--quick]        this section alone, printed as a table
  *   npm run bench -- --only query           through the harness (once listed in bench/run.ts)
@@ -20,10 +20,10 @@ import { join } from 'node:path';
 import { BatchGetItemCommand, BatchWriteItemCommand, QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { createArchiveHandler } from '../functions/archive/app.ts';
-import { partitionOf } from '../functions/archive/keys.ts';
-import { readPartition } from '../functions/archive/reader.ts';
-import { S3ArchiveBucket } from '../functions/archive/s3-store.ts';
-import { loadZstd } from '../functions/archive/zstd.ts';
+import { partitionOf } from '../functions/shared/archive/keys.ts';
+import { readPartition } from '../functions/shared/archive/reader.ts';
+import { S3ArchiveBucket } from '../functions/shared/archive/s3-store.ts';
+import { loadZstd } from '../functions/shared/archive/zstd.ts';
 import { createQueryHandler } from '../functions/query/app.ts';
 import { DynamoRollupReader, type QuerySender } from '../functions/query/rollup-reader.ts';
 import { createRollupHandler } from '../functions/rollup/app.ts';

@@ -18,9 +18,9 @@ import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aw
 import { s3Client } from '../shared/clients.ts';
 import { bucketName, optionalInt, type Env } from '../shared/config.ts';
 import { archiveBatch, type ArchiveDeps, type ArchiveStats } from './core.ts';
-import { DEFAULT_ROW_GROUP_ROWS } from './parquet.ts';
-import { S3ArchiveBucket } from './s3-store.ts';
-import { DEFAULT_ZSTD_LEVEL, loadZstd, type BlockCodec } from './zstd.ts';
+import { DEFAULT_ROW_GROUP_ROWS } from '../shared/archive/parquet.ts';
+import { S3ArchiveBucket } from '../shared/archive/s3-store.ts';
+import { DEFAULT_ZSTD_LEVEL, loadZstd, type BlockCodec } from '../shared/archive/zstd.ts';
 
 export type ArchiveHandler = (
   event: KinesisStreamEvent,

@@ -15,9 +15,10 @@ import { s3Client } from '../shared/clients.ts';
 import { bucketName, optionalInt, type Env } from '../shared/config.ts';
 import { ConfigError } from '../shared/errors.ts';
 import { checkTenant } from '../shared/event.ts';
-import { DEFAULT_ROW_GROUP_ROWS } from '../archive/parquet.ts';
-import { S3ArchiveBucket, type ArchiveBucket } from '../archive/s3-store.ts';
-import { DEFAULT_ZSTD_LEVEL, loadZstd, type BlockCodec } from '../archive/zstd.ts';
+import { DEFAULT_ROW_GROUP_ROWS } from '../shared/archive/parquet.ts';
+import type { ArchiveBucket } from '../shared/archive/bucket.ts';
+import { S3ArchiveBucket } from '../shared/archive/s3-store.ts';
+import { DEFAULT_ZSTD_LEVEL, loadZstd, type BlockCodec } from '../shared/archive/zstd.ts';
 import { compactPartitions, type CompactDeps, type PartitionQuery, type RunOutcome } from './core.ts';
 import { DEFAULT_MAX_ROWS } from './plan.ts';
 

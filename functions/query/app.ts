@@ -14,8 +14,8 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { S3ArchiveBucket } from '../archive/s3-store.ts';
-import { loadZstd } from '../archive/zstd.ts';
+import { S3ArchiveBucket } from '../shared/archive/s3-store.ts';
+import { loadZstd } from '../shared/archive/zstd.ts';
 import { dynamoClient, s3Client } from '../shared/clients.ts';
 import { bucketName, optionalInt, tableName, type Env } from '../shared/config.ts';
 import { CachedAuthenticator, errorResponse } from '../shared/http.ts';

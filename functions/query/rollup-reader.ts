@@ -22,7 +22,10 @@ import { mapPool } from '../shared/pool.ts';
 export interface MetricInfo {
   readonly name: string;
   readonly type: EventType;
-  /** Epoch ms of the latest event seen (may trail it by up to an hour: shared/rollups/keys.ts, INDEX_REFRESH_MS). */
+  /**
+   * Epoch ms of the latest event seen (may trail it by up to an hour: shared/rollups/keys.ts,
+   * INDEX_REFRESH_MS).
+   */
   readonly lastSeen: number;
 }
 

@@ -12,8 +12,8 @@ import {
   tableRows,
   takeRows,
   type ArchiveRow,
-} from '../../functions/archive/parquet.ts';
-import { hasNativeZstd, loadZstd, UNCOMPRESSED, type BlockCodec } from '../../functions/archive/zstd.ts';
+} from '../../functions/shared/archive/parquet.ts';
+import { hasNativeZstd, loadZstd, UNCOMPRESSED, type BlockCodec } from '../../functions/shared/archive/zstd.ts';
 import { generateEvents } from '../../bench/fixtures.ts';
 import { Duck, readWithHyparquet, seq } from './archive.support.ts';
 

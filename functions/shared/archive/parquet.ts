@@ -1,7 +1,9 @@
 /**
  * The archive's Parquet file format: one schema, a column-oriented in-memory table, an encoder
- * over a narrow writer port (hyparquet-writer's `Writer`), and a reader (hyparquet) used by
- * compaction. Pure: no AWS SDK, no I/O; the page codec is passed in (see zstd.ts).
+ * over a narrow writer port (hyparquet-writer's `Writer`), and a reader (hyparquet). Written by
+ * the archive function (batch files) and compaction (compacted files); read by compaction and
+ * reader.ts (the query reads the same files by byte range, functions/query/events-reader.ts).
+ * Pure: no AWS SDK, no I/O; the page codec is passed in (see zstd.ts).
  *
  * Columns (DESIGN.md, "Archive"):
  *
@@ -38,7 +40,7 @@
  */
 import { parquetScan, type AsyncBuffer } from 'hyparquet';
 import { ByteWriter, ParquetWriter, type ColumnSource, type SchemaElement, type Writer } from 'hyparquet-writer';
-import { compareSeq } from '../shared/batch.ts';
+import { compareSeq } from '../batch.ts';
 import type { BlockCodec } from './zstd.ts';
 
 /** Column names, in file order. */
@@ -56,6 +58,9 @@ export const ARCHIVE_COLUMNS = [
   '_ingested_at',
 ] as const;
 export type ArchiveColumn = (typeof ARCHIVE_COLUMNS)[number];
+
+/** Content type of every archive file, batch or compacted. */
+export const PARQUET_CONTENT_TYPE = 'application/vnd.apache.parquet';
 
 /** Format version, written to the file's key-value metadata as `streamfold.archive.version`. */
 export const ARCHIVE_FORMAT_VERSION = '1';
