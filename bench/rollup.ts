@@ -32,7 +32,7 @@ import { bucketToItem, type StoredBucket } from '../functions/shared/rollups/ite
 import { decodeBatch } from '../functions/shared/batch.ts';
 import { encodeRecords } from '../functions/shared/codec.ts';
 import type { EventType, StreamEvent } from '../functions/shared/event.ts';
-import { METRICS, Rng, valueFor, type ValueKind } from './fixtures.ts';
+import { METRICS, Rng, valueFor, type ValueKind } from '../local/fixtures.ts';
 import { defineSection, measureRates, rateFigure, runIfMain, type FigureInput } from './harness.ts';
 
 const SHARD = 'shardId-000000000001';

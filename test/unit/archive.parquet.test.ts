@@ -14,7 +14,7 @@ import {
   type ArchiveRow,
 } from '../../functions/shared/archive/parquet.ts';
 import { hasNativeZstd, loadZstd, UNCOMPRESSED, type BlockCodec } from '../../functions/shared/archive/zstd.ts';
-import { generateEvents } from '../../bench/fixtures.ts';
+import { generateEvents } from '../../local/fixtures.ts';
 import { Duck, readWithHyparquet, seq } from './archive.support.ts';
 
 let codec: BlockCodec;

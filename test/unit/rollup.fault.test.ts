@@ -33,7 +33,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { gzipSync } from 'node:zlib';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../bench/fixtures.ts';
+import { Rng } from '../../local/fixtures.ts';
 import { createRollupHandler, type RollupHandler } from '../../functions/rollup/app.ts';
 import { DEFAULT_TTL_DAYS, INDEX_REFRESH_MS, daysToMs, seriesId, type ItemKey } from '../../functions/shared/rollups/keys.ts';
 import { MemoryRollupStore } from '../../functions/rollup/memory-store.ts';
