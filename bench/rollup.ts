@@ -25,7 +25,7 @@ import type { KinesisStreamRecord } from 'aws-lambda';
 import { type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { aggregateBatch, SeriesIdCache } from '../functions/rollup/aggregate.ts';
 import { DEFAULT_ROLLUP_CONFIG, RollupCache, rollupBatch, type RollupConfig } from '../functions/rollup/core.ts';
-import { RESOLUTIONS, RESOLUTION_MS, bucketPk, bucketSk, bucketTtl, daysToMs, itemId, seriesIdOfCanonical, canonicalTags, type ItemKey } from '../functions/shared/rollups/keys.ts';
+import { RESOLUTIONS, RESOLUTION_MS, bucketPk, bucketSk, bucketTtl, daysToMs, itemId, seriesIdOfCanonical, sortedTagPairs, type ItemKey } from '../functions/shared/rollups/keys.ts';
 import { MemoryRollupStore } from '../functions/rollup/memory-store.ts';
 import { mergeBucket } from '../functions/rollup/merge.ts';
 import { bucketToItem, type StoredBucket } from '../functions/shared/rollups/item.ts';
@@ -262,7 +262,7 @@ async function writeCost(seriesCount: number, eventsPerBatch: number, batches: n
     // The naive rollup: one UpdateItem per event and resolution, billed on its (small) item.
     for (const { event: e } of decodeBatch(records, NOW).events) {
       for (const res of RESOLUTIONS) {
-        const key = { pk: bucketPk(e.tenant, seriesIdOfCanonical(JSON.stringify([e.tenant, e.name, canonicalTags(e.tags)])), res), sk: bucketSk(e.ts - (e.ts % RESOLUTION_MS[res])) };
+        const key = { pk: bucketPk(e.tenant, seriesIdOfCanonical(JSON.stringify([e.tenant, e.name, sortedTagPairs(e.tags)])), res), sk: bucketSk(e.ts - (e.ts % RESOLUTION_MS[res])) };
         const c = naiveCounts.get(itemId(key)) ?? { count: 0, sum: 0, bytes: 0, res };
         c.count++;
         c.sum += e.value;

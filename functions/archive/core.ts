@@ -18,7 +18,7 @@
 import type { KinesisStreamRecord } from 'aws-lambda';
 import { ObjectWriteError, type ObjectStore } from '../shared/archive/bucket.ts';
 import { batchObjectKey, partitionOf, type Partition } from '../shared/archive/keys.ts';
-import { canonicalTags, encodeArchiveTable, PARQUET_CONTENT_TYPE, type ArchiveTable } from '../shared/archive/parquet.ts';
+import { canonicalTagsJson, encodeArchiveTable, PARQUET_CONTENT_TYPE, type ArchiveTable } from '../shared/archive/parquet.ts';
 import type { BlockCodec } from '../shared/archive/zstd.ts';
 import { compareSeq, decodeBatch, shardIdOf } from '../shared/batch.ts';
 import type { LineagedEvent } from '../shared/codec.ts';
@@ -233,7 +233,7 @@ export function tableOf(items: ReadonlyArray<{ e: LineagedEvent; arrivalMs: numb
     t.value[i] = ev.value;
     const raw = JSON.stringify(ev.tags);
     let tags = tagStrings.get(raw);
-    if (tags === undefined) tagStrings.set(raw, (tags = canonicalTags(ev.tags)));
+    if (tags === undefined) tagStrings.set(raw, (tags = canonicalTagsJson(ev.tags)));
     t.tags[i] = tags;
     t.id[i] = ev.id ?? null;
     t.attrs[i] = ev.attrs === undefined ? null : JSON.stringify(ev.attrs);

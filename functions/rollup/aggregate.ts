@@ -24,9 +24,9 @@ import {
   bucketPk,
   bucketSk,
   bucketTtl,
-  canonicalTags,
   itemId,
   seriesIdOfCanonical,
+  sortedTagPairs,
   type ItemKey,
   type Resolution,
 } from '../shared/rollups/keys.ts';
@@ -204,7 +204,7 @@ export class SeriesIdCache {
     const key = seriesKey(tenant, name, tags);
     let ref = this.byKey.get(key);
     if (ref === undefined) {
-      ref = { key, id: seriesIdOfCanonical(JSON.stringify([tenant, name, canonicalTags(tags)])) };
+      ref = { key, id: seriesIdOfCanonical(JSON.stringify([tenant, name, sortedTagPairs(tags)])) };
       this.byKey.set(key, ref);
     }
     this.leaves++;

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { error400 } from './support/query.ts';
 import { batchObjectKey, compactedObjectKey, partitionOf, tenantPrefix } from '../../functions/shared/archive/keys.ts';
-import { canonicalTags, encodeArchiveTable, tableFromRows, type ArchiveRow } from '../../functions/shared/archive/parquet.ts';
+import { canonicalTagsJson, encodeArchiveTable, tableFromRows, type ArchiveRow } from '../../functions/shared/archive/parquet.ts';
 import { UNCOMPRESSED } from '../../functions/shared/archive/zstd.ts';
 import { ArchivePartitionReader, WHOLE_FILE_BYTES } from '../../functions/query/events-reader.ts';
 import { decodeCursor, encodeCursor, listEvents, parseEventsParams, partitionsOf } from '../../functions/query/events.ts';
@@ -24,7 +24,7 @@ function row(i: number, over: Partial<ArchiveRow> = {}): ArchiveRow {
     ts: T0 + Math.floor((i * 3 * H) / 300),
     type: 'count',
     value: i,
-    tags: canonicalTags({ host: `web-${i % 2}`, env: 'prod' }),
+    tags: canonicalTagsJson({ host: `web-${i % 2}`, env: 'prod' }),
     id: null,
     attrs: i % 10 === 0 ? JSON.stringify({ path: `/p/${i}` }) : null,
     _shard: SHARD,

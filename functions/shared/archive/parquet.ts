@@ -220,7 +220,7 @@ export function sortOrder(t: ArchiveTable): Int32Array | null {
  * Canonical JSON of a tag set: keys in code-unit order (what `Array.prototype.sort` gives), so
  * one series has exactly one `tags` string.
  */
-export function canonicalTags(tags: Readonly<Record<string, string>>): string {
+export function canonicalTagsJson(tags: Readonly<Record<string, string>>): string {
   const keys = Object.keys(tags);
   let sorted = true;
   let indexLike = false;

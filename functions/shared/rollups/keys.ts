@@ -83,8 +83,8 @@ export function bucketTtl(start: number, res: Resolution, ttlMs: number): number
   return Math.ceil((start + RESOLUTION_MS[res] + ttlMs) / 1000);
 }
 
-/** Tag pairs sorted by key (UTF-16 code unit order). */
-export function canonicalTags(tags: Readonly<Record<string, string>>): Array<[string, string]> {
+/** Tag pairs sorted by key (UTF-16 code unit order): the tags in a series id's canonical JSON. */
+export function sortedTagPairs(tags: Readonly<Record<string, string>>): Array<[string, string]> {
   return Object.keys(tags)
     .sort()
     .map((k) => [k, tags[k]!]);
@@ -95,7 +95,7 @@ export function canonicalTags(tags: Readonly<Record<string, string>>): Array<[st
  * 22 chars (132 bits).
  */
 export function seriesId(tenant: string, name: string, tags: Readonly<Record<string, string>>): string {
-  return seriesIdOfCanonical(JSON.stringify([tenant, name, canonicalTags(tags)]));
+  return seriesIdOfCanonical(JSON.stringify([tenant, name, sortedTagPairs(tags)]));
 }
 
 export function seriesIdOfCanonical(canonical: string): string {
