@@ -17,10 +17,10 @@ import { performance } from 'node:perf_hooks';
 import { gzipSync } from 'node:zlib';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { planBatch, tableOf } from '../functions/archive/core.ts';
-import { encodeArchiveTable, readArchiveFile } from '../functions/archive/parquet.ts';
-import { hasNativeZstd, loadZstd } from '../functions/archive/zstd.ts';
+import { encodeArchiveTable, readArchiveFile } from '../functions/shared/archive/parquet.ts';
+import { hasNativeZstd, loadZstd } from '../functions/shared/archive/zstd.ts';
 import { encodeRecords, serializeEvent, type LineagedEvent } from '../functions/shared/codec.ts';
-import { fixtureStats, generateEvents } from './fixtures.ts';
+import { fixtureStats, generateEvents } from '../local/fixtures.ts';
 import { defineSection, measureRates, rateFigure, runIfMain } from './harness.ts';
 
 const SHARD = 'shardId-000000000007';

@@ -17,7 +17,7 @@ import {
   type DecodedValue,
   type RecordPosition,
 } from '../functions/shared/codec.ts';
-import { fixtureStats, generateEvents } from './fixtures.ts';
+import { fixtureStats, generateEvents } from '../local/fixtures.ts';
 import { defineSection, measureRates, rateFigure, runIfMain } from './harness.ts';
 
 const SHARD = 'shardId-000000000007';

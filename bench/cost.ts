@@ -44,7 +44,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DEFAULT_ITEM_CACHE_ENTRIES } from '../functions/rollup/core.ts';
-import { DEFAULT_TTL_DAYS } from '../functions/rollup/keys.ts';
+import { DEFAULT_TTL_DAYS } from '../functions/shared/rollups/keys.ts';
 import { FUNCTIONS } from '../lib/functions.ts';
 import { PRICES, PRICES_REGION, PRICES_TAKEN, type Prices } from './prices.ts';
 

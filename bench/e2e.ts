@@ -2,7 +2,7 @@
  * Section `e2e`: the whole embedded stack (`startStack`, batching windows 0) under HTTP load.
  *
  * For 10 s (`--quick`) or 30 s, `CONCURRENCY` clients post requests of `EVENTS_PER_REQUEST`
- * realistic events (bench/fixtures.ts, one tenant, ts = now) to `POST /v1/events` back to back.
+ * realistic events (local/fixtures.ts, one tenant, ts = now) to `POST /v1/events` back to back.
  * Meanwhile a probe posts one event of a fresh marker metric every ~0.5 s and polls
  * `GET /v1/query` until its count is visible (deadline 30 s): freshness is the time from the POST
  * to the first answer that counts it. After the load, `drain()` waits for both consumers.
@@ -18,7 +18,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startStack, type RunningStack } from '../local/index.ts';
-import { eventGenerator } from './fixtures.ts';
+import { eventGenerator } from '../local/fixtures.ts';
 import { defineSection, quantile, runIfMain, type FigureInput, type Spread } from './harness.ts';
 
 const KEY = 'bench-e2e-acme-key-01';

@@ -12,7 +12,7 @@
  */
 import { encodeRecords, groupPutRequests, KINESIS_LIMITS } from '../functions/shared/codec.ts';
 import type { StreamEvent } from '../functions/shared/event.ts';
-import { fixtureStats, generateEvents } from './fixtures.ts';
+import { fixtureStats, generateEvents } from '../local/fixtures.ts';
 import { defineSection, measureRates, rateFigure, runIfMain, type FigureInput } from './harness.ts';
 
 const SHARD_RECORDS_PER_S = 1000;

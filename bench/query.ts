@@ -3,13 +3,13 @@
  * naive readers.
  *
  * 1. `GET /v1/query` for 24 h × 1 min of one gauge series (1,440 minutes, packed 60 to a 1 h item,
- *    functions/rollup/minutes.ts): p50 and p99 of the handler (target p99 ≤ 50 ms), and DynamoDB
- *    read calls per query. Baseline: the same minutes as 1,440 one-item-per-minute rows (the layout
- *    before packing, written straight into the table) read key by key with BatchGetItem (100 keys
- *    per call), no projection. Beside it, the rollup reader's bucket Query sent alone (24 items),
+ *    functions/shared/rollups/minutes.ts): p50 and p99 of the handler (target p99 ≤ 50 ms), and
+ *    DynamoDB read calls per query. Baseline: the same minutes as 1,440 one-item-per-minute rows
+ *    (the layout before packing, written straight into the table) read key by key with
+ *    BatchGetItem (100 keys per call), no projection. Beside it, the rollup reader's bucket Query sent alone (24 items),
  *    against one Query of the 1,440 one-minute rows: what packing saves on the emulator.
  * 2. `GET /v1/events` for a 1 h range, one page of 1,000 of ~20,000 events: p50 and p99 (target
- *    p99 ≤ 250 ms). Baseline: archive/reader.ts `readPartition` (whole files, every column).
+ *    p99 ≤ 250 ms). Baseline: shared/archive/reader.ts `readPartition` (whole files, every column).
  *
  *   npx tsx bench/query.ts [--quick]        this section alone, printed as a table
  *   npm run bench -- --only query           through the harness (once listed in bench/run.ts)
@@ -20,15 +20,15 @@ import { join } from 'node:path';
 import { BatchGetItemCommand, BatchWriteItemCommand, QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { createArchiveHandler } from '../functions/archive/app.ts';
-import { partitionOf } from '../functions/archive/keys.ts';
-import { readPartition } from '../functions/archive/reader.ts';
-import { S3ArchiveBucket } from '../functions/archive/s3-store.ts';
-import { loadZstd } from '../functions/archive/zstd.ts';
+import { partitionOf } from '../functions/shared/archive/keys.ts';
+import { readPartition } from '../functions/shared/archive/reader.ts';
+import { S3ArchiveBucket } from '../functions/shared/archive/s3-store.ts';
+import { loadZstd } from '../functions/shared/archive/zstd.ts';
 import { createQueryHandler } from '../functions/query/app.ts';
 import { DynamoRollupReader, type QuerySender } from '../functions/query/rollup-reader.ts';
 import { createRollupHandler } from '../functions/rollup/app.ts';
-import { bucketPk, bucketSk, bucketStart, seriesId } from '../functions/rollup/keys.ts';
-import { bucketToItem } from '../functions/rollup/store.ts';
+import { bucketPk, bucketSk, bucketStart, seriesId } from '../functions/shared/rollups/keys.ts';
+import { bucketToItem } from '../functions/shared/rollups/item.ts';
 import { dynamoClient, s3Client } from '../functions/shared/clients.ts';
 import { CONSUMER_DEFAULTS } from '../lib/functions.ts';
 import { startStack, type LocalConsumer } from '../local/index.ts';

@@ -25,15 +25,14 @@ import type { KinesisStreamRecord } from 'aws-lambda';
 import { type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { aggregateBatch, SeriesIdCache } from '../functions/rollup/aggregate.ts';
 import { DEFAULT_ROLLUP_CONFIG, RollupCache, rollupBatch, type RollupConfig } from '../functions/rollup/core.ts';
-import { RESOLUTIONS, RESOLUTION_MS, bucketPk, bucketSk, bucketTtl, daysToMs, itemId, seriesIdOfCanonical, canonicalTags, type ItemKey } from '../functions/rollup/keys.ts';
+import { RESOLUTIONS, RESOLUTION_MS, bucketPk, bucketSk, bucketTtl, daysToMs, itemId, seriesIdOfCanonical, sortedTagPairs, type ItemKey } from '../functions/shared/rollups/keys.ts';
 import { MemoryRollupStore } from '../functions/rollup/memory-store.ts';
 import { mergeBucket } from '../functions/rollup/merge.ts';
-import type { StoredBucket } from '../functions/rollup/port.ts';
-import { bucketToItem } from '../functions/rollup/store.ts';
+import { bucketToItem, type StoredBucket } from '../functions/shared/rollups/item.ts';
 import { decodeBatch } from '../functions/shared/batch.ts';
 import { encodeRecords } from '../functions/shared/codec.ts';
 import type { EventType, StreamEvent } from '../functions/shared/event.ts';
-import { METRICS, Rng, valueFor, type ValueKind } from './fixtures.ts';
+import { METRICS, Rng, valueFor, type ValueKind } from '../local/fixtures.ts';
 import { defineSection, measureRates, rateFigure, runIfMain, type FigureInput } from './harness.ts';
 
 const SHARD = 'shardId-000000000001';
@@ -263,7 +262,7 @@ async function writeCost(seriesCount: number, eventsPerBatch: number, batches: n
     // The naive rollup: one UpdateItem per event and resolution, billed on its (small) item.
     for (const { event: e } of decodeBatch(records, NOW).events) {
       for (const res of RESOLUTIONS) {
-        const key = { pk: bucketPk(e.tenant, seriesIdOfCanonical(JSON.stringify([e.tenant, e.name, canonicalTags(e.tags)])), res), sk: bucketSk(e.ts - (e.ts % RESOLUTION_MS[res])) };
+        const key = { pk: bucketPk(e.tenant, seriesIdOfCanonical(JSON.stringify([e.tenant, e.name, sortedTagPairs(e.tags)])), res), sk: bucketSk(e.ts - (e.ts % RESOLUTION_MS[res])) };
         const c = naiveCounts.get(itemId(key)) ?? { count: 0, sum: 0, bytes: 0, res };
         c.count++;
         c.sum += e.value;

@@ -15,8 +15,8 @@ import { s3Client } from '../functions/shared/clients.ts';
 import { parseCompactRequest, summarize } from '../functions/compact/app.ts';
 import { compactPartitions } from '../functions/compact/core.ts';
 import { DEFAULT_GRACE_MS, DEFAULT_TARGET_BYTES } from '../functions/compact/plan.ts';
-import { S3ArchiveBucket } from '../functions/archive/s3-store.ts';
-import { loadZstd } from '../functions/archive/zstd.ts';
+import { S3ArchiveBucket } from '../functions/shared/archive/s3-store.ts';
+import { loadZstd } from '../functions/shared/archive/zstd.ts';
 
 const USAGE =
   'usage: npx tsx local/compact-cli.ts --bucket NAME [--tenant T] [--dt YYYY-MM-DD [--hour H]] ' +

@@ -10,7 +10,7 @@
  */
 import { gzipSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
-import { eventGenerator } from '../bench/fixtures.ts';
+import { eventGenerator } from './fixtures.ts';
 import { generateApiKey } from '../functions/shared/tenants.ts';
 import { openTenantStore, runningStack } from './tenant-admin.ts';
 

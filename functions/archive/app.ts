@@ -18,8 +18,8 @@ import { s3Client } from '../shared/clients.ts';
 import { bucketName, readSettings, type Env } from '../shared/config.ts';
 import { createLogger, logPort } from '../shared/logger.ts';
 import { archiveBatch, type ArchiveDeps, type ArchiveStats } from './core.ts';
-import { S3ArchiveBucket } from './s3-store.ts';
-import { loadZstd, type BlockCodec } from './zstd.ts';
+import { S3ArchiveBucket } from '../shared/archive/s3-store.ts';
+import { loadZstd, type BlockCodec } from '../shared/archive/zstd.ts';
 
 export type ArchiveHandler = (
   event: KinesisStreamEvent,

@@ -4,45 +4,30 @@
  * 1. Decode and validate each record (its own arrival time is "now" for the future-ts check, so
  *    a retried batch decides the same way).
  * 2. Valid events → one Parquet file per (shard, tenant, UTC hour of `ts`), named by the batch's
- *    first and last sequence numbers (keys.ts). `_ingested_at` is the record's arrival time.
+ *    first and last sequence numbers (shared/archive/keys.ts). `_ingested_at` is the record's
+ *    arrival time.
  * 3. Rejected pieces → one quarantine object per record (quarantine.ts). Nothing is dropped.
  * 4. Write every object; retry throttling, 5xx and network errors with exponential backoff and
  *    full jitter while the time budget lasts.
  * 5. Objects still unwritten → `batchItemFailures` with the lowest sequence number among the
  *    records that contributed to any of them, so Lambda retries from there. Bad data never throws.
  *
- * Pure over ports: `ObjectStore` (the slice of S3 used) and a `BlockCodec`.
+ * Pure over ports: `ObjectStore` (the slice of S3 used, shared/archive/bucket.ts) and a
+ * `BlockCodec`. The formats it writes live in functions/shared/archive/.
  */
 import type { KinesisStreamRecord } from 'aws-lambda';
 import { SETTINGS } from '../../lib/settings.ts';
+import { ObjectWriteError, type ObjectStore } from '../shared/archive/bucket.ts';
+import { batchObjectKey, partitionOf, type Partition } from '../shared/archive/keys.ts';
+import { canonicalTagsJson, encodeArchiveTable, PARQUET_CONTENT_TYPE, type ArchiveTable } from '../shared/archive/parquet.ts';
+import type { BlockCodec } from '../shared/archive/zstd.ts';
 import { compareSeq, decodeBatch, shardIdOf } from '../shared/batch.ts';
 import type { LineagedEvent } from '../shared/codec.ts';
-import { StreamfoldError, type RecordRejectedError } from '../shared/errors.ts';
-import { batchObjectKey, partitionOf, type Partition } from './keys.ts';
-import { canonicalTags, encodeArchiveTable, type ArchiveTable } from './parquet.ts';
-import { buildQuarantineObjects } from './quarantine.ts';
-import type { BlockCodec } from './zstd.ts';
+import type { RecordRejectedError } from '../shared/errors.ts';
 import { mapPool } from '../shared/pool.ts';
+import { buildQuarantineObjects } from './quarantine.ts';
 
-export const PARQUET_CONTENT_TYPE = 'application/vnd.apache.parquet';
 export const NDJSON_CONTENT_TYPE = 'application/x-ndjson';
-
-/** A failed write, classified by the adapter. */
-export class ObjectWriteError extends StreamfoldError {
-  readonly code: string;
-  /** Worth another attempt (throttling, 5xx, network, timeout). */
-  readonly retryable: boolean;
-  constructor(message: string, code: string, retryable: boolean, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-    this.retryable = retryable;
-  }
-}
-
-/** The slice of S3 the archive writes through. Rejects with `ObjectWriteError`. */
-export interface ObjectStore {
-  put(key: string, body: Uint8Array, contentType: string, signal?: AbortSignal): Promise<void>;
-}
 
 export interface ArchiveLogger {
   warn(message: string, extra?: Record<string, unknown>): void;
@@ -249,7 +234,7 @@ export function tableOf(items: ReadonlyArray<{ e: LineagedEvent; arrivalMs: numb
     t.value[i] = ev.value;
     const raw = JSON.stringify(ev.tags);
     let tags = tagStrings.get(raw);
-    if (tags === undefined) tagStrings.set(raw, (tags = canonicalTags(ev.tags)));
+    if (tags === undefined) tagStrings.set(raw, (tags = canonicalTagsJson(ev.tags)));
     t.tags[i] = tags;
     t.id[i] = ev.id ?? null;
     t.attrs[i] = ev.attrs === undefined ? null : JSON.stringify(ev.attrs);

@@ -15,7 +15,7 @@
  * the same bytes. Pure: no I/O.
  */
 import type { Lineage, RecordRejectedError } from '../shared/errors.ts';
-import { quarantineKey } from './keys.ts';
+import { quarantineKey } from '../shared/archive/keys.ts';
 
 export interface QuarantineLine {
   readonly lineage: Lineage;

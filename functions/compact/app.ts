@@ -15,8 +15,9 @@ import { bucketName, readSettings, type Env } from '../shared/config.ts';
 import { ConfigError } from '../shared/errors.ts';
 import { checkTenant } from '../shared/event.ts';
 import { createLogger, logPort } from '../shared/logger.ts';
-import { S3ArchiveBucket, type ArchiveBucket } from '../archive/s3-store.ts';
-import { loadZstd, type BlockCodec } from '../archive/zstd.ts';
+import type { ArchiveBucket } from '../shared/archive/bucket.ts';
+import { S3ArchiveBucket } from '../shared/archive/s3-store.ts';
+import { loadZstd, type BlockCodec } from '../shared/archive/zstd.ts';
 import { compactPartitions, type CompactDeps, type PartitionQuery, type RunOutcome } from './core.ts';
 
 export interface CompactConfig {

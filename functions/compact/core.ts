@@ -2,8 +2,8 @@
  * Compaction: merges a closed partition-hour's small Parquet files into files of up to a target
  * size, keeping exactly the rows the reader rule keeps (plan.ts), writing every new file before
  * deleting any old one. Safe to run twice, concurrently with the archive function, and to crash
- * at any point (see plan.ts and functions/archive/keys.ts). Run one compaction at a time per
- * bucket (reserved concurrency 1): two concurrent runs stay correct for readers but may leave
+ * at any point (see plan.ts and functions/shared/archive/keys.ts). Run one compaction at a time
+ * per bucket (reserved concurrency 1): two concurrent runs stay correct for readers but may leave
  * overlapping compacted files for the next run to merge.
  *
  * Pure over ports: `ArchiveBucket` (list/get/put/delete) and a `BlockCodec`.
@@ -18,12 +18,20 @@ import {
   tenantPrefix,
   utcDate,
   type Partition,
-} from '../archive/keys.ts';
-import { ARCHIVE_COLUMNS, emptyTable, encodeArchiveTable, readArchiveFile, sortOrder, takeRows, type ArchiveTable } from '../archive/parquet.ts';
-import type { ArchiveBucket, ObjectInfo } from '../archive/s3-store.ts';
+} from '../shared/archive/keys.ts';
+import {
+  ARCHIVE_COLUMNS,
+  emptyTable,
+  encodeArchiveTable,
+  PARQUET_CONTENT_TYPE,
+  readArchiveFile,
+  sortOrder,
+  takeRows,
+  type ArchiveTable,
+} from '../shared/archive/parquet.ts';
+import type { ArchiveBucket, ObjectInfo } from '../shared/archive/bucket.ts';
 import type { AsyncBuffer } from 'hyparquet';
-import type { BlockCodec } from '../archive/zstd.ts';
-import { PARQUET_CONTENT_TYPE } from '../archive/core.ts';
+import type { BlockCodec } from '../shared/archive/zstd.ts';
 import { StreamfoldError } from '../shared/errors.ts';
 import {
   DEFAULT_GRACE_MS,

@@ -1,9 +1,9 @@
 /**
  * Compaction planning, pure: which partition-hours are closed, which rows survive the reader rule
- * (functions/archive/keys.ts), and which files to keep, merge or delete.
+ * (functions/shared/archive/keys.ts), and which files to keep, merge or delete.
  *
  * **Survivors** are the rows the reader rule keeps, each lineage's *chosen* copy
- * (functions/archive/dedupe.ts).
+ * (functions/shared/archive/dedupe.ts).
  *
  * **Plan.** Files with no chosen row are *drop-only*. The others are packed, in key order, into
  * bins whose chosen bytes (size × chosen share) stay within the target; a bin that is one
@@ -16,10 +16,10 @@
  */
 import { createHash } from 'node:crypto';
 import { SETTINGS } from '../../lib/settings.ts';
-import { type FileKeys, type Selection } from '../archive/dedupe.ts';
-import { compactedObjectKey, parseEventsKey, partitionEnd, type Partition } from '../archive/keys.ts';
+import { type FileKeys, type Selection } from '../shared/archive/dedupe.ts';
+import { compactedObjectKey, parseEventsKey, partitionEnd, type Partition } from '../shared/archive/keys.ts';
 
-export { selectSurvivors, type FileKeys, type Selection } from '../archive/dedupe.ts';
+export { selectSurvivors, type FileKeys, type Selection } from '../shared/archive/dedupe.ts';
 
 export const DEFAULT_TARGET_BYTES: number = SETTINGS.compact.targetMib.default * 1024 * 1024;
 /** Most rows in one compacted file (COMPACT_MAX_ROWS: lib/settings.ts says why 4M). */

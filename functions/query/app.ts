@@ -13,8 +13,8 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { SETTINGS } from '../../lib/settings.ts';
-import { S3ArchiveBucket } from '../archive/s3-store.ts';
-import { loadZstd } from '../archive/zstd.ts';
+import { S3ArchiveBucket } from '../shared/archive/s3-store.ts';
+import { loadZstd } from '../shared/archive/zstd.ts';
 import { dynamoClient, s3Client } from '../shared/clients.ts';
 import { bucketName, readSettings, tableName, type Env } from '../shared/config.ts';
 import { CachedAuthenticator, errorResponse } from '../shared/http.ts';

@@ -8,9 +8,9 @@
  *   GET /v1/query                   → { series: [{ tags, points: [[tsMs, value], …] }], interval }
  */
 import { SETTINGS } from '../../lib/settings.ts';
-import { INDEX_REFRESH_MS } from '../rollup/keys.ts';
 import { checkTenant, type EventType } from '../shared/event.ts';
 import { HttpError, json, requireKey, type HttpResponse, type KeyAuthenticator } from '../shared/http.ts';
+import { INDEX_REFRESH_MS } from '../shared/rollups/keys.ts';
 import { checkKnown, parseFilter, parseMetricName, parseQueryParams, QUANTILES, type Agg, type Filter, type RawParams } from './params.ts';
 import type { BucketFields, RollupReader, SeriesInfo } from './rollup-reader.ts';
 import { aggregateSeries, bucketRange, resolutionFor } from './series.ts';

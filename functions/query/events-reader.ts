@@ -1,20 +1,21 @@
 /**
  * Reads raw events of one partition-hour from the archive for `GET /v1/events`, by the reader
- * rule of functions/archive/keys.ts: list the partition, read every Parquet file, keep one row per
- * lineage and per `id`; if a listed file is gone (compaction replaced it), list again and start
- * over.
+ * rule of functions/shared/archive/keys.ts: list the partition, read every Parquet file, keep one
+ * row per lineage and per `id` (shared/archive/dedupe.ts); if a listed file is gone (compaction
+ * replaced it), list again and start over.
  *
  * Only what the query needs is fetched: each file is read through byte ranges (footer first), row
  * groups whose `ts` min/max statistics miss [from, to) are skipped, and `_ingested_at` is never
  * read. Pruning by `ts` before the reader rule is safe: copies of a lineage are identical rows
- * (same `ts`), and a client retry carrying the same `id` carries the same `ts` (keys.ts).
+ * (same `ts`), and a client retry carrying the same `id` carries the same `ts`
+ * (shared/archive/keys.ts).
  */
 import { parquetMetadataAsync, parquetRead, type AsyncBuffer, type FileMetaData } from 'hyparquet';
-import { selectSurvivors } from '../archive/dedupe.ts';
-import { PARQUET_SUFFIX, parseEventsKey, partitionPrefix, type Partition } from '../archive/keys.ts';
-import type { ArchiveBucket } from '../archive/s3-store.ts';
-import type { BlockCodec } from '../archive/zstd.ts';
-import type { ArchiveRow } from '../archive/parquet.ts';
+import type { ArchiveBucket } from '../shared/archive/bucket.ts';
+import { survivorsByFile } from '../shared/archive/dedupe.ts';
+import { PARQUET_SUFFIX, partitionPrefix, type Partition } from '../shared/archive/keys.ts';
+import type { ArchiveRow } from '../shared/archive/parquet.ts';
+import type { BlockCodec } from '../shared/archive/zstd.ts';
 import { StreamfoldError } from '../shared/errors.ts';
 
 export type EventsBucket = Pick<ArchiveBucket, 'list' | 'getRange'>;
@@ -146,26 +147,16 @@ function toMs(v: unknown): number | undefined {
   return undefined;
 }
 
-/** The reader rule (archive/dedupe.ts) over the rows read from each file. */
+/** The reader rule (shared/archive/dedupe.ts) over the rows read from each file. */
 export function survivors(files: ReadonlyArray<{ key: string; size: number; rows: readonly EventRow[] }>): EventRow[] {
-  const sel = selectSurvivors(
-    files.map((f) => ({
-      key: f.key,
-      size: f.size,
-      compacted: parseEventsKey(f.key)?.compacted ?? false,
-      length: f.rows.length,
-      _shard: f.rows.map((r) => r._shard),
-      _seq: f.rows.map((r) => r._seq),
-      _sub: f.rows.map((r) => r._sub),
-      id: f.rows.map((r) => r.id),
-    })),
-  );
-  const byKey = new Map(files.map((f) => [f.key, f.rows]));
   const out: EventRow[] = [];
-  sel.files.forEach((f, i) => {
-    const rows = byKey.get(f.key)!;
-    const mask = sel.chosen[i]!;
-    for (let r = 0; r < mask.length; r++) if (mask[r] === 1) out.push(rows[r]!);
+  const columns = (f: (typeof files)[number]) => ({
+    length: f.rows.length,
+    _shard: f.rows.map((r) => r._shard),
+    _seq: f.rows.map((r) => r._seq),
+    _sub: f.rows.map((r) => r._sub),
+    id: f.rows.map((r) => r.id),
   });
+  for (const { file, rows } of survivorsByFile(files, columns)) for (const r of rows) out.push(file.rows[r]!);
   return out;
 }

@@ -9,7 +9,7 @@
  *
  *   → { events: [{ name, ts, type, value, tags, id?, attrs? }], nextCursor: string | null }
  */
-import { partitionOf, partitionStart, type Partition } from '../archive/keys.ts';
+import { partitionOf, partitionStart, type Partition } from '../shared/archive/keys.ts';
 import { compareSeq } from '../shared/batch.ts';
 import { HttpError, json, type HttpResponse } from '../shared/http.ts';
 import type { EventRow, PartitionReader } from './events-reader.ts';

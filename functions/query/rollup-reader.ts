@@ -1,19 +1,21 @@
 /**
  * DynamoDB adapter of the query's rollup port: the metric list, the series index and bucket items
- * (item layout: functions/rollup/keys.ts). Every key is built here from the authenticated tenant
- * and a validated name (params.ts), never from raw input. Bucket reads are one Query per series
- * and resolution with `sk BETWEEN`, paginated, projected to the attributes the aggregation needs,
- * run in parallel with bounded concurrency. Minutes of count and gauge series are read from the
- * packed `mins` of their 1 h items (minutes.ts): 24 items a day instead of 1,440; 1 m items only
- * where an hour's packed minutes miss some of its events (readMinutes). Reads are eventually
- * consistent (half the cost; a query may trail the newest write by about a second).
+ * (item layout: functions/shared/rollups/keys.ts; bucket items decoded by its item.ts). Every key
+ * is built here from the authenticated tenant and a validated name (params.ts), never from raw
+ * input. Bucket reads are one Query per series and resolution with `sk BETWEEN`, paginated,
+ * projected to the attributes the aggregation needs, run in parallel with bounded concurrency.
+ * Minutes of count and gauge series are read from the packed `mins` of their 1 h items
+ * (shared/rollups/minutes.ts): 24 items a day instead of 1,440; 1 m items only where an hour's
+ * packed minutes miss some of its events (readMinutes). Reads are eventually consistent (half the
+ * cost; a query may trail the newest write by about a second).
  */
 import { GetItemCommand, QueryCommand, type AttributeValue, type QueryCommandOutput, type GetItemCommandOutput } from '@aws-sdk/client-dynamodb';
 import { SETTINGS } from '../../lib/settings.ts';
-import { bucketPk, bucketSk, bucketStart, indexPk, metricsPk, parseBucketSk, type Resolution } from '../rollup/keys.ts';
-import { formatLastLineage } from '../rollup/merge.ts';
-import { decodeMinutes } from '../rollup/minutes.ts';
 import { StreamfoldError } from '../shared/errors.ts';
+import { bucketMeasuresFromItem, numberOf, stringMapOf } from '../shared/rollups/item.ts';
+import { bucketPk, bucketSk, bucketStart, indexPk, metricsPk, parseBucketSk, type Resolution } from '../shared/rollups/keys.ts';
+import { formatLastLineage } from '../shared/rollups/lineage.ts';
+import { decodeMinutes } from '../shared/rollups/minutes.ts';
 import type { EventType } from '../shared/event.ts';
 import type { BucketData } from './series.ts';
 import { mapPool } from '../shared/pool.ts';
@@ -21,7 +23,10 @@ import { mapPool } from '../shared/pool.ts';
 export interface MetricInfo {
   readonly name: string;
   readonly type: EventType;
-  /** Epoch ms of the latest event seen (may trail it by up to an hour: keys.ts, INDEX_REFRESH_MS). */
+  /**
+   * Epoch ms of the latest event seen (may trail it by up to an hour: shared/rollups/keys.ts,
+   * INDEX_REFRESH_MS).
+   */
   readonly lastSeen: number;
 }
 
@@ -56,7 +61,7 @@ export interface RollupReader {
   listSeries(tenant: string, name: string): Promise<SeriesInfo[]>;
   /**
    * Buckets with start in [first, last] of each series, by series id. `type` is the metric's: it
-   * says where its minutes are (keys.ts).
+   * says where its minutes are (shared/rollups/keys.ts).
    */
   readBuckets(
     tenant: string,
@@ -87,7 +92,7 @@ export class DynamoRollupReader implements RollupReader {
 
   async listMetrics(tenant: string): Promise<MetricInfo[]> {
     const items = await this.queryAll({ pk: metricsPk(tenant) });
-    return items.map((i) => ({ name: s(i.sk), type: s(i.type) as EventType, lastSeen: n(i.lastSeen) }));
+    return items.map((i) => ({ name: s(i.sk), type: s(i.type) as EventType, lastSeen: numberOf(i.lastSeen) }));
   }
 
   async getMetric(tenant: string, name: string): Promise<MetricInfo | undefined> {
@@ -101,17 +106,17 @@ export class DynamoRollupReader implements RollupReader {
       throw new RollupReadError(`GetItem ${metricsPk(tenant)} ${name} failed`, { cause: err });
     }
     const i = res.Item;
-    return i === undefined ? undefined : { name, type: s(i.type) as EventType, lastSeen: n(i.lastSeen) };
+    return i === undefined ? undefined : { name, type: s(i.type) as EventType, lastSeen: numberOf(i.lastSeen) };
   }
 
   async listSeries(tenant: string, name: string): Promise<SeriesInfo[]> {
     const items = await this.queryAll({ pk: indexPk(tenant, name) });
     return items.map((i) => ({
       seriesId: s(i.sk),
-      tags: stringMap(i.tags),
+      tags: stringMapOf(i.tags),
       type: s(i.type) as EventType,
-      firstSeen: n(i.firstSeen),
-      lastSeen: n(i.lastSeen),
+      firstSeen: numberOf(i.firstSeen),
+      lastSeen: numberOf(i.lastSeen),
     }));
   }
 
@@ -164,7 +169,7 @@ export class DynamoRollupReader implements RollupReader {
     for (const i of await this.queryAll(hours)) {
       const { buckets, packed } = unpackMinutes(i, first, last);
       out.push(...buckets);
-      if (packed < n(i.count)) short.push(parseBucketSk(s(i.sk)));
+      if (packed < numberOf(i.count)) short.push(parseBucketSk(s(i.sk)));
     }
     if (short.length === 0) return out;
     const from = Math.max(first, short[0]!);
@@ -214,8 +219,9 @@ const PACKED_NAMES: Readonly<Record<string, string>> = { '#sk': 'sk', '#c': 'cou
 
 /**
  * The 1-minute buckets packed in a 1 h item, within [first, last], and how many events all its
- * packed minutes hold. A minute's `last` carries its shard but no sequence number (minutes.ts), so
- * series tied at the same ms and shard keep the first in index order (series.ts).
+ * packed minutes hold. A minute's `last` carries its shard but no sequence number
+ * (shared/rollups/minutes.ts), so series tied at the same ms and shard keep the first in index
+ * order (series.ts).
  */
 function unpackMinutes(i: Record<string, AttributeValue>, first: number, last: number): { buckets: BucketData[]; packed: number } {
   const bytes = i.mins?.B;
@@ -242,31 +248,7 @@ function unpackMinutes(i: Record<string, AttributeValue>, first: number, last: n
 }
 
 function toBucket(i: Record<string, AttributeValue>): BucketData {
-  const b: { -readonly [K in keyof BucketData]: BucketData[K] } = {
-    start: parseBucketSk(s(i.sk)),
-    count: n(i.count),
-    sum: n(i.sum),
-    min: n(i.min),
-    max: n(i.max),
-  };
-  if (i.last?.N !== undefined) b.last = Number(i.last.N);
-  if (i.lastTs?.N !== undefined) b.lastTs = Number(i.lastTs.N);
-  if (i.lastLin?.S !== undefined) b.lastLin = i.lastLin.S;
-  if (i.sketch?.B !== undefined) b.sketch = i.sketch.B;
-  return b;
+  return { start: parseBucketSk(s(i.sk)), ...bucketMeasuresFromItem(i) };
 }
 
 const s = (av: AttributeValue | undefined): string => av?.S ?? '';
-const n = (av: AttributeValue | undefined): number => (av?.N === undefined ? 0 : Number(av.N));
-
-function stringMap(av: AttributeValue | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  const m = av?.M;
-  if (m === undefined) return out;
-  for (const k in m) {
-    const v = m[k]?.S;
-    if (v !== undefined) out[k] = v;
-  }
-  return out;
-}
-

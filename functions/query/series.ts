@@ -5,23 +5,23 @@
  *
  * - count, sum, min, max merge exactly; avg = sum / count of the merged bucket.
  * - last: the value of the latest event of the group's series in the interval, by
- *   (ts, shardId, sequenceNumber, subIndex), as the rollup orders gauge points. Packed minutes keep
- *   no sequence number (functions/rollup/minutes.ts): at 1 min, series tied at the same ms and
- *   shard keep the first series in the order given.
+ *   (ts, shardId, sequenceNumber, subIndex), as the rollup orders gauge points (compareLastPoint).
+ *   Packed minutes keep no sequence number (functions/shared/rollups/minutes.ts): at 1 min, series
+ *   tied at the same ms and shard keep the first series in the order given.
  * - p50..p99: sketches merged across series and buckets, then the quantile (DDSketch, 1 %).
  * - 1-day points are computed from 1-hour buckets (interval 86400 reads `1h`).
  * Intervals are aligned to UTC epoch multiples; a point's timestamp is its interval's start.
  * Intervals without events have no point.
  */
-import { compareLastPoint, parseLastLineage } from '../rollup/merge.ts';
-import type { Resolution } from '../rollup/keys.ts';
-import { Sketch } from '../rollup/sketch.ts';
 import type { Lineage } from '../shared/errors.ts';
+import type { BucketMeasures } from '../shared/rollups/item.ts';
+import type { Resolution } from '../shared/rollups/keys.ts';
+import { compareLastPoint, parseLastLineage } from '../shared/rollups/lineage.ts';
+import { Sketch } from '../shared/rollups/sketch.ts';
 import { QUANTILES, type Agg, type Interval } from './params.ts';
-import type { StoredBucket } from '../rollup/port.ts';
 
-/** The fields of one bucket item a query uses (the rollup's stored bucket, functions/rollup/port.ts). */
-export type BucketData = Pick<StoredBucket, 'count' | 'sum' | 'min' | 'max' | 'last' | 'lastTs' | 'lastLin' | 'sketch'> & {
+/** The fields of one bucket item a query uses (functions/shared/rollups/item.ts). */
+export type BucketData = BucketMeasures & {
   /** Bucket start, epoch ms. */
   readonly start: number;
 };

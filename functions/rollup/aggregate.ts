@@ -1,9 +1,10 @@
 /**
  * Pure aggregation of one decoded batch: every event lands in its series' 1 h bucket and in its
- * minute, which for count and gauge events is an entry of the 1 h item (minutes.ts) and for
- * distributions a 1 m item of its own. Each touched item gets one partial aggregate per shard, with
- * the positions (indexes into the batch, ascending = lineage order) of the events that built it, so
- * merge.ts can drop the part a stored watermark already covers. No I/O, no clock: `now` is passed in.
+ * minute, which for count and gauge events is an entry of the 1 h item (shared/rollups/minutes.ts)
+ * and for distributions a 1 m item of its own. Each touched item gets one partial aggregate per
+ * shard, with the positions (indexes into the batch, ascending = lineage order) of the events that
+ * built it, so merge.ts can drop the part a stored watermark already covers. No I/O, no clock:
+ * `now` is passed in.
  *
  * Values: 0 and 1e-100 <= |v| <= 1e100 are rolled up; anything else is counted (`outOfRange`) and
  * left out (the archive keeps it). DynamoDB numbers hold 1e-130..9.99e125 in magnitude, and with
@@ -23,14 +24,14 @@ import {
   bucketPk,
   bucketSk,
   bucketTtl,
-  canonicalTags,
   itemId,
   seriesIdOfCanonical,
+  sortedTagPairs,
   type ItemKey,
   type Resolution,
-} from './keys.ts';
-import { MINUTES_PER_HOUR, minuteOf } from './minutes.ts';
-import { Sketch } from './sketch.ts';
+} from '../shared/rollups/keys.ts';
+import { MINUTES_PER_HOUR, minuteOf } from '../shared/rollups/minutes.ts';
+import { Sketch } from '../shared/rollups/sketch.ts';
 
 export const VALUE_MIN_ABS = 1e-100;
 export const VALUE_MAX_ABS = 1e100;
@@ -58,7 +59,7 @@ export interface Agg {
   last: LastPoint | undefined;
   /** Distribution events only. */
   sketch: Sketch | undefined;
-  /** 1 h items only: per minute of the hour, the count and gauge events packed there (minutes.ts). */
+  /** 1 h items only: per minute of the hour, the count and gauge events packed there (shared/rollups/minutes.ts). */
   minutes: Array<Agg | undefined> | undefined;
 }
 
@@ -203,7 +204,7 @@ export class SeriesIdCache {
     const key = seriesKey(tenant, name, tags);
     let ref = this.byKey.get(key);
     if (ref === undefined) {
-      ref = { key, id: seriesIdOfCanonical(JSON.stringify([tenant, name, canonicalTags(tags)])) };
+      ref = { key, id: seriesIdOfCanonical(JSON.stringify([tenant, name, sortedTagPairs(tags)])) };
       this.byKey.set(key, ref);
     }
     this.leaves++;

@@ -16,7 +16,7 @@ import { dynamoClient } from '../shared/clients.ts';
 import { readSettings, tableName, type Env } from '../shared/config.ts';
 import { createLogger, logPort } from '../shared/logger.ts';
 import { DEFAULT_ROLLUP_CONFIG, RollupCache, rollupBatch, type RollupConfig, type RollupDeps, type RollupMetrics } from './core.ts';
-import { daysToMs } from './keys.ts';
+import { daysToMs } from '../shared/rollups/keys.ts';
 import { DynamoRollupStore, type DynamoSender } from './store.ts';
 
 export type RollupHandler = (event: KinesisStreamEvent, context: Pick<Context, 'getRemainingTimeInMillis'>) => Promise<KinesisStreamBatchResponse>;

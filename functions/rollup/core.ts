@@ -19,22 +19,16 @@
 import type { KinesisStreamBatchItemFailure, KinesisStreamRecord } from 'aws-lambda';
 import { SETTINGS } from '../../lib/settings.ts';
 import { decodeBatch } from '../shared/batch.ts';
+import type { StoredBucket } from '../shared/rollups/item.ts';
+import { INDEX_REFRESH_MS, RESOLUTIONS, type Resolution } from '../shared/rollups/keys.ts';
 import { aggregateBatch, SeriesIdCache, type BatchAggregate, type ItemPartial } from './aggregate.ts';
-import { INDEX_REFRESH_MS, RESOLUTIONS, type Resolution } from './keys.ts';
 import { mergeBucket } from './merge.ts';
-import {
-  ConditionFailedError,
-  MAX_BATCH_READ_KEYS,
-  RollupStoreError,
-  type BucketRead,
-  type RollupStore,
-  type StoredBucket,
-} from './port.ts';
+import { ConditionFailedError, MAX_BATCH_READ_KEYS, RollupStoreError, type BucketRead, type RollupStore } from './port.ts';
 
 export interface RollupConfig {
   /**
    * Retention per resolution, ms: items expire at bucket end + this, and older events are left
-   * out of that resolution. Packed minutes (minutes.ts) live in 1 h items, for the 1 h retention.
+   * out of that resolution. Packed minutes (shared/rollups/minutes.ts) live in 1 h items, for the 1 h retention.
    */
   readonly ttlMs: Readonly<Record<Resolution, number>>;
   /** Writes (and index updates) in flight. @default 16 */

@@ -3,7 +3,8 @@
  * (or on absence), reads of at most 100 keys, items copied in and out (no shared references), and
  * the index update rule of store.ts. For tests, benchmarks and the fault-injection suite.
  */
-import { itemId, type ItemKey } from './keys.ts';
+import type { StoredBucket } from '../shared/rollups/item.ts';
+import { itemId, type ItemKey } from '../shared/rollups/keys.ts';
 import {
   ConditionFailedError,
   MAX_BATCH_READ_KEYS,
@@ -12,7 +13,6 @@ import {
   type MetricEntry,
   type RollupStore,
   type SeriesEntry,
-  type StoredBucket,
 } from './port.ts';
 
 export class MemoryRollupStore implements RollupStore {

@@ -13,14 +13,15 @@
  * - the write is conditional on the version read, so no other write slips in between.
  * Duplicates, whole-batch retries, resumes, bisected halves and zombie invocations therefore add
  * nothing twice, and concurrent writers from other shards only cost a re-read.
+ * The merge is the writer's algorithm; the stored forms it reads and writes (item, watermark and
+ * lineage strings, packed minutes, sketch) are defined in functions/shared/rollups/.
  */
-import { compareSeq } from '../shared/batch.ts';
 import type { LineagedEvent } from '../shared/codec.ts';
-import type { Lineage } from '../shared/errors.ts';
+import type { StoredBucket } from '../shared/rollups/item.ts';
+import { compareLastPoint, compareWatermark, formatLastLineage, formatWatermark, parseLastLineage, parseWatermark } from '../shared/rollups/lineage.ts';
+import { mergeMinutes } from '../shared/rollups/minutes.ts';
+import { Sketch } from '../shared/rollups/sketch.ts';
 import { aggregateIndexes, type Agg, type ItemPartial, type LastPoint } from './aggregate.ts';
-import type { StoredBucket } from './port.ts';
-import { mergeMinutes } from './minutes.ts';
-import { Sketch } from './sketch.ts';
 
 export interface MergeOptions {
   /**
@@ -35,37 +36,6 @@ export type MergeResult =
   | { readonly kind: 'write'; readonly item: StoredBucket; readonly applied: number; readonly skipped: number }
   /** Every contribution is already in the stored item. */
   | { readonly kind: 'covered'; readonly skipped: number };
-
-export interface Watermark {
-  readonly sequenceNumber: string;
-  readonly subIndex: number;
-}
-
-export const formatWatermark = (l: Watermark): string => `${l.sequenceNumber}:${l.subIndex}`;
-
-export function parseWatermark(s: string): Watermark {
-  const i = s.lastIndexOf(':');
-  return { sequenceNumber: s.slice(0, i), subIndex: Number(s.slice(i + 1)) };
-}
-
-export function compareWatermark(a: Watermark, b: Watermark): number {
-  return compareSeq(a.sequenceNumber, b.sequenceNumber) || a.subIndex - b.subIndex;
-}
-
-export const formatLastLineage = (l: Lineage): string => `${l.shardId}/${l.sequenceNumber}:${l.subIndex}`;
-
-export function parseLastLineage(s: string): Lineage {
-  const slash = s.lastIndexOf('/');
-  const w = parseWatermark(s.slice(slash + 1));
-  return { shardId: s.slice(0, slash), sequenceNumber: w.sequenceNumber, subIndex: w.subIndex };
-}
-
-/** Orders gauge points by (ts, shardId, sequenceNumber, subIndex). */
-export function compareLastPoint(a: { ts: number; lineage: Lineage }, b: { ts: number; lineage: Lineage }): number {
-  if (a.ts !== b.ts) return a.ts < b.ts ? -1 : 1;
-  if (a.lineage.shardId !== b.lineage.shardId) return a.lineage.shardId < b.lineage.shardId ? -1 : 1;
-  return compareWatermark(a.lineage, b.lineage);
-}
 
 export function mergeBucket(
   stored: StoredBucket | undefined,

@@ -6,31 +6,8 @@
  */
 import { StreamfoldError } from '../shared/errors.ts';
 import type { EventType } from '../shared/event.ts';
-import type { ItemKey } from './keys.ts';
-
-/** A bucket item as stored (keys.ts documents every attribute). */
-export interface StoredBucket {
-  readonly name: string;
-  readonly type: EventType;
-  readonly tags: Readonly<Record<string, string>>;
-  readonly count: number;
-  readonly sum: number;
-  readonly min: number;
-  readonly max: number;
-  readonly last?: number;
-  readonly lastTs?: number;
-  /** `<shardId>/<seq>:<sub>` of the event behind `last`. */
-  readonly lastLin?: string;
-  /** sketch.ts stored form. */
-  readonly sketch?: Uint8Array;
-  /** 1 h items of count and gauge series: minutes.ts stored form. */
-  readonly mins?: Uint8Array;
-  /** Epoch seconds. */
-  readonly ttl: number;
-  /** shardId -> `<seq>:<sub>` of the last event applied from that shard. */
-  readonly wm: Readonly<Record<string, string>>;
-  readonly ver: number;
-}
+import type { StoredBucket } from '../shared/rollups/item.ts';
+import type { ItemKey } from '../shared/rollups/keys.ts';
 
 export interface BucketRead {
   /** By `itemId(key)`; a processed key that is absent here does not exist. */

@@ -1,11 +1,10 @@
 /**
- * DynamoDB adapter of the rollup port (port.ts), over the low-level commands with hand-built
- * attribute values: numbers are written as JavaScript prints them (shortest round-trip form, which
- * DynamoDB stores exactly within its 38 digits) and read back with `Number`, so no value goes
- * through the document client's safe-integer checks. SDK errors become domain errors:
- * ConditionalCheckFailed -> ConditionFailedError; throttling, 5xx and network -> retryable
- * RollupStoreError; other service errors -> non-retryable RollupStoreError. Anything else (a bug)
- * is rethrown as is.
+ * DynamoDB adapter of the rollup port (port.ts), over the low-level commands with attribute values
+ * built by the item codec (functions/shared/rollups/item.ts: numbers as JavaScript prints them,
+ * read back with `Number`, never through the document client's safe-integer checks). SDK errors
+ * become domain errors: ConditionalCheckFailed -> ConditionFailedError; throttling, 5xx and
+ * network -> retryable RollupStoreError; other service errors -> non-retryable RollupStoreError.
+ * Anything else (a bug) is rethrown as is.
  */
 import {
   BatchGetItemCommand,
@@ -14,17 +13,9 @@ import {
   type AttributeValue,
   type BatchGetItemCommandOutput,
 } from '@aws-sdk/client-dynamodb';
-import type { EventType } from '../shared/event.ts';
-import { indexPk, itemId, metricsPk, type ItemKey } from './keys.ts';
-import {
-  ConditionFailedError,
-  RollupStoreError,
-  type BucketRead,
-  type MetricEntry,
-  type RollupStore,
-  type SeriesEntry,
-  type StoredBucket,
-} from './port.ts';
+import { bucketFromItem, bucketToItem, numberAttribute, stringMapAttribute, type StoredBucket } from '../shared/rollups/item.ts';
+import { indexPk, itemId, metricsPk, type ItemKey } from '../shared/rollups/keys.ts';
+import { ConditionFailedError, RollupStoreError, type BucketRead, type MetricEntry, type RollupStore, type SeriesEntry } from './port.ts';
 
 /** Error names DynamoDB (or the SDK) uses for what may succeed later. */
 export const RETRYABLE_ERRORS: ReadonlySet<string> = new Set([
@@ -93,7 +84,7 @@ export class DynamoRollupStore implements RollupStore {
             : {
                 ConditionExpression: '#ver = :ver',
                 ExpressionAttributeNames: { '#ver': 'ver' },
-                ExpressionAttributeValues: { ':ver': num(expectedVer) },
+                ExpressionAttributeValues: { ':ver': numberAttribute(expectedVer) },
               }),
         }),
       );
@@ -107,7 +98,7 @@ export class DynamoRollupStore implements RollupStore {
       { pk: indexPk(e.tenant, e.name), sk: e.seriesId },
       'SET #tags = if_not_exists(#tags, :tags), #type = if_not_exists(#type, :type), #first = if_not_exists(#first, :first), #last = :last, #ttl = :ttl',
       { '#tags': 'tags', '#type': 'type', '#first': 'firstSeen', '#last': 'lastSeen', '#ttl': 'ttl' },
-      { ':tags': { M: stringMap(e.tags) }, ':type': { S: e.type }, ':first': num(e.firstSeen), ':last': num(e.lastSeen), ':ttl': num(e.ttl) },
+      { ':tags': { M: stringMapAttribute(e.tags) }, ':type': { S: e.type }, ':first': numberAttribute(e.firstSeen), ':last': numberAttribute(e.lastSeen), ':ttl': numberAttribute(e.ttl) },
     );
   }
 
@@ -116,7 +107,7 @@ export class DynamoRollupStore implements RollupStore {
       { pk: metricsPk(e.tenant), sk: e.name },
       'SET #type = if_not_exists(#type, :type), #last = :last, #ttl = :ttl',
       { '#type': 'type', '#last': 'lastSeen', '#ttl': 'ttl' },
-      { ':type': { S: e.type }, ':last': num(e.lastSeen), ':ttl': num(e.ttl) },
+      { ':type': { S: e.type }, ':last': numberAttribute(e.lastSeen), ':ttl': numberAttribute(e.ttl) },
     );
   }
 
@@ -145,75 +136,6 @@ export class DynamoRollupStore implements RollupStore {
       throw e;
     }
   }
-}
-
-export function bucketToItem(key: ItemKey, b: StoredBucket): Record<string, AttributeValue> {
-  const item: Record<string, AttributeValue> = {
-    pk: { S: key.pk },
-    sk: { S: key.sk },
-    name: { S: b.name },
-    type: { S: b.type },
-    tags: { M: stringMap(b.tags) },
-    count: num(b.count),
-    sum: num(b.sum),
-    min: num(b.min),
-    max: num(b.max),
-    ttl: num(b.ttl),
-    wm: { M: stringMap(b.wm) },
-    ver: num(b.ver),
-  };
-  if (b.last !== undefined && b.lastTs !== undefined && b.lastLin !== undefined) {
-    item.last = num(b.last);
-    item.lastTs = num(b.lastTs);
-    item.lastLin = { S: b.lastLin };
-  }
-  if (b.sketch !== undefined) item.sketch = { B: b.sketch };
-  if (b.mins !== undefined) item.mins = { B: b.mins };
-  return item;
-}
-
-export function bucketFromItem(av: Record<string, AttributeValue>): StoredBucket {
-  return {
-    name: av.name?.S ?? '',
-    type: (av.type?.S ?? 'count') as EventType,
-    tags: fromStringMap(av.tags),
-    count: Number(av.count?.N ?? 0),
-    sum: Number(av.sum?.N ?? 0),
-    min: Number(av.min?.N),
-    max: Number(av.max?.N),
-    ...(av.last?.N !== undefined && av.lastTs?.N !== undefined && av.lastLin?.S !== undefined
-      ? { last: Number(av.last.N), lastTs: Number(av.lastTs.N), lastLin: av.lastLin.S }
-      : {}),
-    // Copies: the SDK's bytes may be views into a shared pool, which a remembered item (core.ts
-    // RollupCache) would keep alive whole.
-    ...(av.sketch?.B !== undefined ? { sketch: new Uint8Array(av.sketch.B) } : {}),
-    ...(av.mins?.B !== undefined ? { mins: new Uint8Array(av.mins.B) } : {}),
-    ttl: Number(av.ttl?.N ?? 0),
-    wm: fromStringMap(av.wm),
-    ver: Number(av.ver?.N ?? 0),
-  };
-}
-
-function num(v: number): AttributeValue {
-  if (!Number.isFinite(v)) throw new RangeError(`cannot store ${v} as a DynamoDB number`);
-  return { N: String(v) };
-}
-
-function stringMap(m: Readonly<Record<string, string>>): Record<string, AttributeValue> {
-  const out: Record<string, AttributeValue> = {};
-  for (const k in m) out[k] = { S: m[k]! };
-  return out;
-}
-
-function fromStringMap(av: AttributeValue | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  const m = av?.M;
-  if (m === undefined) return out;
-  for (const k in m) {
-    const s = m[k]?.S;
-    if (s !== undefined) out[k] = s;
-  }
-  return out;
 }
 
 /** SDK error -> domain error; errors that are not from the SDK or the network are returned as is. */

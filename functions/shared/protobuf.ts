@@ -1,6 +1,6 @@
 /**
  * Protobuf wire-format primitives for the hand-read formats: KPL aggregated records (kpl.ts),
- * DDSketch sketches (functions/rollup/sketch.ts) and packed minutes (functions/rollup/minutes.ts).
+ * DDSketch sketches (rollups/sketch.ts) and packed minutes (rollups/minutes.ts).
  * Hand-written code keeps protobuf libraries out of the Lambda bundles. The reader is
  * bounds-checked: every malformed input ends in the error the caller builds from a reason
  * (`fail`), never in a RangeError or a silent misread.

@@ -68,7 +68,7 @@ export interface ArchiveCatalogProps {
   readonly resultsRemovalPolicy?: RemovalPolicy;
 }
 
-/** The archive's table columns: the Parquet schema of functions/archive/parquet.ts. */
+/** The archive's table columns: the Parquet schema of functions/shared/archive/parquet.ts. */
 export const ARCHIVE_TABLE_COLUMNS: readonly glue.Column[] = [
   { name: 'name', type: glue.Schema.STRING, comment: 'Metric name' },
   { name: 'ts', type: glue.Schema.TIMESTAMP, comment: 'Event time (UTC, ms)' },
@@ -84,9 +84,9 @@ export const ARCHIVE_TABLE_COLUMNS: readonly glue.Column[] = [
 ];
 
 /**
- * SQL of the reader rule (functions/archive/keys.ts) over `from` (a table or a table function)
- * filtered by `where`: one row per event, before, during and after compaction. Works in Athena
- * (Trino) and DuckDB alike.
+ * SQL of the reader rule (functions/shared/archive/keys.ts) over `from` (a table or a table
+ * function) filtered by `where`: one row per event, before, during and after compaction. Works in
+ * Athena (Trino) and DuckDB alike.
  */
 export function readerRuleSql(from: string, where: string): string {
   return [
@@ -105,7 +105,7 @@ export function readerRuleSql(from: string, where: string): string {
 /** The saved query: the reader rule over the Glue table, for one tenant and a date range. */
 export function deduplicatedEventsSql(database: string, table: string): string {
   return [
-    '-- One row per event under the reader rule (functions/archive/keys.ts). Set the tenant and the range.',
+    '-- One row per event under the reader rule (functions/shared/archive/keys.ts). Set the tenant and the range.',
     readerRuleSql(`"${database}"."${table}"`, "tenant = 'acme' AND dt BETWEEN '2026-11-28' AND '2026-11-28' AND hour BETWEEN 0 AND 23"),
   ].join('\n');
 }

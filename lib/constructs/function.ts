@@ -80,9 +80,10 @@ export interface StreamfoldFunctionProps {
 const requireFromRepo = createRequire(import.meta.url);
 
 /**
- * `zstd.wasm` of @bokuweb/zstd-wasm, the fallback codec of functions/archive/zstd.ts. The Lambda
- * runtime (nodejs24.x) has zstd in `node:zlib` and never loads it; shipping it (~250 KB) keeps the
- * bundle runnable on Node 20 too (test/integration/bundles.test.ts runs the bundles on this machine).
+ * `zstd.wasm` of @bokuweb/zstd-wasm, the fallback codec of functions/shared/archive/zstd.ts. The
+ * Lambda runtime (nodejs24.x) has zstd in `node:zlib` and never loads it; shipping it (~250 KB)
+ * keeps the bundle runnable on Node 20 too (test/integration/bundles.test.ts runs the bundles on
+ * this machine).
  */
 export function zstdWasmFile(): string {
   return path.join(path.dirname(requireFromRepo.resolve('@bokuweb/zstd-wasm')), 'zstd.wasm');

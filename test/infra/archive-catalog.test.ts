@@ -3,7 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ARCHIVE_COLUMNS } from '../../functions/archive/parquet.ts';
+import { ARCHIVE_COLUMNS } from '../../functions/shared/archive/parquet.ts';
 import { ArchiveCatalog, type ArchiveCatalogProps } from '../../lib/constructs/archive-catalog.ts';
 import { actionsOf, logicalIdOf, nagFindings, roleStatements, testStack } from './fixtures/cdk.ts';
 

@@ -14,9 +14,9 @@ import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, type S3Cli
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createArchiveHandler } from '../../functions/archive/app.ts';
 import type { ArchiveStats } from '../../functions/archive/core.ts';
-import { parseEventsKey } from '../../functions/archive/keys.ts';
+import { parseEventsKey } from '../../functions/shared/archive/keys.ts';
 import { parseQuarantineObject } from '../../functions/archive/quarantine.ts';
-import { S3ArchiveBucket } from '../../functions/archive/s3-store.ts';
+import { S3ArchiveBucket } from '../../functions/shared/archive/s3-store.ts';
 import { createCompactHandler } from '../../functions/compact/app.ts';
 import { readerRuleSql } from '../../lib/constructs/archive-catalog.ts';
 import { resetClients, s3Client } from '../../functions/shared/clients.ts';

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bucketStart } from '../../functions/rollup/keys.ts';
+import { bucketStart } from '../../functions/shared/rollups/keys.ts';
 import { startStack, type RunningStack } from '../../local/index.ts';
 
 const KEY = 'e2e-acme-key-01';

@@ -21,7 +21,7 @@ import { createQueryHandler, type QueryHandler } from '../../functions/query/app
 import { AGGS, type Agg, type Interval } from '../../functions/query/params.ts';
 import { createArchiveHandler } from '../../functions/archive/app.ts';
 import { createRollupHandler } from '../../functions/rollup/app.ts';
-import { bucketStart } from '../../functions/rollup/keys.ts';
+import { bucketStart } from '../../functions/shared/rollups/keys.ts';
 import { dynamoClient } from '../../functions/shared/clients.ts';
 import { TenantStore } from '../../functions/shared/tenants.ts';
 import { CONSUMER_DEFAULTS } from '../../lib/functions.ts';

@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { archiveBatch, arrivalMsOf, ObjectWriteError, planBatch, type ArchiveDeps } from '../../functions/archive/core.ts';
-import { readArchiveFile, tableRows } from '../../functions/archive/parquet.ts';
-import { loadZstd, type BlockCodec } from '../../functions/archive/zstd.ts';
+import { archiveBatch, arrivalMsOf, planBatch, type ArchiveDeps } from '../../functions/archive/core.ts';
+import { ObjectWriteError } from '../../functions/shared/archive/bucket.ts';
+import { readArchiveFile, tableRows } from '../../functions/shared/archive/parquet.ts';
+import { loadZstd, type BlockCodec } from '../../functions/shared/archive/zstd.ts';
 import type { StreamEvent } from '../../functions/shared/event.ts';
 import { denied, kinesisRecord, MemoryBucket, recordsFor, seq, SHARD, throttled } from './archive.support.ts';
 

@@ -8,7 +8,7 @@ import {
   partitionPrefix,
   partitionStart,
   quarantineKey,
-} from '../../functions/archive/keys.ts';
+} from '../../functions/shared/archive/keys.ts';
 import { seq } from './archive.support.ts';
 
 describe('Function: batchObjectKey', () => {

@@ -4,7 +4,7 @@ import { compressors, decompressZstd } from 'hyparquet-compressors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ARCHIVE_COLUMNS,
-  canonicalTags,
+  canonicalTagsJson,
   encodeArchiveTable,
   readArchiveFile,
   sortOrder,
@@ -12,9 +12,9 @@ import {
   tableRows,
   takeRows,
   type ArchiveRow,
-} from '../../functions/archive/parquet.ts';
-import { hasNativeZstd, loadZstd, UNCOMPRESSED, type BlockCodec } from '../../functions/archive/zstd.ts';
-import { generateEvents } from '../../bench/fixtures.ts';
+} from '../../functions/shared/archive/parquet.ts';
+import { hasNativeZstd, loadZstd, UNCOMPRESSED, type BlockCodec } from '../../functions/shared/archive/zstd.ts';
+import { generateEvents } from '../../local/fixtures.ts';
 import { Duck, readWithHyparquet, seq } from './archive.support.ts';
 
 let codec: BlockCodec;
@@ -35,7 +35,7 @@ function sampleRows(): ArchiveRow[] {
     ts: e.ts,
     type: e.type,
     value: e.value,
-    tags: canonicalTags(e.tags),
+    tags: canonicalTagsJson(e.tags),
     id: e.id ?? null,
     attrs: e.attrs === undefined ? null : JSON.stringify(e.attrs),
     _shard: i % 3 === 0 ? 'shardId-000000000001' : 'shardId-000000000002',
@@ -45,9 +45,9 @@ function sampleRows(): ArchiveRow[] {
   }));
   const odd: Array<Partial<ArchiveRow>> = [
     { value: -0.5, tags: '{}', id: '', attrs: '{}' },
-    { value: 1.7976931348623157e308, tags: canonicalTags({ 'ключ': 'значение', emoji: '🦆🦆', q: '"quoted" \\ back' }) },
+    { value: 1.7976931348623157e308, tags: canonicalTagsJson({ 'ключ': 'значение', emoji: '🦆🦆', q: '"quoted" \\ back' }) },
     { value: 5e-324, id: 'x'.repeat(64), attrs: JSON.stringify({ nested: { deep: [1, 2, { a: null }] }, s: 'ü\u0000\u2028' }) },
-    { value: -123456789.125, tags: canonicalTags({ 10: 'ten', 9: 'nine', a: 'a' }) },
+    { value: -123456789.125, tags: canonicalTagsJson({ 10: 'ten', 9: 'nine', a: 'a' }) },
     { name: 'a', ts: T0, type: 'gauge' },
     { name: 'z'.repeat(200), ts: T0 + 3_599_999, type: 'distribution' },
   ];
@@ -215,7 +215,7 @@ describe('Function: encodeArchiveTable (round trip through independent readers)'
   });
 });
 
-describe('Function: canonicalTags', () => {
+describe('Function: canonicalTagsJson', () => {
   // Keys the validator accepts: it refuses __proto__, constructor and prototype (functions/shared/event.ts).
   const tagKey = fc.string({ minLength: 1, maxLength: 12 }).filter((k) => !['__proto__', 'constructor', 'prototype'].includes(k));
   const tagSets = fc.dictionary(tagKey, fc.string({ maxLength: 12 }), { maxKeys: 32 });
@@ -227,8 +227,8 @@ describe('Function: canonicalTags', () => {
         const entries = Object.entries(tags);
         const shuffled = fc.sample(fc.shuffledSubarray(entries, { minLength: entries.length, maxLength: entries.length }), { seed, numRuns: 1 })[0]!;
         // Act
-        const a = canonicalTags(tags);
-        const b = canonicalTags(Object.fromEntries(shuffled));
+        const a = canonicalTagsJson(tags);
+        const b = canonicalTagsJson(Object.fromEntries(shuffled));
         // Assess
         expect(a).toBe(b);
         expect(JSON.parse(a)).toEqual(tags);
@@ -242,7 +242,7 @@ describe('Function: canonicalTags', () => {
   });
 
   it('orders array-index-like keys as text, not as numbers', () => {
-    expect(canonicalTags({ 9: 'a', 10: 'b', x: 'c' })).toBe('{"10":"b","9":"a","x":"c"}');
+    expect(canonicalTagsJson({ 9: 'a', 10: 'b', x: 'c' })).toBe('{"10":"b","9":"a","x":"c"}');
   });
 });
 

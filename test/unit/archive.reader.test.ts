@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { archiveBatch } from '../../functions/archive/core.ts';
-import { partitionPrefix } from '../../functions/archive/keys.ts';
-import { tableRows } from '../../functions/archive/parquet.ts';
-import { PartitionUnstableError, readPartition } from '../../functions/archive/reader.ts';
-import { loadZstd, type BlockCodec } from '../../functions/archive/zstd.ts';
+import { partitionPrefix } from '../../functions/shared/archive/keys.ts';
+import { tableRows } from '../../functions/shared/archive/parquet.ts';
+import { PartitionUnstableError, readPartition } from '../../functions/shared/archive/reader.ts';
+import { loadZstd, type BlockCodec } from '../../functions/shared/archive/zstd.ts';
 import { compactPartition } from '../../functions/compact/core.ts';
 import type { StreamEvent } from '../../functions/shared/event.ts';
 import { MemoryBucket, recordsFor } from './archive.support.ts';

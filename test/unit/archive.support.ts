@@ -10,9 +10,8 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
-import { ObjectWriteError } from '../../functions/archive/core.ts';
-import type { ArchiveRow } from '../../functions/archive/parquet.ts';
-import type { ArchiveBucket, ObjectInfo } from '../../functions/archive/s3-store.ts';
+import { ObjectWriteError, type ArchiveBucket, type ObjectInfo } from '../../functions/shared/archive/bucket.ts';
+import type { ArchiveRow } from '../../functions/shared/archive/parquet.ts';
 import { encodeRecords } from '../../functions/shared/codec.ts';
 import type { StreamEvent } from '../../functions/shared/event.ts';
 

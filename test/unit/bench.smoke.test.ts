@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { finalizeFigure, formatTable, quantile, rateStats } from '../../bench/harness.ts';
-import { fixtureStats, generateEvents } from '../../bench/fixtures.ts';
+import { fixtureStats, generateEvents } from '../../local/fixtures.ts';
 import { validateEvent } from '../../functions/shared/event.ts';
 import type { Results } from '../../bench/run.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compactedObjectKey, partitionPrefix } from '../../functions/archive/keys.ts';
+import { compactedObjectKey, partitionPrefix } from '../../functions/shared/archive/keys.ts';
 import {
   isNoop,
   isPartitionClosed,

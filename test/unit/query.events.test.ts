@@ -1,13 +1,13 @@
 /**
  * GET /v1/events over the archive: paging newest first with a cursor, the reader rule (lineage and
  * id duplicates across overlapping files), row-group pruning by `ts` statistics, tenant scoping,
- * and precise 400s. Files are real Parquet (archive/parquet.ts) in an in-memory bucket.
+ * and precise 400s. Files are real Parquet (shared/archive/parquet.ts) in an in-memory bucket.
  */
 import { describe, expect, it } from 'vitest';
 import { error400 } from './support/query.ts';
-import { batchObjectKey, compactedObjectKey, partitionOf, tenantPrefix } from '../../functions/archive/keys.ts';
-import { canonicalTags, encodeArchiveTable, tableFromRows, type ArchiveRow } from '../../functions/archive/parquet.ts';
-import { UNCOMPRESSED } from '../../functions/archive/zstd.ts';
+import { batchObjectKey, compactedObjectKey, partitionOf, tenantPrefix } from '../../functions/shared/archive/keys.ts';
+import { canonicalTagsJson, encodeArchiveTable, tableFromRows, type ArchiveRow } from '../../functions/shared/archive/parquet.ts';
+import { UNCOMPRESSED } from '../../functions/shared/archive/zstd.ts';
 import { ArchivePartitionReader, WHOLE_FILE_BYTES } from '../../functions/query/events-reader.ts';
 import { decodeCursor, encodeCursor, listEvents, parseEventsParams, partitionsOf } from '../../functions/query/events.ts';
 import { MemoryBucket } from './archive.support.ts';
@@ -24,7 +24,7 @@ function row(i: number, over: Partial<ArchiveRow> = {}): ArchiveRow {
     ts: T0 + Math.floor((i * 3 * H) / 300),
     type: 'count',
     value: i,
-    tags: canonicalTags({ host: `web-${i % 2}`, env: 'prod' }),
+    tags: canonicalTagsJson({ host: `web-${i % 2}`, env: 'prod' }),
     id: null,
     attrs: i % 10 === 0 ? JSON.stringify({ path: `/p/${i}` }) : null,
     _shard: SHARD,

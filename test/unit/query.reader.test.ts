@@ -4,8 +4,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DynamoRollupReader, RollupReadError } from '../../functions/query/rollup-reader.ts';
 import { mapPool } from '../../functions/shared/pool.ts';
-import { Sketch } from '../../functions/rollup/sketch.ts';
-import { emptyMinutes, encodeMinutes } from '../../functions/rollup/minutes.ts';
+import { Sketch } from '../../functions/shared/rollups/sketch.ts';
+import { emptyMinutes, encodeMinutes } from '../../functions/shared/rollups/minutes.ts';
 
 const ddb = mockClient(DynamoDBClient);
 const TABLE = 'streamfold-rollups';

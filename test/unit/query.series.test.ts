@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Sketch } from '../../functions/rollup/sketch.ts';
+import { Sketch } from '../../functions/shared/rollups/sketch.ts';
 import { aggregateSeries, bucketRange, groupKey, type BucketData } from '../../functions/query/series.ts';
 
 const H = 3_600_000;

@@ -33,20 +33,20 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { gzipSync } from 'node:zlib';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../bench/fixtures.ts';
+import { Rng } from '../../local/fixtures.ts';
 import { createRollupHandler, type RollupHandler } from '../../functions/rollup/app.ts';
-import { DEFAULT_TTL_DAYS, INDEX_REFRESH_MS, daysToMs, seriesId, type ItemKey } from '../../functions/rollup/keys.ts';
+import { DEFAULT_TTL_DAYS, INDEX_REFRESH_MS, daysToMs, seriesId, type ItemKey } from '../../functions/shared/rollups/keys.ts';
 import { MemoryRollupStore } from '../../functions/rollup/memory-store.ts';
-import { parseLastLineage } from '../../functions/rollup/merge.ts';
+import { parseLastLineage } from '../../functions/shared/rollups/lineage.ts';
 import {
   RollupStoreError,
   type BucketRead,
   type MetricEntry,
   type RollupStore,
   type SeriesEntry,
-  type StoredBucket,
 } from '../../functions/rollup/port.ts';
-import { Sketch } from '../../functions/rollup/sketch.ts';
+import type { StoredBucket } from '../../functions/shared/rollups/item.ts';
+import { Sketch } from '../../functions/shared/rollups/sketch.ts';
 import { partitionKeyFor, serializeEvent } from '../../functions/shared/codec.ts';
 import type { EventType, StreamEvent } from '../../functions/shared/event.ts';
 import { ManualClock } from '../../local/poller/clock.ts';
@@ -507,7 +507,7 @@ function compare(world: World, store: MemoryRollupStore): { problems: string[]; 
     if (s.max !== t.max) problems.push(`${where}: max ${s.max}, expected ${t.max}`);
     if (JSON.stringify(s.tags) !== JSON.stringify(t.tags) || s.name !== t.name) problems.push(`${where}: series attributes differ`);
     if (t.last !== undefined) {
-      // A packed minute keeps only the shard of its last event (functions/rollup/minutes.ts).
+      // A packed minute keeps only the shard of its last event (functions/shared/rollups/minutes.ts).
       const lin = s.lastShard !== undefined ? s.lastShard : s.lastLin === undefined ? undefined : parseLastLineage(s.lastLin);
       const want = s.lastShard !== undefined ? t.last.lineage.shardId : t.last.lineage;
       if (s.last !== t.last.value || s.lastTs !== t.last.ts || JSON.stringify(lin) !== JSON.stringify(want)) {

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createRollupHandler, readRollupConfig } from '../../functions/rollup/app.ts';
-import { bucketPk, bucketSk, bucketStart, itemId, seriesId, type ItemKey } from '../../functions/rollup/keys.ts';
+import { bucketPk, bucketSk, bucketStart, itemId, seriesId, type ItemKey } from '../../functions/shared/rollups/keys.ts';
 import { MemoryRollupStore } from '../../functions/rollup/memory-store.ts';
 import {
   RollupStoreError,
@@ -12,8 +12,8 @@ import {
   type MetricEntry,
   type RollupStore,
   type SeriesEntry,
-  type StoredBucket,
 } from '../../functions/rollup/port.ts';
+import type { StoredBucket } from '../../functions/shared/rollups/item.ts';
 import { RollupCache, type RollupMetricName } from '../../functions/rollup/core.ts';
 import { ConfigError } from '../../functions/shared/errors.ts';
 import { kinesisRecord, logicalBuckets, ndjson, seqNo } from './support/rollup.ts';

@@ -1,13 +1,13 @@
 /**
- * Packed minutes (functions/rollup/minutes.ts): the stored form, and how merge.ts folds a batch's
+ * Packed minutes (functions/shared/rollups/minutes.ts): the stored form, and how merge.ts folds a batch's
  * minutes into a 1 h item above its watermarks.
  */
 import { describe, expect, it, vi } from 'vitest';
 import { aggregateBatch } from '../../functions/rollup/aggregate.ts';
-import { daysToMs } from '../../functions/rollup/keys.ts';
+import { daysToMs } from '../../functions/shared/rollups/keys.ts';
 import { mergeBucket } from '../../functions/rollup/merge.ts';
-import { decodeMinutes, emptyMinutes, encodeMinutes, mergeMinutes, MinutesFormatError, type MinuteAdd, type Minutes } from '../../functions/rollup/minutes.ts';
-import type { StoredBucket } from '../../functions/rollup/port.ts';
+import { decodeMinutes, emptyMinutes, encodeMinutes, mergeMinutes, MinutesFormatError, type MinuteAdd, type Minutes } from '../../functions/shared/rollups/minutes.ts';
+import type { StoredBucket } from '../../functions/shared/rollups/item.ts';
 import type { LineagedEvent } from '../../functions/shared/codec.ts';
 import type { StreamEvent } from '../../functions/shared/event.ts';
 import { seqNo } from './support/rollup.ts';
@@ -124,7 +124,7 @@ describe('Function: encodeMinutes / decodeMinutes', () => {
   it('merges into a stored form without shards first thing in a fresh module (its header cache starts empty)', async () => {
     // Prepare: a fresh copy of the module, so nothing has been read through its cache yet.
     vi.resetModules();
-    const fresh = await import('../../functions/rollup/minutes.ts');
+    const fresh = await import('../../functions/shared/rollups/minutes.ts');
     const counter = Uint8Array.from([1, 0, 7, 0x15, 1, 0x24, 0x24, 0x24]); // minute 7: count 1, value 18
 
     // Act

@@ -1,5 +1,5 @@
 /**
- * DDSketch checks: what @datadog/sketches-js 2.1.1 gets wrong (why functions/rollup/sketch.ts keeps
+ * DDSketch checks: what @datadog/sketches-js 2.1.1 gets wrong (why functions/shared/rollups/sketch.ts keeps
  * its own stores), then the rollup sketch's accuracy through merges and stored-form round trips for
  * 0, negatives, tiny and huge magnitudes, its bin limit, and its codec.
  */
@@ -8,7 +8,7 @@ import { DDSketch } from '@datadog/sketches-js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { VALUE_MAX_ABS, VALUE_MIN_ABS } from '../../functions/rollup/aggregate.ts';
-import { GAMMA, MAX_BINS, RELATIVE_ACCURACY, Sketch, SketchFormatError } from '../../functions/rollup/sketch.ts';
+import { GAMMA, MAX_BINS, RELATIVE_ACCURACY, Sketch, SketchFormatError } from '../../functions/shared/rollups/sketch.ts';
 
 const QUANTILES = [0, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1];
 

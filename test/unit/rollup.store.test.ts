@@ -18,9 +18,10 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRollupHandler } from '../../functions/rollup/app.ts';
-import { ConditionFailedError, RollupStoreError, type StoredBucket } from '../../functions/rollup/port.ts';
-import { bucketFromItem, bucketToItem, DynamoRollupStore, toStoreError } from '../../functions/rollup/store.ts';
-import { Sketch } from '../../functions/rollup/sketch.ts';
+import { ConditionFailedError, RollupStoreError } from '../../functions/rollup/port.ts';
+import { DynamoRollupStore, toStoreError } from '../../functions/rollup/store.ts';
+import { bucketFromItem, bucketToItem, type StoredBucket } from '../../functions/shared/rollups/item.ts';
+import { Sketch } from '../../functions/shared/rollups/sketch.ts';
 import { resetClients } from '../../functions/shared/clients.ts';
 import { kinesisRecord, ndjson, seqNo } from './support/rollup.ts';
 

@@ -13,9 +13,10 @@ import {
   metricsPk,
   parseBucketSk,
   seriesId,
-} from '../../functions/rollup/keys.ts';
-import { formatWatermark, mergeBucket, parseLastLineage, parseWatermark } from '../../functions/rollup/merge.ts';
-import { Sketch } from '../../functions/rollup/sketch.ts';
+} from '../../functions/shared/rollups/keys.ts';
+import { mergeBucket } from '../../functions/rollup/merge.ts';
+import { formatWatermark, parseLastLineage, parseWatermark } from '../../functions/shared/rollups/lineage.ts';
+import { Sketch } from '../../functions/shared/rollups/sketch.ts';
 import type { LineagedEvent } from '../../functions/shared/codec.ts';
 import type { StreamEvent } from '../../functions/shared/event.ts';
 import { seqNo } from './support/rollup.ts';

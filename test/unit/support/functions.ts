@@ -4,7 +4,7 @@
  */
 import { vi } from 'vitest';
 import { createArchiveHandler } from '../../../functions/archive/app.ts';
-import { UNCOMPRESSED } from '../../../functions/archive/zstd.ts';
+import { UNCOMPRESSED } from '../../../functions/shared/archive/zstd.ts';
 import { createCompactHandler } from '../../../functions/compact/app.ts';
 import { createIntakeHandler } from '../../../functions/intake/app.ts';
 import { createQueryHandler } from '../../../functions/query/app.ts';

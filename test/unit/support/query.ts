@@ -3,8 +3,8 @@
  * fields, computed directly), and the ground truth of a query computed from the raw events
  * (exact values and exact quantiles, no buckets, no sketches).
  */
-import { bucketStart, seriesId, type Resolution } from '../../../functions/rollup/keys.ts';
-import { Sketch } from '../../../functions/rollup/sketch.ts';
+import { bucketStart, seriesId, type Resolution } from '../../../functions/shared/rollups/keys.ts';
+import { Sketch } from '../../../functions/shared/rollups/sketch.ts';
 import type { EventType } from '../../../functions/shared/event.ts';
 import { QUANTILES, type Agg, type Filter, type Interval } from '../../../functions/query/params.ts';
 import type { BucketFields, MetricInfo, RollupReader, SeriesInfo } from '../../../functions/query/rollup-reader.ts';

@@ -4,9 +4,9 @@
  */
 import type { KinesisStreamRecord } from 'aws-lambda';
 import { inRollupRange } from '../../../functions/rollup/aggregate.ts';
-import { RESOLUTIONS, bucketPk, bucketSk, bucketStart, itemId, parseBucketSk, seriesId, type ItemKey, type Resolution } from '../../../functions/rollup/keys.ts';
-import { decodeMinutes } from '../../../functions/rollup/minutes.ts';
-import type { StoredBucket } from '../../../functions/rollup/port.ts';
+import { RESOLUTIONS, bucketPk, bucketSk, bucketStart, itemId, parseBucketSk, seriesId, type ItemKey, type Resolution } from '../../../functions/shared/rollups/keys.ts';
+import { decodeMinutes } from '../../../functions/shared/rollups/minutes.ts';
+import type { StoredBucket } from '../../../functions/shared/rollups/item.ts';
 import type { Lineage } from '../../../functions/shared/errors.ts';
 import type { StreamEvent } from '../../../functions/shared/event.ts';
 

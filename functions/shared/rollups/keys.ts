@@ -1,7 +1,10 @@
 /**
- * Item layout of the rollups table (lib/resources.ts: `pk` S, `sk` S, TTL attribute `ttl`). The
- * rollup function writes it; the query function reads it through the helpers below. Tenants are
- * `[a-z0-9_-]` (never `#`), metric names `[A-Za-z0-9_.:/-]` (never `#`), so `#` separates safely.
+ * Item layout of the rollups table (lib/resources.ts: `pk` S, `sk` S, TTL attribute `ttl`): the
+ * keys of every item and what each attribute holds. The rollup function writes it; the query
+ * function reads it through the helpers below and those of this folder (item.ts decodes a bucket
+ * item, minutes.ts and sketch.ts its packed minutes and sketch, lineage.ts its lineage strings).
+ * Tenants are `[a-z0-9_-]` (never `#`), metric names `[A-Za-z0-9_.:/-]` (never `#`), so `#`
+ * separates safely.
  *
  * Bucket items, one per (series, resolution, bucket):
  *   pk  = `<tenant>#s#<seriesId>#<res>`             res: `1m` (distributions only) | `1h`
@@ -23,7 +26,8 @@
  *                                        minutes live as long as their hour; the 1 m retention still
  *                                        bounds how late an event may come and enter its minute)
  *   wm M<S>                              shardId -> `<seq>:<sub>` of the last event applied from
- *                                        that shard (the exactly-once watermark; merge.ts)
+ *                                        that shard (the exactly-once watermark: lineage.ts;
+ *                                        applied by functions/rollup/merge.ts)
  *   ver N                                version, +1 per write (optimistic concurrency)
  *
  * Series index, one per series:
@@ -40,7 +44,7 @@
  * The 1-day resolution is computed at query time from 1 h buckets.
  */
 import { createHash } from 'node:crypto';
-import { SETTINGS } from '../../lib/settings.ts';
+import { SETTINGS } from '../../../lib/settings.ts';
 
 export type Resolution = '1m' | '1h';
 export const RESOLUTIONS: readonly Resolution[] = ['1m', '1h'];
@@ -83,8 +87,8 @@ export function bucketTtl(start: number, res: Resolution, ttlMs: number): number
   return Math.ceil((start + RESOLUTION_MS[res] + ttlMs) / 1000);
 }
 
-/** Tag pairs sorted by key (UTF-16 code unit order). */
-export function canonicalTags(tags: Readonly<Record<string, string>>): Array<[string, string]> {
+/** Tag pairs sorted by key (UTF-16 code unit order): the tags in a series id's canonical JSON. */
+export function sortedTagPairs(tags: Readonly<Record<string, string>>): Array<[string, string]> {
   return Object.keys(tags)
     .sort()
     .map((k) => [k, tags[k]!]);
@@ -95,7 +99,7 @@ export function canonicalTags(tags: Readonly<Record<string, string>>): Array<[st
  * 22 chars (132 bits).
  */
 export function seriesId(tenant: string, name: string, tags: Readonly<Record<string, string>>): string {
-  return seriesIdOfCanonical(JSON.stringify([tenant, name, canonicalTags(tags)]));
+  return seriesIdOfCanonical(JSON.stringify([tenant, name, sortedTagPairs(tags)]));
 }
 
 export function seriesIdOfCanonical(canonical: string): string {

@@ -1,5 +1,7 @@
 /**
- * Object keys of the archive bucket, and the rules that make its contents safe to read.
+ * Object keys of the archive bucket, and the rules that make its contents safe to read. The
+ * archive function and compaction write these keys; compaction, the query and every reader list
+ * and parse them (the rule itself is dedupe.ts).
  *
  * ## Layout
  *
@@ -51,7 +53,7 @@
  * ```
  *
  * (lib/constructs/archive-catalog.ts `readerRuleSql`; the Athena workgroup holds it as the saved
- * query `events-deduplicated`; reader.ts implements it in TypeScript).
+ * query `events-deduplicated`; dedupe.ts implements it in TypeScript, reader.ts reads by it).
  *
  * (`id` duplicates are dropped within one partition-hour: a client's retry carries the same `ts`.)
  */

@@ -1,7 +1,9 @@
 /**
  * The archive's Parquet file format: one schema, a column-oriented in-memory table, an encoder
- * over a narrow writer port (hyparquet-writer's `Writer`), and a reader (hyparquet) used by
- * compaction. Pure: no AWS SDK, no I/O; the page codec is passed in (see zstd.ts).
+ * over a narrow writer port (hyparquet-writer's `Writer`), and a reader (hyparquet). Written by
+ * the archive function (batch files) and compaction (compacted files); read by compaction and
+ * reader.ts (the query reads the same files by byte range, functions/query/events-reader.ts).
+ * Pure: no AWS SDK, no I/O; the page codec is passed in (see zstd.ts).
  *
  * Columns (DESIGN.md, "Archive"):
  *
@@ -38,8 +40,8 @@
  */
 import { parquetScan, type AsyncBuffer } from 'hyparquet';
 import { ByteWriter, ParquetWriter, type ColumnSource, type SchemaElement, type Writer } from 'hyparquet-writer';
-import { PARQUET } from '../../lib/settings.ts';
-import { compareSeq } from '../shared/batch.ts';
+import { PARQUET } from '../../../lib/settings.ts';
+import { compareSeq } from '../batch.ts';
 import type { BlockCodec } from './zstd.ts';
 
 /** Column names, in file order. */
@@ -57,6 +59,9 @@ export const ARCHIVE_COLUMNS = [
   '_ingested_at',
 ] as const;
 export type ArchiveColumn = (typeof ARCHIVE_COLUMNS)[number];
+
+/** Content type of every archive file, batch or compacted. */
+export const PARQUET_CONTENT_TYPE = 'application/vnd.apache.parquet';
 
 /** Format version, written to the file's key-value metadata as `streamfold.archive.version`. */
 export const ARCHIVE_FORMAT_VERSION = '1';
@@ -217,7 +222,7 @@ export function sortOrder(t: ArchiveTable): Int32Array | null {
  * Canonical JSON of a tag set: keys in code-unit order (what `Array.prototype.sort` gives), so
  * one series has exactly one `tags` string.
  */
-export function canonicalTags(tags: Readonly<Record<string, string>>): string {
+export function canonicalTagsJson(tags: Readonly<Record<string, string>>): string {
   const keys = Object.keys(tags);
   let sorted = true;
   let indexLike = false;

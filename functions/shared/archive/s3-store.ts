@@ -1,6 +1,7 @@
 /**
- * Adapter: the archive bucket through the AWS SDK. Turns SDK calls into the ports of the archive
- * and compaction cores, and SDK errors into `ObjectWriteError` with a retryable flag.
+ * Adapter: the archive bucket (bucket.ts) through the AWS SDK, for the archive function (put),
+ * compaction (list, get, put, delete) and the query (list, ranged get). Turns SDK errors into
+ * `ObjectWriteError` with a retryable flag.
  */
 import {
   DeleteObjectsCommand,
@@ -9,24 +10,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { ObjectWriteError, type ObjectStore } from './core.ts';
-
-/** A listed object. */
-export interface ObjectInfo {
-  readonly key: string;
-  readonly size: number;
-}
-
-/** What compaction needs besides `put`. */
-export interface ArchiveBucket extends ObjectStore {
-  list(prefix: string, opts?: { delimiter?: string }): Promise<{ objects: ObjectInfo[]; prefixes: string[] }>;
-  /** The object's bytes, or undefined when it does not exist. */
-  get(key: string): Promise<Uint8Array | undefined>;
-  /** Bytes [start, end) of the object, or undefined when it does not exist. */
-  getRange(key: string, start: number, end: number): Promise<Uint8Array | undefined>;
-  /** Deletes keys (absent keys are not an error). */
-  delete(keys: readonly string[]): Promise<void>;
-}
+import { ObjectWriteError, type ArchiveBucket, type ObjectInfo } from './bucket.ts';
 
 /** Error names that mean "slow down" or "try again". */
 const RETRYABLE_CODES = new Set([

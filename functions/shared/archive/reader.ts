@@ -1,14 +1,15 @@
 /**
- * Reading one partition-hour the way every reader must (functions/archive/keys.ts, "Reader
- * rule"): list it, read every Parquet file, keep the rows the rule keeps; if a listed file is gone
- * (compaction replaced it), list again and start over. Used by tests and tools, and meant for the
- * query function.
+ * Reading one partition-hour the way every reader must (keys.ts, "Reader rule"): list it, read
+ * every Parquet file whole, keep the rows the rule keeps (dedupe.ts); if a listed file is gone
+ * (compaction replaced it), list again and start over. Used by tests, tools and benchmarks; the
+ * query function reads by byte range instead (functions/query/events-reader.ts), under the same
+ * rule.
  */
-import { StreamfoldError } from '../shared/errors.ts';
-import { selectSurvivors } from './dedupe.ts';
-import { PARQUET_SUFFIX, parseEventsKey, partitionPrefix, type Partition } from './keys.ts';
+import { StreamfoldError } from '../errors.ts';
+import type { ArchiveBucket } from './bucket.ts';
+import { survivorsByFile } from './dedupe.ts';
+import { PARQUET_SUFFIX, partitionPrefix, type Partition } from './keys.ts';
 import { concatTables, emptyTable, readArchiveFile, sortOrder, takeRows, type ArchiveTable } from './parquet.ts';
-import type { ArchiveBucket } from './s3-store.ts';
 import type { BlockCodec } from './zstd.ts';
 
 export type ReadableBucket = Pick<ArchiveBucket, 'list' | 'get'>;
@@ -45,25 +46,7 @@ export async function readPartition(
 /** The reader rule over whole files' tables: surviving rows, sorted by ts then lineage. */
 export function survivingRows(files: ReadonlyArray<{ key: string; size?: number; table: ArchiveTable }>): ArchiveTable {
   if (files.length === 0) return emptyTable();
-  const sel = selectSurvivors(
-    files.map((f) => ({
-      key: f.key,
-      size: f.size ?? 0,
-      compacted: parseEventsKey(f.key)?.compacted ?? false,
-      length: f.table.length,
-      _shard: f.table._shard,
-      _seq: f.table._seq,
-      _sub: f.table._sub,
-      id: f.table.id,
-    })),
-  );
-  const byKey = new Map(files.map((f) => [f.key, f.table]));
-  const parts = sel.files.map((f, i) => {
-    const mask = sel.chosen[i]!;
-    const rows: number[] = [];
-    for (let r = 0; r < mask.length; r++) if (mask[r] === 1) rows.push(r);
-    return takeRows(byKey.get(f.key)!, rows);
-  });
+  const parts = survivorsByFile(files, (f) => f.table).map(({ file, rows }) => takeRows(file.table, rows));
   const all = concatTables(parts);
   const order = sortOrder(all);
   return order === null ? all : takeRows(all, order);

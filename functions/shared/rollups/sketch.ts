@@ -1,6 +1,9 @@
 /**
  * Quantile sketch of distribution buckets: DDSketch (relative accuracy 1 %) with the logarithmic
- * index mapping of @datadog/sketches-js, stored in the DDSketch protobuf schema.
+ * index mapping of @datadog/sketches-js, stored in the DDSketch protobuf schema. This module owns
+ * the stored form of the `sketch` attribute: the rollup function builds and merges sketches
+ * (functions/rollup/aggregate.ts, merge.ts), the query function decodes and merges them across
+ * series (functions/query/series.ts).
  *
  * Why not the library's sketch objects (sketches-js 2.1.1, checked in test/unit/rollup.sketch.test.ts):
  * - `merge()` drops the other sketch's negative values (it merges only the positive store);
@@ -22,16 +25,17 @@
  * the common sketch (zlib was a third of the rollup's merge CPU) and is about as small as the
  * deflated proto: ~2 bytes per non-empty bin against 8 for a contiguous double.
  *
- * Range: the rollup only accepts 0 and 1e-100 <= |v| <= 1e100 (aggregate.ts: DynamoDB numbers hold
- * at most 9.99e125 in magnitude and at least 1e-130). Inside that range every value is indexed with
- * <= 1 % relative error. Each store keeps at most MAX_BINS consecutive bins (about 9 decades at 1 %):
- * when a store is wider, its lowest-magnitude bins are folded into the lowest kept bin, so quantiles
- * in the top 9 decades stay within 1 % and smaller magnitudes are over-estimated (never under).
+ * Range: the rollup only accepts 0 and 1e-100 <= |v| <= 1e100 (functions/rollup/aggregate.ts:
+ * DynamoDB numbers hold at most 9.99e125 in magnitude and at least 1e-130). Inside that range every
+ * value is indexed with <= 1 % relative error. Each store keeps at most MAX_BINS consecutive bins
+ * (about 9 decades at 1 %): when a store is wider, its lowest-magnitude bins are folded into the
+ * lowest kept bin, so quantiles in the top 9 decades stay within 1 % and smaller magnitudes are
+ * over-estimated (never under).
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { DDSketch } from '@datadog/sketches-js';
-import { StreamfoldError } from '../shared/errors.ts';
-import { ProtoReader, ProtoWriter } from '../shared/protobuf.ts';
+import { StreamfoldError } from '../errors.ts';
+import { ProtoReader, ProtoWriter } from '../protobuf.ts';
 
 export const RELATIVE_ACCURACY = 0.01;
 /** Widest store, in consecutive bins: gamma^1024 ~ 8.6e8 (8.9 decades at 1 %). */

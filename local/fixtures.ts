@@ -1,6 +1,7 @@
 /**
- * Deterministic, realistic events for benchmarks: the same (seed, now, options) always yields the
- * same events.
+ * Deterministic, realistic events: the same (seed, now, options) always yields the same events.
+ * Used by the load generator (local/load.ts), the benchmarks (bench/) and tests; it lives in
+ * local/ so that local/ never imports bench/ (bench/ sits above local/ and may import it).
  *
  * Shape (per `StreamEvent`): a few tenants with a skewed share of traffic; ~50 metric names, each
  * with a fixed type (requests and errors are counts, durations and sizes distributions, utilisation

@@ -2,7 +2,9 @@
  * Per-minute aggregates of count and gauge events, packed into their series' 1 h item (attribute
  * `mins`, keys.ts): a 24 h × 1 min query reads 24 items instead of 1,440, and a batch writes one
  * item per series instead of two. Distributions keep 1 m items (60 sketches would not fit a cheap
- * item).
+ * item). This module owns the stored form: the rollup function writes it (functions/rollup/
+ * merge.ts, `mergeMinutes`), the query function reads it (functions/query/rollup-reader.ts,
+ * `decodeMinutes`).
  *
  * Stored form, version 1 (varints and doubles as in protobuf, functions/shared/protobuf.ts):
  *
@@ -21,8 +23,8 @@
  * 1 m queries break ties between series at the same millisecond and shard by index order instead.
  * Integers take 1-8 bytes instead of 8, so a counter's minute costs ~6 bytes, a float gauge's ~40.
  */
-import { StreamfoldError } from '../shared/errors.ts';
-import { ProtoReader, ProtoWriter } from '../shared/protobuf.ts';
+import { StreamfoldError } from '../errors.ts';
+import { ProtoReader, ProtoWriter } from '../protobuf.ts';
 
 export const MINUTES_PER_HOUR = 60;
 const MINUTE_MS = 60_000;
@@ -60,7 +62,7 @@ export const minuteOf = (ts: number, hourStart: number): number => Math.floor((t
 /** Integers below 2^52 in magnitude: their zigzag form stays a safe integer. */
 const kind = (v: number): number => (Number.isInteger(v) && v < MAX_INT && v > -MAX_INT ? INT : F64);
 
-/** What a batch adds to one minute (aggregate.ts `Agg`); only the shard of `last` is kept. */
+/** What a batch adds to one minute (functions/rollup/aggregate.ts `Agg`); only the shard of `last` is kept. */
 export interface MinuteAdd {
   readonly count: number;
   readonly sum: number;
@@ -102,8 +104,8 @@ export function decodeMinutes(bytes: Uint8Array, hourStart: number): Minutes {
  * give, but minutes the batch does not touch are copied as they are, not decoded (the shard list
  * keeps the stored order and may keep a shard no minute uses any more). A minute's `last` is
  * the greater by (ts, shardId); on a tie within one shard the added event wins, being above that
- * shard's watermark (merge.ts) and so later in the shard than the stored one. `adds` are aggregates
- * of different shards, indexed by minute of the hour.
+ * shard's watermark (functions/rollup/merge.ts) and so later in the shard than the stored one.
+ * `adds` are aggregates of different shards, indexed by minute of the hour.
  */
 export function mergeMinutes(stored: Uint8Array | undefined, hourStart: number, adds: ReadonlyArray<ReadonlyArray<MinuteAdd | undefined>>): Uint8Array {
   const touched = touchedScratch;
@@ -135,7 +137,7 @@ export function mergeMinutes(stored: Uint8Array | undefined, hourStart: number, 
       }
     }
   }
-  // In the order merge.ts adds the hour's totals, so sums round the same way.
+  // In the order functions/rollup/merge.ts adds the hour's totals, so sums round the same way.
   for (const a of adds) {
     for (let i = 0; i < MINUTES_PER_HOUR; i++) {
       const m = a[i];

@@ -1,13 +1,16 @@
 /**
- * The reader rule (functions/archive/keys.ts) over the files of one partition-hour: which rows
- * survive. Used by readers (reader.ts) and by compaction, so both keep exactly the same rows.
+ * The one implementation of the reader rule (keys.ts, "Reader rule") over the files of one
+ * partition-hour: which rows survive. Readers apply it with `survivorsByFile` (reader.ts, and the
+ * query's ranged reader, functions/query/events-reader.ts), compaction with `selectSurvivors`
+ * (functions/compact/), so all keep exactly the same rows.
  *
  * Files are ranked — compacted files first, then by key — and every row is a copy of a lineage.
  * The *chosen* copy of a lineage is its first copy in rank order; of chosen copies sharing an
  * `id`, only the smallest lineage survives. Every surviving lineage has exactly one chosen copy,
  * so keeping exactly the chosen rows leaves one row per event. Pure.
  */
-import { compareSeq } from '../shared/batch.ts';
+import { compareSeq } from '../batch.ts';
+import { parseEventsKey } from './keys.ts';
 
 /** The key columns of one file, and its listing. */
 export interface FileKeys {
@@ -121,3 +124,37 @@ export function selectSurvivors(input: readonly FileKeys[]): Selection {
   };
 }
 
+/** The key columns of one file as read (an `ArchiveTable` has them). */
+export type KeyColumns = Pick<FileKeys, 'length' | '_shard' | '_seq' | '_sub' | 'id'>;
+
+/**
+ * The reader rule over files as a reader read them, ranked by their keys (a compacted file's key
+ * says so): each file in rank order, with the indexes of its surviving rows, ascending.
+ */
+export function survivorsByFile<F extends { readonly key: string; readonly size?: number }>(
+  files: readonly F[],
+  columns: (file: F) => KeyColumns,
+): Array<{ readonly file: F; readonly rows: number[] }> {
+  const sel = selectSurvivors(
+    files.map((f) => {
+      const c = columns(f);
+      return {
+        key: f.key,
+        size: f.size ?? 0,
+        compacted: parseEventsKey(f.key)?.compacted ?? false,
+        length: c.length,
+        _shard: c._shard,
+        _seq: c._seq,
+        _sub: c._sub,
+        id: c.id,
+      };
+    }),
+  );
+  const byKey = new Map(files.map((f) => [f.key, f]));
+  return sel.files.map((f, i) => {
+    const mask = sel.chosen[i]!;
+    const rows: number[] = [];
+    for (let r = 0; r < mask.length; r++) if (mask[r] === 1) rows.push(r);
+    return { file: byKey.get(f.key)!, rows };
+  });
+}

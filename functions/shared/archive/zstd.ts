@@ -1,5 +1,6 @@
 /**
- * ZSTD block codec for Parquet pages, loaded once per container.
+ * ZSTD block codec for the pages of the archive's Parquet files (parquet.ts), loaded once per
+ * container by each function that writes or reads them (archive, compaction, query).
  *
  * - **Native** (`node:zlib` zstd, Node ≥ 22.15 / 23.8): what the Lambda runtime (nodejs24.x) uses.
  *   No WebAssembly, no file to ship, ~3× faster than the fallback.
@@ -13,8 +14,8 @@
  * its rows are the same either way.
  */
 import * as zlib from 'node:zlib';
-import { PARQUET } from '../../lib/settings.ts';
-import { StreamfoldError } from '../shared/errors.ts';
+import { PARQUET } from '../../../lib/settings.ts';
+import { StreamfoldError } from '../errors.ts';
 
 /** A page codec as hyparquet-writer (compress) and hyparquet (decompress) call it: synchronous. */
 export interface BlockCodec {
