@@ -46,6 +46,7 @@ import { join, resolve } from 'node:path';
 import { DEFAULT_ITEM_CACHE_ENTRIES } from '../functions/rollup/core.ts';
 import { DEFAULT_TTL_DAYS } from '../functions/rollup/keys.ts';
 import { FUNCTIONS } from '../lib/functions.ts';
+import { ARCHIVE, INTAKE, isFigure, ROLLUP, type FigureName, type RecordedFigureName } from './ids.ts';
 import { PRICES, PRICES_REGION, PRICES_TAKEN, type Prices } from './prices.ts';
 
 export const SECONDS_PER_MONTH = 730 * 3600;
@@ -197,9 +198,8 @@ function storedOf(c: Record<string, number>, fallbackItem: number): Pick<WritePo
   return { storedPerSeriesHour: per, naiveStoredPerSeriesHour: per };
 }
 
-interface FigureLike {
+interface FigureLike extends RecordedFigureName {
   readonly section: string;
-  readonly name: string;
   readonly value: number;
   readonly clock?: string;
   readonly baseline?: { readonly value: number };
@@ -224,7 +224,7 @@ export function measuredFromResults(results: unknown, fallback: Measured = FALLB
   const from = new Set<keyof Measured>();
   const sections = (results as { sections?: SectionLike[] } | null)?.sections ?? [];
   const section = (name: string) => sections.find((s) => s.section === name && s.ok !== false);
-  const fig = (s: SectionLike | undefined, name: string) => s?.figures?.find((f) => f.name === name);
+  const fig = (s: SectionLike | undefined, f: FigureName) => s?.figures?.find((r) => isFigure(r, f));
   const set = <K extends keyof Measured>(k: K, v: unknown) => {
     if (pos(v)) {
       (m as Record<K, unknown>)[k] = v;
@@ -235,35 +235,35 @@ export function measuredFromResults(results: unknown, fallback: Measured = FALLB
   // and the model adds its I/O-wait factor on top.
   const cpuRate = (f: FigureLike | undefined) => f;
 
-  const intake = section('intake');
+  const intake = section(INTAKE.section);
   if (intake) {
-    set('intakeAvgEventBytes', intake.info?.['avgEventBytes']);
-    const rec = fig(intake, 'Kinesis records per 1k events');
+    set('intakeAvgEventBytes', intake.info?.[INTAKE.info.avgEventBytes]);
+    const rec = fig(intake, INTAKE.figures.recordsPer1k);
     set('recordsPerEvent', rec && rec.value / 1000);
     set('naiveRecordsPerEvent', rec?.baseline && rec.baseline.value / 1000);
-    const bytes = fig(intake, 'bytes per event (data + key)');
+    const bytes = fig(intake, INTAKE.figures.bytesPerEvent);
     set('streamBytesPerEvent', bytes?.value);
     set('naiveStreamBytesPerEvent', bytes?.baseline?.value);
-    const enc = cpuRate(fig(intake, 'encode (gzip NDJSON, partition keys) on one core'));
+    const enc = cpuRate(fig(intake, INTAKE.figures.encodeRate));
     set('intakeRate', enc?.value);
     set('naiveIntakeRate', enc?.baseline?.value);
   }
 
-  const rollup = section('rollup');
+  const rollup = section(ROLLUP.section);
   if (rollup) {
-    const r = cpuRate(fig(rollup, 'decode+validate+aggregate+build writes, 10k events/1k series, steady state'));
+    const r = cpuRate(fig(rollup, ROLLUP.figures.steadyRate));
     set('rollupRate', r?.value);
     set('naiveRollupRate', r?.baseline?.value);
     const points: WritePoint[] = [];
     for (const [key, raw] of Object.entries(rollup.info ?? {})) {
-      const match = /^writeCost(\d+)$/.exec(key);
+      const series = ROLLUP.info.writeCostSeries(key);
       const c = raw as Record<string, number> | null;
-      if (!match || !c || !pos(c['events']) || !pos(c['batches'])) continue;
+      if (series === undefined || !c || !pos(c['events']) || !pos(c['batches'])) continue;
       const per1k = (n: number | undefined) => ((n ?? 0) * 1000) / c['events']!;
       const writes = (c['bucketWrites'] ?? 0) + (c['indexWrites'] ?? 0);
       const wcu = (c['wcu'] ?? 0) + (c['indexWrites'] ?? 0);
       points.push({
-        seriesPerBatch: Number(match[1]),
+        seriesPerBatch: series,
         eventsPerBatch: c['events'] / c['batches'],
         writesPer1k: per1k(c['bucketWrites']),
         wcuPer1k: per1k(wcu),
@@ -278,15 +278,15 @@ export function measuredFromResults(results: unknown, fallback: Measured = FALLB
     }
   }
 
-  const archive = section('archive');
+  const archive = section(ARCHIVE.section);
   if (archive) {
-    const fixture = archive.info?.['fixture'] as Record<string, unknown> | undefined;
+    const fixture = archive.info?.[ARCHIVE.info.fixture] as Record<string, unknown> | undefined;
     set('archiveAvgEventBytes', fixture?.['avgEventBytes']);
-    const size = fig(archive, 'bytes/event (Parquet ZSTD)');
+    const size = fig(archive, ARCHIVE.figures.bytesPerEvent);
     set('parquetBytesPerEvent', size?.value);
     set('ndjsonGzipBytesPerEvent', size?.baseline?.value);
-    set('archiveRate', cpuRate(fig(archive, 'batch: decode + validate + encode'))?.value);
-    set('naiveArchiveRate', cpuRate(fig(archive, 'encode events → Parquet (ZSTD)'))?.baseline?.value);
+    set('archiveRate', cpuRate(fig(archive, ARCHIVE.figures.batchRate))?.value);
+    set('naiveArchiveRate', cpuRate(fig(archive, ARCHIVE.figures.encodeRate))?.baseline?.value);
   }
   return { measured: m, fromResults: [...from], source: null };
 }
