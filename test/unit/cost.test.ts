@@ -1,26 +1,17 @@
 /**
- * The cost model (bench/cost.ts): pure functions checked against hand-computed figures for a small
- * load (1,000 events/s, 200 B events, 100 series, 1 tenant), reading figures out of a results file,
- * and the CLI smoke (runs, prints a total). No network.
+ * The cost model (bench/cost/, its CLI bench/cost.ts): pure functions checked against hand-computed
+ * figures for a small load (1,000 events/s, 200 B events, 100 series, 1 tenant), reading figures
+ * out of a results file, and the CLI smoke (runs, prints a total). No network.
  */
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  apiGatewayCost,
-  costModel,
-  DEFAULT_CONFIG,
-  FALLBACK,
-  gbSecondsPerEvent,
-  kinesisCost,
-  measuredFromResults,
-  nearestWritePoint,
-  parseCostArgs,
-  SECONDS_PER_MONTH,
-  type Measured,
-  type Scenario,
-  type Workload,
-} from '../../bench/cost.ts';
+import { parseCostArgs } from '../../bench/cost.ts';
+import { FALLBACK } from '../../bench/cost/fallbacks.ts';
+import { measuredFromResults } from '../../bench/cost/figures.ts';
+import { costModel, DEFAULT_CONFIG, nearestWritePoint, type Measured, type Scenario, type Workload } from '../../bench/cost/model.ts';
+import { apiGatewayCost, gbSecondsPerEvent, kinesisCost, SECONDS_PER_MONTH } from '../../bench/cost/terms.ts';
+import { INTAKE } from '../../bench/ids.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const GB = 1024 ** 3;
@@ -221,6 +212,22 @@ describe('measured figures', () => {
     expect(fromResults).toContain('writePoints');
     expect(fromResults).not.toContain('parquetBytesPerEvent');
     expect(measuredFromResults(null).fromResults).toEqual([]);
+  });
+
+  it('finds figures by id, whatever their display name, and by name only in results without ids', () => {
+    // Prepare
+    const recorded = (id: string | undefined, name: string, value: number) => ({ section: 'intake', ...(id !== undefined && { id }), name, value, baseline: { value: 10 * value } });
+    const results = (figures: object[]) => ({ sections: [{ section: 'intake', ok: true, info: {}, figures }] });
+
+    // Act
+    const renamed = measuredFromResults(results([recorded(INTAKE.figures.bytesPerEvent.id, 'bytes per event, renamed', 18)]));
+    const otherId = measuredFromResults(results([recorded('intake/somethingElse', INTAKE.figures.bytesPerEvent.name, 18)]));
+    const legacy = measuredFromResults(results([recorded(undefined, INTAKE.figures.bytesPerEvent.name, 18)]));
+
+    // Assess
+    expect(renamed.measured).toMatchObject({ streamBytesPerEvent: 18, naiveStreamBytesPerEvent: 180 });
+    expect(otherId.fromResults).toEqual([]);
+    expect(legacy.measured.streamBytesPerEvent).toBe(18);
   });
 
   it('parses the CLI flags', () => {
