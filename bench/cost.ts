@@ -4,26 +4,35 @@
  *
  *   npm run cost -- --events-per-second 1000000 --event-bytes 200 --series 100000
  *   npm run cost -- ... --tenants 10 --queries-per-month 300 --results bench/results.json --json
+ *   npm run cost -- --write-fallbacks [--results bench/results.json]
  *
  * This file is the command line only. The model and its assumptions: `bench/cost/model.ts` (what
  * each service bills: `terms.ts`); reading results.json: `figures.ts`; the fallback figures used
- * where the results lack one: `fallbacks.ts`; the printed table: `format.ts`.
+ * where the results lack one: `fallbacks.json`, which `--write-fallbacks` rewrites from a full
+ * bench run (`fallbacks.ts`); the printed table: `format.ts`.
  */
-import { join, resolve } from 'node:path';
-import { loadMeasured } from './cost/figures.ts';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { FALLBACKS_FILE, FallbacksError, formatFallbacks, readFallbacks, runOf, updateFallbacks } from './cost/fallbacks.ts';
+import { loadMeasured, measuredFromResults } from './cost/figures.ts';
 import { formatReport, withDetails } from './cost/format.ts';
-import { costModel, type Workload } from './cost/model.ts';
+import { costModel, MEASURED_FIELDS, type Workload } from './cost/model.ts';
 
 export interface CliArgs {
   readonly workload: Workload;
   readonly json: boolean;
   readonly results: string;
+  /** The fallbacks file to read, and to rewrite with `--write-fallbacks`. */
+  readonly fallbacks: string;
+  readonly writeFallbacks: boolean;
 }
 
 export function parseCostArgs(argv: readonly string[], root: string): CliArgs {
   const w: { -readonly [K in keyof Workload]: Workload[K] } = { eventsPerSecond: 1_000_000, eventBytes: 200, series: 100_000, tenants: 10, queriesPerMonth: 300 };
   let json = false;
+  let writeFallbacks = false;
   let results = join(root, 'bench', 'results.json');
+  let fallbacks = FALLBACKS_FILE;
   const flags: Record<string, keyof Workload> = {
     '--events-per-second': 'eventsPerSecond',
     '--event-bytes': 'eventBytes',
@@ -41,14 +50,32 @@ export function parseCostArgs(argv: readonly string[], root: string): CliArgs {
       return v;
     };
     if (flag === '--json') json = true;
+    else if (flag === '--write-fallbacks') writeFallbacks = true;
     else if (flag === '--results') results = resolve(take());
+    else if (flag === '--fallbacks') fallbacks = resolve(take());
     else if (flag in flags) {
       const n = Number(take());
       if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag}: expected a positive number`);
       w[flags[flag]!] = n;
-    } else throw new Error(`unknown argument ${a} (known: ${[...Object.keys(flags), '--results', '--json'].join(', ')})`);
+    } else throw new Error(`unknown argument ${a} (known: ${[...Object.keys(flags), '--results', '--json', '--write-fallbacks', '--fallbacks'].join(', ')})`);
   }
-  return { workload: w, json, results };
+  return { workload: w, json, results, fallbacks, writeFallbacks };
+}
+
+/** `--write-fallbacks`: the fallbacks file rewritten with every figure the results file holds; returns what to print. */
+function writeFallbacksFrom(args: CliArgs, root: string): string {
+  const previous = readFallbacks(args.fallbacks);
+  if (!existsSync(args.results)) throw new FallbacksError(`no results file ${args.results}: run \`npm run bench\` first`);
+  const results: unknown = JSON.parse(readFileSync(args.results, 'utf8'));
+  const loaded = measuredFromResults(results, previous.measured);
+  const next = updateFallbacks(previous, loaded, runOf(results, relative(root, args.results)), new Date().toISOString());
+  writeFileSync(args.fallbacks, formatFallbacks(next));
+  const changed = MEASURED_FIELDS.filter((k) => JSON.stringify(previous.measured[k]) !== JSON.stringify(next.measured[k]));
+  const run = next.runs.at(-1)!;
+  return [
+    `${relative(root, args.fallbacks)}: ${run.fields.length} figures from ${run.results} (run of ${run.timestamp}, commit ${run.commit?.slice(0, 12) ?? 'unknown'}${run.dirty ? ', dirty' : ''})`,
+    `changed: ${changed.join(', ') || 'none'}`,
+  ].join('\n');
 }
 
 async function main(): Promise<void> {
@@ -60,10 +87,20 @@ async function main(): Promise<void> {
     process.stderr.write(`cost: ${(e as Error).message}\n`);
     process.exit(2);
   }
-  const loaded = loadMeasured(args.results);
+  if (args.writeFallbacks) {
+    try {
+      process.stdout.write(`${writeFallbacksFrom(args, root)}\n`);
+    } catch (e) {
+      if (!(e instanceof FallbacksError)) throw e;
+      process.stderr.write(`cost: ${e.message}\n`);
+      process.exit(1);
+    }
+    return;
+  }
+  const loaded = loadMeasured(args.results, readFallbacks(args.fallbacks).measured);
   const report = costModel(args.workload, loaded.measured);
   if (args.json) process.stdout.write(`${JSON.stringify({ ...withDetails(report), measured: loaded.measured, fromResults: loaded.fromResults, source: loaded.source }, null, 2)}\n`);
-  else process.stdout.write(`${formatReport(report, loaded)}\n`);
+  else process.stdout.write(`${formatReport(report, loaded, relative(root, args.fallbacks))}\n`);
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) await main();

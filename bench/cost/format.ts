@@ -49,8 +49,8 @@ export function withDetails(r: CostReport): CostReport & { readonly scenarios: r
   return { ...r, scenarios: r.scenarios.map((s) => ({ ...s, lines: s.lines.map((l) => ({ ...l, detail: lineDetail(l) })) })) };
 }
 
-/** The table printed by the CLI. */
-export function formatReport(r: CostReport, loaded?: LoadedMeasured): string {
+/** The table printed by the CLI; `fallbacksFile` is where the fallbacks were read from. */
+export function formatReport(r: CostReport, loaded?: LoadedMeasured, fallbacksFile = 'bench/cost/fallbacks.json'): string {
   const names = r.scenarios.map((s) => s.name);
   const rows: string[][] = [['service', ...names]];
   for (const service of SERVICES) {
@@ -83,7 +83,7 @@ export function formatReport(r: CostReport, loaded?: LoadedMeasured): string {
     for (const l of s.lines) out.push(`  ${l.service.padEnd(11)} ${usd(l.monthlyUsd).padStart(14)}  ${lineDetail(l)}`);
   }
   if (loaded) {
-    out.push('', loaded.source ? `measured figures from ${loaded.source}: ${loaded.fromResults.join(', ') || 'none'}` : 'no results file: all figures are FALLBACK (bench/cost/fallbacks.ts)');
+    out.push('', loaded.source ? `measured figures from ${loaded.source}: ${loaded.fromResults.join(', ') || 'none'}` : `no results file: all figures are FALLBACK (${fallbacksFile})`);
     const fallbacks = MEASURED_FIELDS.filter((k) => !loaded.fromResults.includes(k));
     if (loaded.source && fallbacks.length > 0) out.push(`fallbacks used: ${fallbacks.join(', ')}`);
   }

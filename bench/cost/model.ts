@@ -1,7 +1,7 @@
 /**
  * The cost model: the monthly AWS cost of each pipeline at a given load, from the benchmark's
  * measured per-event figures and the price table. Pure: in, a `Workload`, the `Measured` figures
- * (`figures.ts` reads them from results.json over the fallbacks), a `Config` and `Prices`; out, a
+ * (`figures.ts` reads them from results.json over `fallbacks.json`), a `Config` and `Prices`; out, a
  * `CostReport` of lines with their usage as numbers (`format.ts` prints it). One function per
  * pipeline; what each service bills is in `terms.ts`.
  *
@@ -41,8 +41,8 @@
  * - First price tiers only (Firehose, S3, Lambda get cheaper per unit at PB scale); no free tier.
  *
  * Extending: a new billed quantity is a line function in `terms.ts` added to the pipelines that pay
- * it; a new measured figure is a field of `Measured` (read in `figures.ts`, with a fallback in
- * `fallbacks.ts`); a new pipeline is a function of `ModelInput` to a `Scenario` in `PIPELINES`.
+ * it; a new measured figure is a field of `Measured` (read in `figures.ts`, its fallback written by
+ * `--write-fallbacks`); a new pipeline is a function of `ModelInput` to a `Scenario` in `PIPELINES`.
  */
 import { DEFAULT_ITEM_CACHE_ENTRIES } from '../../functions/rollup/core.ts';
 import { DEFAULT_TTL_DAYS } from '../../functions/rollup/keys.ts';
