@@ -22,12 +22,13 @@ import { hasNativeZstd, loadZstd } from '../functions/shared/archive/zstd.ts';
 import { encodeRecords, serializeEvent, type LineagedEvent } from '../functions/shared/codec.ts';
 import { fixtureStats, generateEvents } from '../local/fixtures.ts';
 import { defineSection, measureRates, rateFigure, runIfMain } from './harness.ts';
+import { ARCHIVE } from './ids.ts';
 
 const SHARD = 'shardId-000000000007';
 const seqOf = (i: number) => `4966${String(1_000_000 + i * 7919).padStart(52, '0')}`;
 
 const section = defineSection({
-  name: 'archive',
+  name: ARCHIVE.section,
   description: 'events → one Parquet archive file (hyparquet-writer + zstd), one core, vs gzip NDJSON and DuckDB',
   cpus: 1,
   packages: ['hyparquet-writer', 'hyparquet', '@bokuweb/zstd-wasm', '@duckdb/node-api'],
@@ -39,7 +40,7 @@ const section = defineSection({
     const codec = await loadZstd();
     ctx.info('events', count);
     ctx.info('codec', { implementation: codec.implementation, nativeZstdAvailable: hasNativeZstd(), level: 3, node: process.version });
-    ctx.info('fixture', { avgEventBytes: Math.round(stats.avgEventBytes * 10) / 10, series: stats.series, withId: stats.withId, withAttrs: stats.withAttrs });
+    ctx.info(ARCHIVE.info.fixture, { avgEventBytes: Math.round(stats.avgEventBytes * 10) / 10, series: stats.series, withId: stats.withId, withAttrs: stats.withAttrs });
 
     // What the archive function holds after decoding a batch: events with lineage and arrival time,
     // ~200 events per Kinesis record as the intake writes them.
@@ -130,16 +131,16 @@ const section = defineSection({
 
       return [
         rateFigure({
-          name: 'encode events → Parquet (ZSTD)',
+          ...ARCHIVE.figures.encodeRate,
           unit: 'events/s',
           stats: m.ours,
           baseline: { name: "gzip'd NDJSON of the same events", stats: m.ndjsonGzip },
           target: { min: 150_000 },
           note: `zstd ${codec.implementation}`,
         }),
-        rateFigure({ name: 'DuckDB appender + COPY TO parquet (1 thread)', unit: 'events/s', stats: m.duckdb, note: 'baseline, 71 MB native' }),
+        rateFigure({ ...ARCHIVE.figures.duckdbRate, unit: 'events/s', stats: m.duckdb, note: 'baseline, 71 MB native' }),
         {
-          name: 'bytes/event (Parquet ZSTD)',
+          ...ARCHIVE.figures.bytesPerEvent,
           unit: 'B/event',
           better: 'lower',
           value: round(oursBytes / count, 2),
@@ -148,15 +149,15 @@ const section = defineSection({
           target: { maxRatio: 0.9 },
         },
         {
-          name: 'bytes/event (DuckDB Parquet ZSTD)',
+          ...ARCHIVE.figures.duckdbBytesPerEvent,
           unit: 'B/event',
           better: 'lower',
           value: round(duckBytes / count, 2),
           spread: null,
           baseline: { name: "gzip'd NDJSON", value: round(gzipBytes / count, 2), spread: null },
         },
-        rateFigure({ name: 'read back (hyparquet, all columns)', unit: 'events/s', stats: r.read }),
-        rateFigure({ name: 'batch: decode + validate + encode', unit: 'events/s', stats: batch.batch, note: 'from gzip NDJSON Kinesis records' }),
+        rateFigure({ ...ARCHIVE.figures.readRate, unit: 'events/s', stats: r.read }),
+        rateFigure({ ...ARCHIVE.figures.batchRate, unit: 'events/s', stats: batch.batch, note: 'from gzip NDJSON Kinesis records' }),
       ];
     } finally {
       conn.closeSync();

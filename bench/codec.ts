@@ -19,11 +19,12 @@ import {
 } from '../functions/shared/codec.ts';
 import { fixtureStats, generateEvents } from '../local/fixtures.ts';
 import { defineSection, measureRates, rateFigure, runIfMain } from './harness.ts';
+import { CODEC } from './ids.ts';
 
 const SHARD = 'shardId-000000000007';
 
 const section = defineSection({
-  name: 'codec',
+  name: CODEC.section,
   description: "decode + validate of gzip'd NDJSON Kinesis records, one core, vs gunzip + JSON.parse",
   cpus: 1,
   run: async (ctx) => {
@@ -122,14 +123,14 @@ const section = defineSection({
     });
     return [
       rateFigure({
-        name: 'decode + validate (decodeEvents)',
+        ...CODEC.figures.decodeValidate,
         unit: 'events/s',
         stats: m.decodeAndValidate,
         baseline,
         target: { min: 500_000, minRatio: 0.5 },
       }),
-      rateFigure({ name: 'decode only (decodeRecord)', unit: 'events/s', stats: m.decodeOnly, baseline }),
-      rateFigure({ name: 'gunzip only', unit: 'events/s', stats: m.gunzipOnly, note: 'part of every figure above' }),
+      rateFigure({ ...CODEC.figures.decodeOnly, unit: 'events/s', stats: m.decodeOnly, baseline }),
+      rateFigure({ ...CODEC.figures.gunzipOnly, unit: 'events/s', stats: m.gunzipOnly, note: 'part of every figure above' }),
     ];
   },
 });

@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { startStack, type RunningStack } from '../local/index.ts';
 import { eventGenerator } from '../local/fixtures.ts';
 import { defineSection, quantile, runIfMain, type FigureInput, type Spread } from './harness.ts';
+import { E2E } from './ids.ts';
 
 const KEY = 'bench-e2e-acme-key-01';
 const EVENTS_PER_REQUEST = 500;
@@ -60,7 +61,7 @@ async function count(stack: RunningStack, metric: string, from: number, to: numb
 }
 
 const section = defineSection({
-  name: 'e2e',
+  name: E2E.section,
   description: 'HTTP intake → stream → rollup + archive on the embedded stack: events/s sustained and freshness',
   async run(ctx) {
     const seconds = ctx.quick ? 10 : 30;
@@ -150,7 +151,7 @@ const section = defineSection({
 
       const figures: FigureInput[] = [
         {
-          name: `intake: events/s accepted over HTTP (${CONCURRENCY} clients × ${EVENTS_PER_REQUEST} events/request)`,
+          ...E2E.figures.intakeHttp(CONCURRENCY, EVENTS_PER_REQUEST),
           unit: 'events/s',
           better: 'higher',
           value: (accepted * 1000) / Math.max(1, postMs),
@@ -159,7 +160,7 @@ const section = defineSection({
           note: `while posting (${rounds} rounds)${rejected > 0 ? `, ${rejected} events rejected` : ''}`,
         },
         {
-          name: 'end to end: events/s rolled up and archived (sustained)',
+          ...E2E.figures.sustained,
           unit: 'events/s',
           better: 'higher',
           value: (accepted * 1000) / totalMs,
@@ -171,8 +172,8 @@ const section = defineSection({
       if (freshness.length > 0) {
         const s = spreadOf(freshness);
         figures.push(
-          { name: 'freshness p50: POST → counted by /v1/query, under load', unit: 'ms', better: 'lower', value: quantile(freshness, 0.5), spread: s, note: `${freshness.length} probes, ${missed} missed` },
-          { name: 'freshness p99: POST → counted by /v1/query, under load', unit: 'ms', better: 'lower', value: quantile(freshness, 0.99), spread: s },
+          { ...E2E.figures.freshnessP50, unit: 'ms', better: 'lower', value: quantile(freshness, 0.5), spread: s, note: `${freshness.length} probes, ${missed} missed` },
+          { ...E2E.figures.freshnessP99, unit: 'ms', better: 'lower', value: quantile(freshness, 0.99), spread: s },
         );
       }
       return figures;

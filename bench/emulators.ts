@@ -23,6 +23,7 @@ import { dynamoClient, kinesisClient, resetClients } from '../functions/shared/c
 import { startEmulators, type Emulators } from '../local/emulators.ts';
 import { provisionResources, type ProvisionResult } from '../local/provision.ts';
 import { defineSection, measureRates, rateFigure, runIfMain } from './harness.ts';
+import { EMULATORS } from './ids.ts';
 
 const RECORDS = 10_000;
 const PER_CALL = 500;
@@ -86,7 +87,7 @@ async function updateItems(stack: Stack, inFlight: number): Promise<number> {
 }
 
 const section = defineSection({
-  name: 'emulators',
+  name: EMULATORS.section,
   description: 'kinesalite PutRecords and dynalite UpdateItem through the SDK, persisted vs in memory',
   packages: ['kinesalite', 'dynalite', 's3rver', '@aws-sdk/client-kinesis', '@aws-sdk/client-dynamodb'],
   run: async (ctx) => {
@@ -120,19 +121,19 @@ const section = defineSection({
       });
       return [
         rateFigure({
-          name: 'kinesalite PutRecords, LevelDB (500/call, 1 KiB)',
+          ...EMULATORS.figures.kinesalitePut,
           unit: 'records/s',
           stats: puts.persisted,
           baseline: { name: 'kinesalite in memory', stats: puts.inMemory },
         }),
         rateFigure({
-          name: 'dynalite UpdateItem, LevelDB, 1 in flight',
+          ...EMULATORS.figures.dynaliteUpdate,
           unit: 'calls/s',
           stats: updates.persisted,
           baseline: { name: 'dynalite in memory, 1 in flight', stats: updates.inMemory },
         }),
         rateFigure({
-          name: `dynalite UpdateItem, LevelDB, ${IN_FLIGHT} in flight`,
+          ...EMULATORS.figures.dynaliteUpdateConcurrent(IN_FLIGHT),
           unit: 'calls/s',
           stats: updates.persistedConcurrent,
           baseline: { name: 'LevelDB, 1 in flight', stats: updates.persisted },

@@ -3,14 +3,15 @@
  * repetitions, figures beside their baselines, and the child-process protocol `bench/run.ts` uses
  * to run each section in its own process.
  *
- * Adding a section: a file `bench/<name>.ts` that ends with
+ * Adding a section: its figures' ids and display names in `bench/ids.ts`, a file `bench/<name>.ts`
+ * that ends with
  *
  *   const section = defineSection({
- *     name: 'rollup',
+ *     name: ROLLUP.section,
  *     packages: ['@aws-sdk/client-dynamodb'],
  *     async run(ctx) {
  *       const m = await measureRates(ctx, { units: 10_000, fns: { ours: () => a(), naive: () => b() } });
- *       return [rateFigure({ name: 'aggregate batch', unit: 'events/s', stats: m.ours,
+ *       return [rateFigure({ ...ROLLUP.figures.steadyRate, unit: 'events/s', stats: m.ours,
  *                            baseline: { name: 'one UpdateItem per event', stats: m.naive } })];
  *     },
  *   });
@@ -69,6 +70,9 @@ export interface Baseline {
 
 export interface Figure {
   readonly section: string;
+  /** Stable id (`bench/ids.ts`) that readers find the figure by; absent in results written before ids. */
+  readonly id?: string;
+  /** Display name. */
   readonly name: string;
   readonly unit: string;
   /** Which direction is an improvement (rates: higher; latencies, bytes, writes: lower). */
@@ -293,6 +297,7 @@ function spreadOf(s: RateStats): Spread {
 
 /** A rate figure from `measureRates` stats, optionally beside a baseline measured in the same run. */
 export function rateFigure(f: {
+  id?: string;
   name: string;
   unit: string;
   stats: RateStats | MeasuredRates;
@@ -301,6 +306,7 @@ export function rateFigure(f: {
   note?: string;
 }): FigureInput {
   return {
+    ...(f.id !== undefined && { id: f.id }),
     name: f.name,
     unit: f.unit,
     better: 'higher',
@@ -341,6 +347,7 @@ export function finalizeFigure(section: string, f: FigureInput): Figure {
   }
   return {
     section,
+    ...(f.id !== undefined && { id: f.id }),
     name: f.name,
     unit: f.unit,
     better,

@@ -14,6 +14,7 @@ import { encodeRecords, groupPutRequests, KINESIS_LIMITS } from '../functions/sh
 import type { StreamEvent } from '../functions/shared/event.ts';
 import { fixtureStats, generateEvents } from '../local/fixtures.ts';
 import { defineSection, measureRates, rateFigure, runIfMain, type FigureInput } from './harness.ts';
+import { INTAKE, type FigureName } from './ids.ts';
 
 const SHARD_RECORDS_PER_S = 1000;
 const SHARD_BYTES_PER_S = 1024 * 1024;
@@ -42,7 +43,7 @@ function perShard(p: Packing, events: number): number {
 }
 
 const section = defineSection({
-  name: 'intake',
+  name: INTAKE.section,
   description: "events packed into gzip'd NDJSON Kinesis records vs one record per event",
   cpus: 1,
   run: async (ctx) => {
@@ -51,7 +52,7 @@ const section = defineSection({
     const events = generateEvents(count, { seed: 7, now, tenants: 1 });
     const stats = fixtureStats(events);
     ctx.info('events', count);
-    ctx.info('avgEventBytes', Math.round(stats.avgEventBytes * 10) / 10);
+    ctx.info(INTAKE.info.avgEventBytes, Math.round(stats.avgEventBytes * 10) / 10);
     ctx.info('names', stats.names);
 
     const ours = pack(encodeRecords(events));
@@ -63,8 +64,8 @@ const section = defineSection({
         `vs naive ${naive.records} / ${naive.bytes} B / ${naive.calls} (limits: ${KINESIS_LIMITS.requestRecords} records, 5 MiB per call)`,
     );
 
-    const counts = (name: string, unit: string, o: number, n: number): FigureInput => ({
-      name,
+    const counts = (figure: FigureName, unit: string, o: number, n: number): FigureInput => ({
+      ...figure,
       unit,
       better: 'lower',
       value: o,
@@ -81,11 +82,11 @@ const section = defineSection({
     });
 
     return [
-      counts('Kinesis records per 1k events', 'records', (ours.records * 1000) / count, (naive.records * 1000) / count),
-      counts('bytes per event (data + key)', 'bytes', ours.bytes / count, naive.bytes / count),
-      counts('PutRecords calls per 10k events', 'calls', ours.calls, naive.calls),
+      counts(INTAKE.figures.recordsPer1k, 'records', (ours.records * 1000) / count, (naive.records * 1000) / count),
+      counts(INTAKE.figures.bytesPerEvent, 'bytes', ours.bytes / count, naive.bytes / count),
+      counts(INTAKE.figures.putCallsPer10k, 'calls', ours.calls, naive.calls),
       {
-        name: 'events/s one shard can take (1,000 records/s, 1 MiB/s)',
+        ...INTAKE.figures.eventsPerShard,
         unit: 'events/s',
         better: 'higher',
         value: Math.round(shardOurs),
@@ -94,7 +95,7 @@ const section = defineSection({
         target: { min: 20_000, text: '≥ 20,000 events/s per shard' },
       },
       rateFigure({
-        name: 'encode (gzip NDJSON, partition keys) on one core',
+        ...INTAKE.figures.encodeRate,
         unit: 'events/s',
         stats: m.ours,
         baseline: { name: 'naive: JSON.stringify per event', stats: m.naive },

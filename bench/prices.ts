@@ -1,5 +1,5 @@
 /**
- * us-east-1 (N. Virginia) list prices used by the cost model (`bench/cost.ts`), in USD.
+ * us-east-1 (N. Virginia) list prices used by the cost model (`bench/cost/`), in USD.
  *
  * Taken 2026-11-28. On 2026-11-28 every figure was checked against stored copies of public pages,
  * read through a search index, not the live web. Each line names its source and quotes it. Where the

@@ -33,6 +33,7 @@ import { dynamoClient, s3Client } from '../functions/shared/clients.ts';
 import { CONSUMER_DEFAULTS } from '../lib/functions.ts';
 import { startStack, type LocalConsumer } from '../local/index.ts';
 import { defineSection, quantile, runIfMain, type FigureInput, type Spread } from './harness.ts';
+import { QUERY, type FigureName } from './ids.ts';
 
 const KEY = 'bench-query-key-01';
 const MINUTE = 60_000;
@@ -73,7 +74,7 @@ async function timings(n: number, warmup: number, fn: () => Promise<void>): Prom
 const spread = (s: number[]): Spread => ({ min: s[0]!, p10: quantile(s, 0.1), p90: quantile(s, 0.9), max: s.at(-1)!, n: s.length });
 
 const section = defineSection({
-  name: 'query',
+  name: QUERY.section,
   description: 'query function latency on the embedded stack: 24 h × 1 min series, 1 h raw-event page',
   packages: ['dynalite', 's3rver', 'hyparquet', '@aws-sdk/client-dynamodb', '@aws-sdk/client-s3'],
   run: async (ctx) => {
@@ -213,8 +214,8 @@ const section = defineSection({
       });
       ctx.info('fixture', { seriesBuckets: 1440, rawEvents: RAW_EVENTS, page: 1000, dynamoCallsPerQuery: callsPerQuery });
 
-      const lat = (name: string, s: number[], q: number, target: number | undefined, base?: { name: string; s: number[] }): FigureInput => ({
-        name,
+      const lat = (figure: FigureName, s: number[], q: number, target: number | undefined, base?: { name: string; s: number[] }): FigureInput => ({
+        ...figure,
         unit: 'ms',
         better: 'lower',
         value: quantile(s, q),
@@ -223,16 +224,16 @@ const section = defineSection({
         ...(base ? { baseline: { name: base.name, value: quantile(base.s, q), spread: spread(base.s) } } : {}),
       });
       return [
-        lat('GET /v1/query 24 h × 1 min, one series: p50', seriesTimes, 0.5, undefined, { name: 'BatchGetItem by key', s: naiveSeries }),
-        lat('GET /v1/query 24 h × 1 min, one series: p99', seriesTimes, 0.99, 50, { name: 'BatchGetItem by key', s: naiveSeries }),
+        lat(QUERY.figures.seriesP50, seriesTimes, 0.5, undefined, { name: 'BatchGetItem by key', s: naiveSeries }),
+        lat(QUERY.figures.seriesP99, seriesTimes, 0.99, 50, { name: 'BatchGetItem by key', s: naiveSeries }),
         {
-          ...lat('the bucket Query alone (rollup reader, 24 packed hours): p50', bareTimes, 0.5, undefined, { name: 'Query of 1,440 one-minute rows', s: rowTimes }),
+          ...lat(QUERY.figures.bucketQueryP50, bareTimes, 0.5, undefined, { name: 'Query of 1,440 one-minute rows', s: rowTimes }),
           note: "the emulator's share of the query above; dynalite costs ~15 µs per item returned",
         },
-        lat('the bucket Query alone (rollup reader, 24 packed hours): p99', bareTimes, 0.99, undefined, { name: 'Query of 1,440 one-minute rows', s: rowTimes }),
-        { name: 'GET /v1/query 24 h × 1 min: DynamoDB read calls', unit: 'calls', better: 'lower', value: callsPerQuery, spread: null, baseline: { name: 'BatchGetItem by key', value: Math.ceil(1440 / 100), spread: null } },
-        lat('GET /v1/events 1 h, page of 1,000: p50', eventTimes, 0.5, undefined, { name: 'readPartition (whole files)', s: naiveEvents }),
-        lat('GET /v1/events 1 h, page of 1,000: p99', eventTimes, 0.99, 250, { name: 'readPartition (whole files)', s: naiveEvents }),
+        lat(QUERY.figures.bucketQueryP99, bareTimes, 0.99, undefined, { name: 'Query of 1,440 one-minute rows', s: rowTimes }),
+        { ...QUERY.figures.readCalls, unit: 'calls', better: 'lower', value: callsPerQuery, spread: null, baseline: { name: 'BatchGetItem by key', value: Math.ceil(1440 / 100), spread: null } },
+        lat(QUERY.figures.eventsP50, eventTimes, 0.5, undefined, { name: 'readPartition (whole files)', s: naiveEvents }),
+        lat(QUERY.figures.eventsP99, eventTimes, 0.99, 250, { name: 'readPartition (whole files)', s: naiveEvents }),
       ];
     } finally {
       await stack.stop();

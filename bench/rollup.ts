@@ -34,6 +34,7 @@ import { encodeRecords } from '../functions/shared/codec.ts';
 import type { EventType, StreamEvent } from '../functions/shared/event.ts';
 import { METRICS, Rng, valueFor, type ValueKind } from '../local/fixtures.ts';
 import { defineSection, measureRates, rateFigure, runIfMain, type FigureInput } from './harness.ts';
+import { ROLLUP, type WriteCostInfo } from './ids.ts';
 
 const SHARD = 'shardId-000000000001';
 const TABLE = 'streamfold-rollups';
@@ -186,31 +187,7 @@ function naivePipeline(records: readonly KinesisStreamRecord[], ids: SeriesIdCac
 }
 
 // ---------------------------------------------------------------------------------------------
-// Write cost over an hour of event time
-
-interface WriteCost {
-  readonly events: number;
-  readonly batches: number;
-  readonly itemsTouched: number;
-  readonly bucketWrites: number;
-  readonly indexWrites: number;
-  readonly coldIndexWrites: number;
-  readonly wcu: number;
-  readonly rcu: number;
-  readonly maxItemBytes: number;
-  readonly p99ItemBytes: number;
-  readonly naiveWrites: number;
-  readonly naiveWcu: number;
-  /**
-   * Bytes stored per series for this hour of data (every item's size plus DynamoDB's 100 B of
-   * per-item overhead), by the resolution whose retention keeps them: `1m` items (distribution
-   * minutes) and `1h` items (with count and gauge minutes packed in). Naive: its own items.
-   */
-  readonly stored1m: number;
-  readonly stored1h: number;
-  readonly naiveStored1m: number;
-  readonly naiveStored1h: number;
-}
+// Write cost over an hour of event time (recorded as `WriteCostInfo`, bench/ids.ts)
 
 /** A memory store that measures what DynamoDB would bill. */
 class MeteredStore extends MemoryRollupStore {
@@ -236,7 +213,7 @@ class MeteredStore extends MemoryRollupStore {
   }
 }
 
-async function writeCost(seriesCount: number, eventsPerBatch: number, batches: number): Promise<WriteCost> {
+async function writeCost(seriesCount: number, eventsPerBatch: number, batches: number): Promise<WriteCostInfo> {
   const rng = new Rng(seriesCount);
   const series = seriesDefs(seriesCount, rng);
   const store = new MeteredStore();
@@ -300,7 +277,7 @@ async function writeCost(seriesCount: number, eventsPerBatch: number, batches: n
 // ---------------------------------------------------------------------------------------------
 
 const section = defineSection({
-  name: 'rollup',
+  name: ROLLUP.section,
   description: 'rollup: decode + validate + aggregate + build writes on one core; DynamoDB writes and WCUs per 1,000 events vs one UpdateItem per event',
   cpus: 1,
   packages: ['@datadog/sketches-js', '@aws-sdk/client-dynamodb'],
@@ -357,16 +334,16 @@ const section = defineSection({
     const naiveName = 'naive: decode + validate + 1 UpdateItem input per event and resolution';
     figures.push(
       rateFigure({
-        name: 'decode+validate+aggregate+build writes, 10k events/1k series, steady state',
+        ...ROLLUP.figures.steadyRate,
         unit: 'events/s',
         stats: m10k.ours,
         baseline: { name: naiveName, stats: m10k.naive },
         target: { min: 300_000 },
         note: 'merging into the stored items of the last 30 minutes (stored sketches merged in compact form); batches back to back, no forced GC',
       }),
-      rateFigure({ name: 'decode + validate only (same batches)', unit: 'events/s', stats: m10k.decodeOnly, note: 'the floor under both pipelines' }),
+      rateFigure({ ...ROLLUP.figures.decodeOnly, unit: 'events/s', stats: m10k.decodeOnly, note: 'the floor under both pipelines' }),
       rateFigure({
-        name: 'decode+validate+aggregate+build writes, 1k events/1k series, new items',
+        ...ROLLUP.figures.newItemsRate,
         unit: 'events/s',
         stats: m1k.ours,
         baseline: { name: naiveName, stats: m1k.naive },
@@ -385,11 +362,10 @@ const section = defineSection({
       ctx.log(`write cost: ${seriesCount} series, ${perBatch} events per batch, ${minutes} batches`);
       const c = await writeCost(seriesCount, perBatch, minutes);
       const per1k = (n: number) => (n * 1000) / c.events;
-      ctx.info(`writeCost${seriesCount}`, c);
-      const label = `${seriesCount.toLocaleString('en-US')} series/batch`;
+      ctx.info(ROLLUP.info.writeCost(seriesCount), c);
       figures.push(
         {
-          name: `writes per 1k events, ${label}`,
+          ...ROLLUP.figures.writesPer1k(seriesCount),
           unit: 'writes',
           better: 'lower',
           value: per1k(c.bucketWrites + c.indexWrites),
@@ -398,7 +374,7 @@ const section = defineSection({
           note: `${c.coldIndexWrites} index writes on a cold container not included`,
         },
         {
-          name: `bucket writes per touched item per batch, ${label}`,
+          ...ROLLUP.figures.writesPerItem(seriesCount),
           unit: 'writes',
           better: 'lower',
           value: c.bucketWrites / c.itemsTouched,
@@ -406,7 +382,7 @@ const section = defineSection({
           target: { max: 1 },
         },
         {
-          name: `est. WCU per 1k events, ${label}`,
+          ...ROLLUP.figures.wcuPer1k(seriesCount),
           unit: 'WCU',
           better: 'lower',
           value: per1k(c.wcu + c.indexWrites),
@@ -415,7 +391,7 @@ const section = defineSection({
           note: `plus ${per1k(c.rcu).toFixed(1)} RCU (consistent reads) per 1k events`,
         },
         {
-          name: `largest item written, ${label}`,
+          ...ROLLUP.figures.largestItem(seriesCount),
           unit: 'bytes',
           better: 'lower',
           value: c.maxItemBytes,

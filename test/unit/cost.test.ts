@@ -1,26 +1,20 @@
 /**
- * The cost model (bench/cost.ts): pure functions checked against hand-computed figures for a small
- * load (1,000 events/s, 200 B events, 100 series, 1 tenant), reading figures out of a results file,
- * and the CLI smoke (runs, prints a total). No network.
+ * The cost model (bench/cost/, its CLI bench/cost.ts): pure functions checked against hand-computed
+ * figures for a small load (1,000 events/s, 200 B events, 100 series, 1 tenant), reading figures
+ * out of a results file, the fallbacks file and its writer, and the CLI smoke (runs, prints a
+ * total). No network.
  */
 import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  apiGatewayCost,
-  costModel,
-  DEFAULT_CONFIG,
-  FALLBACK,
-  gbSecondsPerEvent,
-  kinesisCost,
-  measuredFromResults,
-  nearestWritePoint,
-  parseCostArgs,
-  SECONDS_PER_MONTH,
-  type Measured,
-  type Scenario,
-  type Workload,
-} from '../../bench/cost.ts';
+import { parseCostArgs } from '../../bench/cost.ts';
+import { FALLBACK, FALLBACKS, FALLBACKS_FILE, formatFallbacks, parseFallbacks, readFallbacks, runOf, updateFallbacks } from '../../bench/cost/fallbacks.ts';
+import { measuredFromResults } from '../../bench/cost/figures.ts';
+import { costModel, DEFAULT_CONFIG, MEASURED_FIELDS, nearestWritePoint, type Measured, type Scenario, type Workload } from '../../bench/cost/model.ts';
+import { apiGatewayCost, gbSecondsPerEvent, kinesisCost, SECONDS_PER_MONTH } from '../../bench/cost/terms.ts';
+import { INTAKE } from '../../bench/ids.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const GB = 1024 ** 3;
@@ -223,12 +217,109 @@ describe('measured figures', () => {
     expect(measuredFromResults(null).fromResults).toEqual([]);
   });
 
+  it('finds figures by id, whatever their display name, and by name only in results without ids', () => {
+    // Prepare
+    const recorded = (id: string | undefined, name: string, value: number) => ({ section: 'intake', ...(id !== undefined && { id }), name, value, baseline: { value: 10 * value } });
+    const results = (figures: object[]) => ({ sections: [{ section: 'intake', ok: true, info: {}, figures }] });
+
+    // Act
+    const renamed = measuredFromResults(results([recorded(INTAKE.figures.bytesPerEvent.id, 'bytes per event, renamed', 18)]));
+    const otherId = measuredFromResults(results([recorded('intake/somethingElse', INTAKE.figures.bytesPerEvent.name, 18)]));
+    const legacy = measuredFromResults(results([recorded(undefined, INTAKE.figures.bytesPerEvent.name, 18)]));
+
+    // Assess
+    expect(renamed.measured).toMatchObject({ streamBytesPerEvent: 18, naiveStreamBytesPerEvent: 180 });
+    expect(otherId.fromResults).toEqual([]);
+    expect(legacy.measured.streamBytesPerEvent).toBe(18);
+  });
+
   it('parses the CLI flags', () => {
     const a = parseCostArgs(['--events-per-second', '5000', '--event-bytes=300', '--series', '10', '--json'], ROOT);
     expect(a.workload).toMatchObject({ eventsPerSecond: 5000, eventBytes: 300, series: 10 });
     expect(a.json).toBe(true);
     expect(() => parseCostArgs(['--events-per-second', '-1'], ROOT)).toThrow(/positive/);
     expect(() => parseCostArgs(['--nope'], ROOT)).toThrow(/unknown argument/);
+    const w = parseCostArgs(['--write-fallbacks', '--results', 'r.json', '--fallbacks=f.json'], ROOT);
+    expect(w).toMatchObject({ writeFallbacks: true, results: resolve('r.json'), fallbacks: resolve('f.json') });
+  });
+});
+
+/** A full run's results.json (bench/run.ts `Results`) holding only the intake section. */
+const INTAKE_RUN = {
+  schema: 1,
+  timestamp: '2026-12-01T10:00:00.000Z',
+  quick: false,
+  git: { commit: '0123456789abcdef0123456789abcdef01234567', branch: 'main', dirty: false },
+  machine: { cpuCount: 2, cpuModel: 'AMD EPYC 7B13', node: 'v20.20.0' },
+  sections: [
+    {
+      section: 'intake',
+      ok: true,
+      info: { avgEventBytes: 210 },
+      figures: [
+        { section: 'intake', id: INTAKE.figures.recordsPer1k.id, name: INTAKE.figures.recordsPer1k.name, value: 4, baseline: { value: 1000 } },
+        { section: 'intake', id: INTAKE.figures.bytesPerEvent.id, name: INTAKE.figures.bytesPerEvent.name, value: 18, baseline: { value: 230 } },
+      ],
+    },
+  ],
+};
+
+describe('Function: fallbacks', () => {
+  it('are the committed file as the writer writes it, every figure from one named run', () => {
+    // Act
+    const text = readFileSync(FALLBACKS_FILE, 'utf8');
+
+    // Assess
+    expect(formatFallbacks(readFallbacks(FALLBACKS_FILE))).toBe(text);
+    expect(FALLBACKS.runs.flatMap((r) => r.fields).sort()).toEqual([...MEASURED_FIELDS].sort());
+    for (const r of FALLBACKS.runs) expect(r.timestamp).toMatch(/^\d{4}-\d{2}-\d{2}/);
+  });
+
+  it('take the figures a full run measured and name that run; the other figures keep theirs', () => {
+    // Prepare
+    const loaded = measuredFromResults(INTAKE_RUN, FALLBACK);
+
+    // Act
+    const next = updateFallbacks(FALLBACKS, loaded, runOf(INTAKE_RUN, 'bench/results.json'), '2026-12-01T11:00:00.000Z');
+
+    // Assess
+    expect(next.measured).toMatchObject({ intakeAvgEventBytes: 210, recordsPerEvent: 0.004, streamBytesPerEvent: 18, naiveStreamBytesPerEvent: 230 });
+    expect(next.measured.writePoints).toEqual(FALLBACK.writePoints);
+    expect(next.runs.at(-1)).toEqual({
+      timestamp: '2026-12-01T10:00:00.000Z',
+      commit: '0123456789abcdef0123456789abcdef01234567',
+      dirty: false,
+      quick: false,
+      machine: '2 × AMD EPYC 7B13, Node v20.20.0',
+      results: 'bench/results.json',
+      fields: ['intakeAvgEventBytes', 'recordsPerEvent', 'naiveRecordsPerEvent', 'streamBytesPerEvent', 'naiveStreamBytesPerEvent'],
+    });
+    // The earlier intake run keeps only the encode rates it measured.
+    expect(next.runs.flatMap((r) => r.fields).sort()).toEqual([...MEASURED_FIELDS].sort());
+    expect(next.runs.find((r) => r.fields.includes('intakeRate'))!.timestamp).toBe(FALLBACKS.runs.find((r) => r.fields.includes('intakeRate'))!.timestamp);
+    expect(parseFallbacks(JSON.parse(formatFallbacks(next)), 'next')).toEqual(next);
+  });
+
+  it('refuse a quick run and a run without the figures the model reads', () => {
+    // Prepare
+    const quick = { ...INTAKE_RUN, quick: true };
+    const empty = { ...INTAKE_RUN, sections: [] };
+
+    // Act + Assess
+    expect(() => updateFallbacks(FALLBACKS, measuredFromResults(quick), runOf(quick, 'q.json'), 'now')).toThrow(/q.json is a quick run/);
+    expect(() => updateFallbacks(FALLBACKS, measuredFromResults(empty), runOf(empty, 'e.json'), 'now')).toThrow(/none of the figures/);
+    expect(() => runOf({ sections: [] }, 'x.json')).toThrow(/not a bench results file/);
+  });
+
+  it('name what a broken file lacks', () => {
+    // Prepare
+    const { intakeRate: _, ...noRate } = FALLBACK;
+    const intakeRun = FALLBACKS.runs.findIndex((r) => r.fields.includes('intakeRate'));
+
+    // Act + Assess
+    expect(() => parseFallbacks({ ...FALLBACKS, measured: noRate }, 'f.json')).toThrow(/f.json: measured.intakeRate is not a positive number/);
+    expect(() => parseFallbacks({ ...FALLBACKS, runs: FALLBACKS.runs.filter((_, i) => i !== intakeRun) }, 'f.json')).toThrow(/no run says where .*intakeRate/);
+    expect(() => parseFallbacks({ ...FALLBACKS, runs: [...FALLBACKS.runs, FALLBACKS.runs[0]] }, 'f.json')).toThrow(/claimed by runs\[0\] and runs\[3\]/);
   });
 });
 
@@ -249,5 +340,34 @@ describe('Function: npm run cost', () => {
     const r = JSON.parse(json.stdout) as { scenarios: Scenario[] };
     expect(r.scenarios.map((s) => s.name)).toEqual(['ours', 'naive', 'firehose']);
     expect(r.scenarios[0]!.totalUsd).toBeGreaterThan(0);
+  });
+
+  it('rewrites a fallbacks file from a results file with --write-fallbacks, and reports from it', () => {
+    // Prepare
+    const dir = mkdtempSync(join(tmpdir(), 'streamfold-cost-'));
+    try {
+      const fallbacks = join(dir, 'fallbacks.json');
+      const results = join(dir, 'results.json');
+      copyFileSync(FALLBACKS_FILE, fallbacks);
+      writeFileSync(results, JSON.stringify(INTAKE_RUN));
+      const cost = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'bench/cost.ts', '--fallbacks', fallbacks, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+
+      // Act
+      const write = cost(['--write-fallbacks', '--results', results]);
+      const report = cost(['--results', join(dir, 'none.json'), '--json']);
+      writeFileSync(results, JSON.stringify({ ...INTAKE_RUN, quick: true }));
+      const quick = cost(['--write-fallbacks', '--results', results]);
+
+      // Assess
+      expect(write.status, write.stderr).toBe(0);
+      expect(write.stdout).toContain('5 figures from');
+      expect(readFallbacks(fallbacks).measured.streamBytesPerEvent).toBe(18);
+      expect(report.status, report.stderr).toBe(0);
+      expect((JSON.parse(report.stdout) as { measured: Measured }).measured.streamBytesPerEvent).toBe(18);
+      expect(quick.status).toBe(1);
+      expect(quick.stderr).toMatch(/is a quick run/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,0 +1,91 @@
+/**
+ * Printing a cost report: the table of services by pipeline, one detail line per cost line (its
+ * usage in words), and where the measured figures came from. Text only; every number is the
+ * model's (`model.ts`).
+ */
+import type { LoadedMeasured } from './figures.ts';
+import { MEASURED_FIELDS, type CostReport, type Scenario } from './model.ts';
+import { GB, LAMBDA_FUNCTIONS, SERVICES, type CostLine } from './terms.ts';
+
+const usd = (n: number) => `$${n.toLocaleString('en-US', { maximumFractionDigits: 2, minimumFractionDigits: 2 })}`;
+const num = (n: number) => n.toLocaleString('en-US', { maximumSignificantDigits: 4 });
+
+/** A line's usage in words. */
+export function lineDetail(l: CostLine): string {
+  switch (l.service) {
+    case 'Kinesis': {
+      const k = l.usage;
+      return `${k.mode}: ${k.shards} shards (provisioned ${usd(k.provisionedUsd)}, on-demand ${usd(k.onDemandUsd)})`;
+    }
+    case 'Lambda': {
+      const u = l.usage;
+      const some = u.functions.length < LAMBDA_FUNCTIONS.length ? ` (${u.functions.join(' + ')})` : '';
+      return `${num(u.gbSeconds / 1e6)} M GB-s, ${num(u.invocations / 1e6)} M invocations${some}`;
+    }
+    case 'DynamoDB': {
+      const u = l.usage;
+      const batch = u.batch ? `; ${num(u.batch.touchedSeries)} series/batch (measured point ${num(u.batch.measuredSeriesPerBatch)})` : '';
+      return `${num(u.wcuPerSecond)} WRU/s, ${num(u.rcuPerSecond)} RRU/s, ${num(u.storageGb)} GB stored${batch}`;
+    }
+    case 'S3': {
+      const u = l.usage;
+      return `${num(u.storedBytes / GB / 1024)} TB/month stored, ${num(u.puts / 1e6)} M PUT, ${num(u.gets / 1e6)} M GET`;
+    }
+    case 'API Gateway':
+      return `${num(l.usage.requests / 1e6)} M requests of ${l.usage.eventsPerRequest} events`;
+    case 'Athena': {
+      const u = l.usage;
+      return `${u.queries} queries × ${num(u.bytesPerQuery / GB)} GB (one tenant-day${u.columnFraction < 1 ? `, ${u.columnFraction} of columns` : ''})`;
+    }
+    case 'Firehose': {
+      const u = l.usage;
+      return `${num(u.billedBytes / GB / 1024)} TB billed (${u.eventBytes} B events rounded to ${u.recordRoundingBytes / 1024} KB), ingestion + format conversion`;
+    }
+  }
+}
+
+/** The report with each line's detail beside its usage (what `--json` prints). */
+export function withDetails(r: CostReport): CostReport & { readonly scenarios: readonly (Scenario & { readonly lines: readonly (CostLine & { readonly detail: string })[] })[] } {
+  return { ...r, scenarios: r.scenarios.map((s) => ({ ...s, lines: s.lines.map((l) => ({ ...l, detail: lineDetail(l) })) })) };
+}
+
+/** The table printed by the CLI; `fallbacksFile` is where the fallbacks were read from. */
+export function formatReport(r: CostReport, loaded?: LoadedMeasured, fallbacksFile = 'bench/cost/fallbacks.json'): string {
+  const names = r.scenarios.map((s) => s.name);
+  const rows: string[][] = [['service', ...names]];
+  for (const service of SERVICES) {
+    rows.push([
+      service,
+      ...r.scenarios.map((s) => {
+        const line = s.lines.find((l) => l.service === service);
+        return line ? usd(line.monthlyUsd) : '—';
+      }),
+    ]);
+  }
+  rows.push(['TOTAL / month', ...r.scenarios.map((s) => usd(s.totalUsd))]);
+  rows.push(['$ per billion events', ...r.scenarios.map((s) => usd(s.usdPerBillionEvents))]);
+  rows.push(['vs ours', ...r.scenarios.map((s) => `${(s.totalUsd / r.scenarios[0]!.totalUsd).toFixed(2)}×`)]);
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  const fmt = (row: string[]) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
+  const w = r.workload;
+  const out = [
+    `streamfold monthly cost, ${r.prices.region} list prices of ${r.prices.taken}: ${num(w.eventsPerSecond)} events/s × ${w.eventBytes} B, ${num(w.series)} series, ${w.tenants} tenants, ${num(r.eventsPerMonth / 1e9)} billion events/month`,
+    '',
+    fmt(rows[0]!),
+    widths.map((n) => '-'.repeat(n)).join('  '),
+    ...rows.slice(1, -3).map(fmt),
+    widths.map((n) => '-'.repeat(n)).join('  '),
+    ...rows.slice(-3).map(fmt),
+    '',
+  ];
+  for (const s of r.scenarios) {
+    out.push(`${s.name}: ${s.description}`);
+    for (const l of s.lines) out.push(`  ${l.service.padEnd(11)} ${usd(l.monthlyUsd).padStart(14)}  ${lineDetail(l)}`);
+  }
+  if (loaded) {
+    out.push('', loaded.source ? `measured figures from ${loaded.source}: ${loaded.fromResults.join(', ') || 'none'}` : `no results file: all figures are FALLBACK (${fallbacksFile})`);
+    const fallbacks = MEASURED_FIELDS.filter((k) => !loaded.fromResults.includes(k));
+    if (loaded.source && fallbacks.length > 0) out.push(`fallbacks used: ${fallbacks.join(', ')}`);
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,379 @@
+/**
+ * The cost model: the monthly AWS cost of each pipeline at a given load, from the benchmark's
+ * measured per-event figures and the price table. Pure: in, a `Workload`, the `Measured` figures
+ * (`figures.ts` reads them from results.json over `fallbacks.json`), a `Config` and `Prices`; out, a
+ * `CostReport` of lines with their usage as numbers (`format.ts` prints it). One function per
+ * pipeline; what each service bills is in `terms.ts`.
+ *
+ * Pipelines compared:
+ * - ours: intake packs events into gzip'd NDJSON records (partition key tenant#bucket); rollup
+ *   writes one update per touched item per batch; archive writes Parquet (ZSTD).
+ * - naive: one Kinesis record per event, one UpdateItem per event and resolution, gzip'd NDJSON archive.
+ * - firehose: ours for intake and rollups, but Amazon Data Firehose (Direct PUT, one JSON record per
+ *   event, since format conversion needs JSON records) converts to Parquet and writes S3; no archive λ.
+ *
+ * Assumptions (all overridable in `Workload`/`Config`, all printed with `--json`):
+ * - A month is 730 hours; the load is steady (so provisioned Kinesis is priced, with on-demand shown
+ *   beside it, and the cheaper mode taken).
+ * - Measured figures: records and bytes per event (intake section), WCU/RCU per 1k events at the
+ *   measured series-per-batch nearest the modeled one (rollup section, batches of 10,000 events),
+ *   Parquet and gzip NDJSON bytes per event (archive section), CPU-clock event rates (all three; the
+ *   rollup section's rate is wall-clock on one pinned CPU).
+ * - Bytes per event scale linearly with --event-bytes (the compression ratio of the fixture is kept).
+ * - Lambda GB-s per event = CPU s/event (1 / measured CPU-clock rate) × wall stretch × memory GB ×
+ *   IO_WAIT_FACTOR, where a function below 1,769 MB gets memory/1,769 of a vCPU (wall stretch
+ *   1,769/memory) and IO_WAIT_FACTOR (1.5, an estimate, not measured) covers waiting on
+ *   Kinesis/DynamoDB/S3. Memory sizes come from lib/functions.ts. arm64 is priced at its list price
+ *   with x64-measured CPU time.
+ * - API requests carry 500 events each (`eventsPerRequest`); intake invocations = API requests.
+ * - Shards = max(bytes/s ÷ 1 MiB, records/s ÷ 1,000, 2 consumers × bytes/s ÷ 2 MiB). Consumer
+ *   invocations/s = max(shards ÷ batching window, records/s ÷ batch size, bytes/s ÷ 6 MB).
+ * - Items per rollup batch: series are spread over shards (partition key tenant#bucket(hash(name))),
+ *   so a batch of n events on a shard holding S series touches S·(1 − e^(−n/S)) series (uniform activity).
+ * - DynamoDB storage: the bytes the rollup section measured per series for an hour of data (items
+ *   plus 100 B of per-item overhead each), kept for the TTL defaults: 1 m items (distribution
+ *   minutes) 15 days, 1 h items (with count and gauge minutes packed in) 400 days. The naive
+ *   pipeline's own items the same way.
+ * - S3: one object per tenant per archive invocation; compaction reads each small object once and
+ *   writes one object per tenant-hour; storage priced for one month of data (it grows with retention).
+ * - Athena: `queriesPerMonth` queries, each over one tenant-day; Parquet reads `athenaColumnFraction`
+ *   of the columns, gzip NDJSON reads all of it; 10 MB minimum per query.
+ * - First price tiers only (Firehose, S3, Lambda get cheaper per unit at PB scale); no free tier.
+ *
+ * Extending: a new billed quantity is a line function in `terms.ts` added to the pipelines that pay
+ * it; a new measured figure is a field of `Measured` (read in `figures.ts`, its fallback written by
+ * `--write-fallbacks`); a new pipeline is a function of `ModelInput` to a `Scenario` in `PIPELINES`.
+ */
+import { DEFAULT_ITEM_CACHE_ENTRIES } from '../../functions/rollup/core.ts';
+import { DEFAULT_TTL_DAYS } from '../../functions/shared/rollups/keys.ts';
+import { FUNCTIONS } from '../../lib/functions.ts';
+import { PRICES, PRICES_REGION, PRICES_TAKEN, type Prices } from '../prices.ts';
+import {
+  apiGatewayLine,
+  athenaLine,
+  consumerInvocationsPerSecond,
+  dynamoLine,
+  firehoseLine,
+  gbSecondsPerEvent,
+  HOURS_PER_MONTH,
+  kinesisCost,
+  kinesisLine,
+  lambdaLine,
+  MIB,
+  s3Line,
+  SECONDS_PER_MONTH,
+  type CostLine,
+  type KinesisCost,
+  type Stored,
+} from './terms.ts';
+
+/** Hours of data kept per resolution: the TTL defaults, 15 days of 1 m items, 400 days of 1 h items. */
+const HOURS_KEPT: Stored = { '1m': 24 * DEFAULT_TTL_DAYS['1m'], '1h': 24 * DEFAULT_TTL_DAYS['1h'] };
+
+// ---------------------------------------------------------------------------------------------
+// Inputs
+
+export interface Workload {
+  readonly eventsPerSecond: number;
+  /** Average JSON bytes per event. */
+  readonly eventBytes: number;
+  /** Distinct series (tenant, name, tags) active over the month. */
+  readonly series: number;
+  readonly tenants: number;
+  /** Athena queries per month, each over one tenant-day. */
+  readonly queriesPerMonth: number;
+}
+
+export interface Config {
+  readonly eventsPerRequest: number;
+  readonly intakeMemoryMb: number;
+  readonly rollupMemoryMb: number;
+  readonly archiveMemoryMb: number;
+  readonly rollupWindowSeconds: number;
+  readonly rollupBatchSize: number;
+  readonly archiveWindowSeconds: number;
+  readonly archiveBatchSize: number;
+  /** Kinesis consumers reading every byte (rollup and archive, or rollup and Firehose). */
+  readonly consumers: number;
+  /** Bucket items a rollup container keeps between batches (functions/rollup/core.ts RollupCache). */
+  readonly rollupItemCache: number;
+  /** Wall time ÷ CPU time of a consumer or intake invocation (waiting on I/O). Estimate. */
+  readonly ioWaitFactor: number;
+  readonly athenaColumnFraction: number;
+}
+
+export const DEFAULT_CONFIG: Config = {
+  eventsPerRequest: 500,
+  intakeMemoryMb: FUNCTIONS.intake.memoryMb,
+  rollupMemoryMb: FUNCTIONS.rollup.memoryMb,
+  archiveMemoryMb: FUNCTIONS.archive.memoryMb,
+  rollupWindowSeconds: FUNCTIONS.rollup.consumer.maxBatchingWindowSeconds,
+  rollupBatchSize: FUNCTIONS.rollup.consumer.batchSize,
+  archiveWindowSeconds: FUNCTIONS.archive.consumer.maxBatchingWindowSeconds,
+  archiveBatchSize: FUNCTIONS.archive.consumer.batchSize,
+  consumers: 2,
+  rollupItemCache: DEFAULT_ITEM_CACHE_ENTRIES,
+  ioWaitFactor: 1.5,
+  athenaColumnFraction: 0.5,
+};
+
+/** One measured write-cost point of the rollup section (batches of `eventsPerBatch` events). */
+export interface WritePoint {
+  readonly seriesPerBatch: number;
+  readonly eventsPerBatch: number;
+  /** Bucket writes (items written) per 1,000 events. */
+  readonly writesPer1k: number;
+  readonly wcuPer1k: number;
+  /** Consistent-read units per 1,000 events: one batch a minute, a cache holding every item. */
+  readonly rcuPer1k: number;
+  readonly naiveWcuPer1k: number;
+  /** Bytes stored per series for one hour of data, by the retention that keeps them (bench/rollup.ts). */
+  readonly storedPerSeriesHour: Stored;
+  readonly naiveStoredPerSeriesHour: Stored;
+}
+
+/** Per-event figures the model needs; each has an `ours` and a `naive` value where both exist. */
+export interface Measured {
+  /** Average event bytes of the intake fixture (bytes per event scale from it). */
+  readonly intakeAvgEventBytes: number;
+  readonly recordsPerEvent: number;
+  readonly naiveRecordsPerEvent: number;
+  /** Stream bytes per event (data + partition key). */
+  readonly streamBytesPerEvent: number;
+  readonly naiveStreamBytesPerEvent: number;
+  /** CPU-clock events/s on one core. */
+  readonly intakeRate: number;
+  readonly naiveIntakeRate: number;
+  readonly rollupRate: number;
+  readonly naiveRollupRate: number;
+  readonly archiveRate: number;
+  readonly naiveArchiveRate: number;
+  readonly writePoints: readonly WritePoint[];
+  readonly archiveAvgEventBytes: number;
+  readonly parquetBytesPerEvent: number;
+  readonly ndjsonGzipBytesPerEvent: number;
+}
+
+const FIELDS: Readonly<Record<keyof Measured, true>> = {
+  intakeAvgEventBytes: true,
+  recordsPerEvent: true,
+  naiveRecordsPerEvent: true,
+  streamBytesPerEvent: true,
+  naiveStreamBytesPerEvent: true,
+  intakeRate: true,
+  naiveIntakeRate: true,
+  rollupRate: true,
+  naiveRollupRate: true,
+  archiveRate: true,
+  naiveArchiveRate: true,
+  writePoints: true,
+  archiveAvgEventBytes: true,
+  parquetBytesPerEvent: true,
+  ndjsonGzipBytesPerEvent: true,
+};
+/** Every field of `Measured`, in the order reports list them. */
+export const MEASURED_FIELDS = Object.keys(FIELDS) as readonly (keyof Measured)[];
+
+export interface ModelInput {
+  readonly workload: Workload;
+  readonly measured: Measured;
+  readonly config: Config;
+  readonly prices: Prices;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+export interface Scenario {
+  readonly name: 'ours' | 'naive' | 'firehose';
+  readonly description: string;
+  readonly lines: readonly CostLine[];
+  readonly totalUsd: number;
+  readonly usdPerBillionEvents: number;
+  readonly shards: number;
+}
+
+export interface CostReport {
+  readonly workload: Workload;
+  readonly config: Config;
+  readonly prices: { readonly region: string; readonly taken: string };
+  readonly eventsPerMonth: number;
+  readonly scenarios: readonly Scenario[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared by the pipelines
+
+/** The measured write point whose series-per-batch is nearest (log scale) to `seriesPerBatch`. */
+export function nearestWritePoint(points: readonly WritePoint[], seriesPerBatch: number): WritePoint {
+  if (points.length === 0) throw new Error('no write points');
+  const d = (p: WritePoint) => Math.abs(Math.log(p.seriesPerBatch) - Math.log(Math.max(1, seriesPerBatch)));
+  return points.reduce((best, p) => (d(p) < d(best) ? p : best));
+}
+
+const eventsPerMonth = (w: Workload) => w.eventsPerSecond * SECONDS_PER_MONTH;
+/** Stream bytes per event scale from the intake fixture's event size, archive bytes from the archive fixture's. */
+const streamScale = ({ workload, measured }: ModelInput) => workload.eventBytes / measured.intakeAvgEventBytes;
+const archiveScale = ({ workload, measured }: ModelInput) => workload.eventBytes / measured.archiveAvgEventBytes;
+
+function scenario(w: Workload, name: Scenario['name'], description: string, lines: CostLine[], shards: number): Scenario {
+  const totalUsd = lines.reduce((s, l) => s + l.monthlyUsd, 0);
+  return { name, description, lines, totalUsd, usdPerBillionEvents: (totalUsd / eventsPerMonth(w)) * 1e9, shards };
+}
+
+/** S3 for an archive of `bytesPerEvent`: `objects` a month, compacted (each read once, one object per tenant-hour written) or not. */
+function archiveS3(input: ModelInput, bytesPerEvent: number, objects: number, compaction: boolean): CostLine {
+  const { workload: w, prices: p } = input;
+  const puts = objects + (compaction ? w.tenants * HOURS_PER_MONTH : 0);
+  const gets = compaction ? objects : 0;
+  return s3Line(eventsPerMonth(w) * bytesPerEvent, puts, gets, p);
+}
+
+/** Athena over one tenant-day per query, reading `columnFraction` of the archive's bytes. */
+function athena(input: ModelInput, bytesPerEvent: number, columnFraction: number): CostLine {
+  const { workload: w, prices: p } = input;
+  return athenaLine(w.queriesPerMonth, ((w.eventsPerSecond * 86_400 * bytesPerEvent) / w.tenants) * columnFraction, columnFraction, p);
+}
+
+const apiGateway = ({ workload: w, config: c, prices: p }: ModelInput): CostLine => apiGatewayLine(eventsPerMonth(w), w.eventBytes, c.eventsPerRequest, p);
+
+/** Our stream and rollup, which the Firehose pipeline shares: packed records, and the write point a rollup batch is priced at. */
+interface OursStream {
+  readonly kinesis: KinesisCost;
+  readonly rollupInvocations: number;
+  readonly archiveInvocations: number;
+  readonly seriesPerShard: number;
+  /** Distinct series one rollup batch touches. */
+  readonly touched: number;
+  readonly point: WritePoint;
+}
+
+function oursStream(input: ModelInput): OursStream {
+  const { workload: w, measured: m, config: c, prices: p } = input;
+  const eps = w.eventsPerSecond;
+  const bytesPerEvent = m.streamBytesPerEvent * streamScale(input);
+  const kinesis = kinesisCost(eps, m.recordsPerEvent, bytesPerEvent, c.consumers, p);
+  const recordsPerSec = eps * m.recordsPerEvent;
+  const rollupInvocations = consumerInvocationsPerSecond(kinesis.shards, c.rollupWindowSeconds, c.rollupBatchSize, recordsPerSec, eps * bytesPerEvent);
+  const archiveInvocations = consumerInvocationsPerSecond(kinesis.shards, c.archiveWindowSeconds, c.archiveBatchSize, recordsPerSec, eps * bytesPerEvent);
+  // Series per shard; events per rollup batch; distinct series one batch touches.
+  const seriesPerShard = w.series / kinesis.shards;
+  const eventsPerBatch = eps / rollupInvocations;
+  const touched = seriesPerShard * (1 - Math.exp(-eventsPerBatch / seriesPerShard));
+  return { kinesis, rollupInvocations, archiveInvocations, seriesPerShard, touched, point: nearestWritePoint(m.writePoints, touched) };
+}
+
+/** Our rollup's DynamoDB: one write per touched item per batch, reads for new items and cache misses. */
+function oursDynamo(input: ModelInput, s: OursStream): CostLine {
+  const { workload: w, config: c, prices: p } = input;
+  const eps = w.eventsPerSecond;
+  const wp = s.point;
+  const perSeriesBatch = (per1k: number) => (per1k * wp.eventsPerBatch) / 1000 / wp.seriesPerBatch;
+  // Never more than the naive per-event cost (a batch of one event per series writes like naive).
+  const wcuPerSecond = Math.min(s.rollupInvocations * s.touched * perSeriesBatch(wp.wcuPer1k), (eps * wp.naiveWcuPer1k) / 1000);
+  // Consistent reads (1 RCU each: items < 4 KB): a container reads an item it does not hold, that
+  // is each new item (the bench's reads, one batch a minute: new items per series-minute), and
+  // the items its cache is too small for (LRU over uniform activity: hit rate cache ÷ items).
+  // Never more than every touched item in every batch.
+  const itemsPerSeriesBatch = perSeriesBatch(wp.writesPer1k);
+  const allReads = s.rollupInvocations * s.touched * itemsPerSeriesBatch;
+  const touchedPerMinute = s.seriesPerShard * (1 - Math.exp(-(eps * 60) / s.kinesis.shards / s.seriesPerShard));
+  const hit = Math.min(1, c.rollupItemCache / (s.seriesPerShard * itemsPerSeriesBatch));
+  const rcuPerSecond = Math.min(allReads, (s.kinesis.shards * touchedPerMinute * perSeriesBatch(wp.rcuPer1k)) / 60 + allReads * (1 - hit));
+  return dynamoLine(
+    { wcuPerSecond, rcuPerSecond, stored: wp.storedPerSeriesHour, series: w.series, hoursKept: HOURS_KEPT, batch: { touchedSeries: s.touched, measuredSeriesPerBatch: wp.seriesPerBatch } },
+    p,
+  );
+}
+
+/** Our functions' Lambda: intake and rollup, and the archive when `withArchive`. */
+function oursLambda(input: ModelInput, s: OursStream, withArchive: boolean): CostLine {
+  const { workload: w, measured: m, config: c, prices: p } = input;
+  const E = eventsPerMonth(w);
+  const intakeGbs = E * gbSecondsPerEvent(m.intakeRate, c.intakeMemoryMb, c.ioWaitFactor);
+  const rollupGbs = E * gbSecondsPerEvent(m.rollupRate, c.rollupMemoryMb, c.ioWaitFactor);
+  const archiveGbs = E * gbSecondsPerEvent(m.archiveRate, c.archiveMemoryMb, c.ioWaitFactor);
+  const gbs = intakeGbs + rollupGbs + (withArchive ? archiveGbs : 0);
+  const invocations = E / c.eventsPerRequest + (s.rollupInvocations + (withArchive ? s.archiveInvocations : 0)) * SECONDS_PER_MONTH;
+  return lambdaLine(gbs, invocations, withArchive ? ['intake', 'rollup', 'archive'] : ['intake', 'rollup'], p);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The pipelines
+
+export function oursPipeline(input: ModelInput): Scenario {
+  const { workload: w, measured: m, config: c } = input;
+  const s = oursStream(input);
+  const parquet = m.parquetBytesPerEvent * archiveScale(input);
+  const lines = [
+    kinesisLine(s.kinesis),
+    oursLambda(input, s, true),
+    oursDynamo(input, s),
+    archiveS3(input, parquet, s.archiveInvocations * SECONDS_PER_MONTH * w.tenants, true),
+    apiGateway(input),
+    athena(input, parquet, c.athenaColumnFraction),
+  ];
+  return scenario(w, 'ours', 'packed gzip NDJSON records, one write per item per batch, Parquet archive', lines, s.kinesis.shards);
+}
+
+export function naivePipeline(input: ModelInput): Scenario {
+  const { workload: w, measured: m, config: c, prices: p } = input;
+  const eps = w.eventsPerSecond;
+  const E = eventsPerMonth(w);
+  const bytesPerEvent = m.naiveStreamBytesPerEvent * streamScale(input);
+  const kinesis = kinesisCost(eps, m.naiveRecordsPerEvent, bytesPerEvent, c.consumers, p);
+  const recordsPerSec = eps * m.naiveRecordsPerEvent;
+  const rollupInvocations = consumerInvocationsPerSecond(kinesis.shards, c.rollupWindowSeconds, c.rollupBatchSize, recordsPerSec, eps * bytesPerEvent);
+  const archiveInvocations = consumerInvocationsPerSecond(kinesis.shards, c.archiveWindowSeconds, c.archiveBatchSize, recordsPerSec, eps * bytesPerEvent);
+  const gbs =
+    E *
+    (gbSecondsPerEvent(m.naiveIntakeRate, c.intakeMemoryMb, c.ioWaitFactor) +
+      gbSecondsPerEvent(m.naiveRollupRate, c.rollupMemoryMb, c.ioWaitFactor) +
+      gbSecondsPerEvent(m.naiveArchiveRate, c.archiveMemoryMb, c.ioWaitFactor));
+  const invocations = E / c.eventsPerRequest + (rollupInvocations + archiveInvocations) * SECONDS_PER_MONTH;
+  // The rollup section measures the naive writes beside ours at each point: take the point ours is priced at.
+  const wp = oursStream(input).point;
+  const ndjson = m.ndjsonGzipBytesPerEvent * archiveScale(input);
+  const lines = [
+    kinesisLine(kinesis),
+    lambdaLine(gbs, invocations, ['intake', 'rollup', 'archive'], p),
+    dynamoLine({ wcuPerSecond: (eps * wp.naiveWcuPer1k) / 1000, rcuPerSecond: 0, stored: wp.naiveStoredPerSeriesHour, series: w.series, hoursKept: HOURS_KEPT }, p),
+    archiveS3(input, ndjson, archiveInvocations * SECONDS_PER_MONTH * w.tenants, false),
+    apiGateway(input),
+    athena(input, ndjson, 1),
+  ];
+  return scenario(w, 'naive', 'one record and one UpdateItem per event, gzip NDJSON archive', lines, kinesis.shards);
+}
+
+export function firehosePipeline(input: ModelInput): Scenario {
+  const { workload: w, measured: m, config: c, prices: p } = input;
+  const s = oursStream(input);
+  const E = eventsPerMonth(w);
+  const parquet = m.parquetBytesPerEvent * archiveScale(input);
+  // An object per 128 MiB buffered, and at least one per tenant every 15 minutes (the longest buffer interval).
+  const objects = Math.max((E * parquet) / (128 * MIB), w.tenants * HOURS_PER_MONTH * 4);
+  const lines = [
+    kinesisLine(s.kinesis),
+    oursLambda(input, s, false),
+    oursDynamo(input, s),
+    archiveS3(input, parquet, objects, false),
+    apiGateway(input),
+    athena(input, parquet, c.athenaColumnFraction),
+    firehoseLine(E, w.eventBytes, p),
+  ];
+  return scenario(w, 'firehose', 'ours, but Firehose (JSON → Parquet) does the archive', lines, s.kinesis.shards);
+}
+
+/** The pipelines, in the order reports print them (the first is the one the others are compared with). */
+export const PIPELINES: readonly ((input: ModelInput) => Scenario)[] = [oursPipeline, naivePipeline, firehosePipeline];
+
+export function costModel(workload: Workload, measured: Measured, config: Config = DEFAULT_CONFIG, prices: Prices = PRICES): CostReport {
+  const input: ModelInput = { workload, measured, config, prices };
+  return {
+    workload,
+    config,
+    prices: { region: PRICES_REGION, taken: PRICES_TAKEN },
+    eventsPerMonth: eventsPerMonth(workload),
+    scenarios: PIPELINES.map((pipeline) => pipeline(input)),
+  };
+}
