@@ -16,7 +16,11 @@ import type { ItemKey } from './keys.ts';
 export interface StoredBucket {
   readonly name: string;
   readonly type: EventType;
-  readonly tags: Readonly<Record<string, string>>;
+  /**
+   * The series' tags, on items the first layout wrote; items folded from the log leave them out
+   * (the series index holds them, and no reader takes them from here).
+   */
+  readonly tags?: Readonly<Record<string, string>>;
   readonly count: number;
   readonly sum: number;
   readonly min: number;
@@ -45,7 +49,6 @@ export function bucketToItem(key: ItemKey, b: StoredBucket): Record<string, Attr
     sk: { S: key.sk },
     name: { S: b.name },
     type: { S: b.type },
-    tags: { M: stringMapAttribute(b.tags) },
     count: numberAttribute(b.count),
     sum: numberAttribute(b.sum),
     min: numberAttribute(b.min),
@@ -54,6 +57,7 @@ export function bucketToItem(key: ItemKey, b: StoredBucket): Record<string, Attr
     wm: { M: stringMapAttribute(b.wm) },
     ver: numberAttribute(b.ver),
   };
+  if (b.tags !== undefined) item.tags = { M: stringMapAttribute(b.tags) };
   if (b.last !== undefined && b.lastTs !== undefined && b.lastLin !== undefined) {
     item.last = numberAttribute(b.last);
     item.lastTs = numberAttribute(b.lastTs);
@@ -91,7 +95,7 @@ export function bucketFromItem(av: Record<string, AttributeValue>): StoredBucket
   return {
     name: av.name?.S ?? '',
     type: (av.type?.S ?? 'count') as EventType,
-    tags: stringMapOf(av.tags),
+    ...(av.tags?.M !== undefined ? { tags: stringMapOf(av.tags) } : {}),
     ...measures,
     // Copies: the SDK's bytes may be views into a shared pool, which a remembered item
     // (functions/rollup/core.ts RollupCache) would keep alive whole.

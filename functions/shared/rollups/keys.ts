@@ -20,14 +20,14 @@
  *                                        buckets (count, sum, min, max, last), minutes.ts. They
  *                                        replace 1 m items for these types: a day of minutes is
  *                                        24 items, and a batch writes one item per series.
- *   name S, type S, tags M<S>            the series, so a bucket query needs no index read
- *                                        (type: of the first write; a series is expected to keep it)
+ *   name S, type S                       the series (type: of the first write; a series is expected
+ *                                        to keep it); tags M<S> only on items the first layout wrote
  *   ttl N                                epoch s: bucket end + retention of the resolution (packed
  *                                        minutes live as long as their hour; the 1 m retention still
  *                                        bounds how late an event may come and enter its minute)
  *   wm M<S>                              shardId -> `<seq>:<sub>` of the last event applied from
- *                                        that shard (the exactly-once watermark: lineage.ts;
- *                                        applied by functions/rollup/merge.ts)
+ *                                        that shard: the `to` of the last commit folded in (the
+ *                                        exactly-once watermark, fold.ts; docs/ROLLUPS.md)
  *   ver N                                version, +1 per write (optimistic concurrency)
  *
  * Series index, one per series:
@@ -39,7 +39,18 @@
  *   indexed the series (late events older than that do not lower it).
  *
  * Metric list, one per metric name:
- *   pk = `<tenant>#metrics`, sk = `<name>`, type S, lastSeen N, ttl N (same refresh rule)
+ *   pk = `<tenant>#metrics`, sk = `<name>`, type S, lastSeen N, ttl N (same refresh rule),
+ *   shards SS: every shard that has written a segment of the metric (readers look at their logs)
+ *
+ * The log (docs/ROLLUPS.md), per shard; `!` starts no tenant, so these never meet a tenant's keys:
+ *   segment   pk = `<tenant>#seg#<name>#<shardId>`, sk = logSk(n, attempt, part)
+ *             d B (segment.ts), to S (`<seq>:<sub>`), parts N, ttl N
+ *   manifest  pk = `!man#<shardId>`, sk = logSk(n, attempt, part)
+ *             d B (segment.ts manifest), parts N, ttl N
+ *   head      pk = `!head#<shardId>`, sk = `-`: n N, wm S, c B (head.ts), ver N
+ *   shards    pk = `!heads`, sk = `<shardId>`: every shard with a head (the sweeper's list)
+ * Segments and manifests of commit n count only if the head lists (n, attempt); they expire by
+ * TTL some days after their commit, long after it is folded.
  *
  * The 1-day resolution is computed at query time from 1 h buckets.
  */
@@ -104,4 +115,33 @@ export function seriesId(tenant: string, name: string, tags: Readonly<Record<str
 
 export function seriesIdOfCanonical(canonical: string): string {
   return createHash('sha256').update(canonical, 'utf8').digest('base64url').slice(0, 22);
+}
+
+/** The log's keys (see above). */
+export const segmentPk = (tenant: string, name: string, shardId: string): string => `${tenant}#seg#${name}#${shardId}`;
+export const manifestPk = (shardId: string): string => `!man#${shardId}`;
+export const headPk = (shardId: string): string => `!head#${shardId}`;
+export const HEAD_SK = '-';
+export const SHARDS_PK = '!heads';
+/** Commit number (10 digits, so keys sort by it), attempt id, part (3 digits). */
+export const logSk = (n: number, attempt: string, part: number): string => `${String(n).padStart(10, '0')}#${attempt}#${String(part).padStart(3, '0')}`;
+export const logSkPrefix = (n: number, attempt: string): string => `${String(n).padStart(10, '0')}#${attempt}#`;
+/** The first sort key of commit `n` (every key of commits >= n sorts at or after it). */
+export const logSkFrom = (n: number): string => String(n).padStart(10, '0');
+export function parseLogSk(sk: string): { n: number; attempt: string; part: number } {
+  const [n, attempt, part] = sk.split('#');
+  return { n: Number(n), attempt: attempt ?? '', part: Number(part) };
+}
+
+/** The table key of a log item: a segment part of (tenant, name), or a manifest part. */
+export function logItemKey(l: {
+  readonly kind: 'segment' | 'manifest';
+  readonly tenant: string;
+  readonly name: string;
+  readonly shardId: string;
+  readonly n: number;
+  readonly attempt: string;
+  readonly part: number;
+}): ItemKey {
+  return { pk: l.kind === 'segment' ? segmentPk(l.tenant, l.name, l.shardId) : manifestPk(l.shardId), sk: logSk(l.n, l.attempt, l.part) };
 }

@@ -29,7 +29,9 @@ import { ProtoReader, ProtoWriter } from '../protobuf.ts';
 export const MINUTES_PER_HOUR = 60;
 const MINUTE_MS = 60_000;
 const VERSION = 1;
-const ABSENT = 0;
+/** Number kinds (2 bits each in a flags varint; segment.ts uses the same). */
+export const ABSENT_NUMBER = 0;
+const ABSENT = ABSENT_NUMBER;
 const INT = 1;
 const F64 = 2;
 const MAX_INT = 2 ** 52;
@@ -60,7 +62,8 @@ export const emptyMinutes = (): Minutes => new Array<MinuteEntry | undefined>(MI
 export const minuteOf = (ts: number, hourStart: number): number => Math.floor((ts - hourStart) / MINUTE_MS);
 
 /** Integers below 2^52 in magnitude: their zigzag form stays a safe integer. */
-const kind = (v: number): number => (Number.isInteger(v) && v < MAX_INT && v > -MAX_INT ? INT : F64);
+export const numberKind = (v: number): number => (Number.isInteger(v) && v < MAX_INT && v > -MAX_INT ? INT : F64);
+const kind = numberKind;
 
 /** What a batch adds to one minute (functions/rollup/aggregate.ts `Agg`); only the shard of `last` is kept. */
 export interface MinuteAdd {
@@ -211,17 +214,18 @@ function writeEntry(w: ProtoWriter, i: number, m: MinuteEntry, hourStart: number
   w.varint(i);
   w.varint(flags);
   w.varint(m.count);
-  writeNumber(w, m.sum);
-  writeNumber(w, m.min);
-  writeNumber(w, m.max);
+  writePackedNumber(w, m.sum);
+  writePackedNumber(w, m.min);
+  writePackedNumber(w, m.max);
   if (last !== undefined) {
-    writeNumber(w, last.value);
+    writePackedNumber(w, last.value);
     w.varint(last.ts - start);
     w.varint(shards.indexOf(last.shardId));
   }
 }
 
-function writeNumber(w: ProtoWriter, v: number): void {
+/** `v` as its kind says: zigzag varint for an integer below 2^52, else float64 LE. */
+export function writePackedNumber(w: ProtoWriter, v: number): void {
   if (!Number.isFinite(v)) throw new RangeError(`cannot pack ${v}`);
   if (kind(v) === INT) w.varint(v >= 0 ? v * 2 : -v * 2 - 1);
   else w.double(v);
@@ -329,14 +333,19 @@ function readShard(r: ProtoReader, i: number, shardCount: number): number {
 }
 
 function readNumber(r: ProtoReader, k: number, minute: number): number {
+  return readPackedNumber(r, k, `minute ${minute}`, fail);
+}
+
+/** A number written by writePackedNumber with kind `k`; `what` names it in errors. */
+export function readPackedNumber(r: ProtoReader, k: number, what: string, failure: (reason: string) => Error): number {
   if (k === INT) {
     const z = r.varint();
     return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
   }
   if (k === F64) {
     const v = r.double();
-    if (!Number.isFinite(v)) throw fail(`minute ${minute}: ${v}`);
+    if (!Number.isFinite(v)) throw failure(`${what}: ${v}`);
     return v;
   }
-  throw fail(`minute ${minute}: number encoding ${k}`);
+  throw failure(`${what}: number encoding ${k}`);
 }

@@ -1,0 +1,249 @@
+/**
+ * The rollup log's payloads (docs/ROLLUPS.md): what one commit of one shard adds to the items of
+ * one metric (a **segment**, attribute `d` of a segment item, keys.ts), and the list of metrics a
+ * commit touched (a **manifest**). Written by the rollup function at commit; read back by its fold
+ * (after a restart, and in the sweeper) and by the query's reader, which apply them with fold.ts.
+ *
+ * Segment, version 1 (varints and doubles as in protobuf, functions/shared/protobuf.ts; numbers
+ * as in minutes.ts: zigzag varint for integers below 2^52, float64 LE otherwise):
+ *
+ *   0x01
+ *   varint base       epoch minutes of the earliest bucket start in the segment
+ *   varint n          entries, then n entries:
+ *     22 bytes          series id (ASCII, keys.ts seriesId)
+ *     varint flags      bit 0 resolution (0 = 1 h, 1 = 1 m); bits 1-2 type (0 count, 1 gauge,
+ *                       2 distribution: the type of the series' first event in the commit);
+ *                       bit 3 last; bit 4 sketch; bit 5 minutes
+ *     varint            bucket start in epoch minutes − base
+ *     varint kinds      2 bits each: sum (bits 0-1), min (2-3), max (4-5), last (6-7)
+ *     varint count      >= 1
+ *     sum, min, max     as their kinds say
+ *     if last:          value, then varint (lastTs − bucket start)
+ *     if sketch:        varint length, sketch.ts stored form
+ *     if minutes:       varint length, minutes.ts stored form, whose one shard is '' (the
+ *                       segment's own shard, known from its key)
+ *
+ * A gauge's `last` keeps its value and time only: within a shard, a later commit holds later
+ * events, so fold.ts orders points of one shard by commit (the commit's `to` stands in for the
+ * event's sequence number) and points of different shards by shard id, as the first layout did.
+ *
+ * Manifest, version 1: 0x01, varint n, then n × (string tenant, string name, varint parts).
+ */
+import { ProtoReader, ProtoWriter } from '../protobuf.ts';
+import { StreamfoldError } from '../errors.ts';
+import type { EventType } from '../event.ts';
+import { RESOLUTION_MS, type Resolution } from './keys.ts';
+import { numberKind, readPackedNumber, writePackedNumber, ABSENT_NUMBER } from './minutes.ts';
+
+export class SegmentFormatError extends StreamfoldError {}
+
+/** Series ids are 22 base64url characters (keys.ts). */
+export const SERIES_ID_BYTES = 22;
+/** Parts are cut below this many payload bytes: DynamoDB's item limit is 400 KB with the keys. */
+export const MAX_PART_BYTES = 350_000;
+
+const VERSION = 1;
+const MINUTE_MS = RESOLUTION_MS['1m'];
+const TYPES: readonly EventType[] = ['count', 'gauge', 'distribution'];
+const F_1M = 1;
+const F_LAST = 1 << 3;
+const F_SKETCH = 1 << 4;
+const F_MINUTES = 1 << 5;
+
+/** What one commit adds to one item. */
+export interface SegmentEntry {
+  readonly seriesId: string;
+  readonly res: Resolution;
+  /** Bucket start, epoch ms. */
+  readonly start: number;
+  readonly type: EventType;
+  readonly count: number;
+  readonly sum: number;
+  readonly min: number;
+  readonly max: number;
+  /** Gauge events: the latest of the commit's events of this item. */
+  readonly last?: { readonly value: number; readonly ts: number };
+  /** Distribution events: sketch.ts stored form. */
+  readonly sketch?: Uint8Array;
+  /** 1 h items of count and gauge events: minutes.ts stored form, the one shard being ''. */
+  readonly minutes?: Uint8Array;
+}
+
+const writer = new ProtoWriter();
+
+/** One payload of `entries` (which the caller keeps under MAX_PART_BYTES; see `splitSegment`). */
+export function encodeSegment(entries: readonly SegmentEntry[]): Uint8Array {
+  const w = writer;
+  w.len = 0;
+  writeEntries(w, entries);
+  return w.finish();
+}
+
+/**
+ * The entries as payloads of at most MAX_PART_BYTES each (most segments are one part). A part
+ * holds whole entries; an entry larger than a part on its own (a sketch of ~1,000 bins is ~3 KB,
+ * so none is) would be refused.
+ */
+export function splitSegment(entries: readonly SegmentEntry[], maxBytes = MAX_PART_BYTES): Uint8Array[] {
+  const whole = encodeSegment(entries);
+  if (whole.length <= maxBytes) return [whole];
+  const parts: Uint8Array[] = [];
+  let from = 0;
+  while (from < entries.length) {
+    // Halve the run until it fits: entries are small and alike, so few tries.
+    let to = Math.min(entries.length, from + Math.max(1, Math.floor(((entries.length - from) * maxBytes) / whole.length)));
+    let bytes = encodeSegment(entries.slice(from, to));
+    while (bytes.length > maxBytes && to - from > 1) {
+      to = from + Math.floor((to - from) / 2);
+      bytes = encodeSegment(entries.slice(from, to));
+    }
+    if (bytes.length > maxBytes) throw new RangeError(`one segment entry takes ${bytes.length} bytes, more than a part (${maxBytes})`);
+    parts.push(bytes);
+    from = to;
+  }
+  return parts;
+}
+
+function writeEntries(w: ProtoWriter, entries: readonly SegmentEntry[]): void {
+  let base = Infinity;
+  for (const e of entries) if (e.start < base) base = e.start;
+  const baseMinute = entries.length === 0 ? 0 : Math.floor(base / MINUTE_MS);
+  w.byte(VERSION);
+  w.varint(baseMinute);
+  w.varint(entries.length);
+  for (const e of entries) {
+    if (e.seriesId.length !== SERIES_ID_BYTES || !/^[A-Za-z0-9_-]+$/.test(e.seriesId)) throw new RangeError(`series id ${JSON.stringify(e.seriesId)} is not 22 base64url characters`);
+    if (!(Number.isSafeInteger(e.count) && e.count >= 1)) throw new RangeError(`${e.seriesId}: count ${e.count} is not a positive integer`);
+    if (e.start % MINUTE_MS !== 0) throw new RangeError(`${e.seriesId}: bucket start ${e.start} is not on a minute`);
+    for (let i = 0; i < SERIES_ID_BYTES; i++) w.byte(e.seriesId.charCodeAt(i));
+    const type = TYPES.indexOf(e.type);
+    w.varint((e.res === '1m' ? F_1M : 0) | (type << 1) | (e.last ? F_LAST : 0) | (e.sketch ? F_SKETCH : 0) | (e.minutes ? F_MINUTES : 0));
+    w.varint(e.start / MINUTE_MS - baseMinute);
+    w.varint(numberKind(e.sum) | (numberKind(e.min) << 2) | (numberKind(e.max) << 4) | ((e.last ? numberKind(e.last.value) : ABSENT_NUMBER) << 6));
+    w.varint(e.count);
+    writePackedNumber(w, e.sum);
+    writePackedNumber(w, e.min);
+    writePackedNumber(w, e.max);
+    if (e.last) {
+      const offset = e.last.ts - e.start;
+      if (!(Number.isInteger(offset) && offset >= 0 && offset < RESOLUTION_MS[e.res])) throw new RangeError(`${e.seriesId}: last event time ${e.last.ts} is outside its bucket`);
+      writePackedNumber(w, e.last.value);
+      w.varint(offset);
+    }
+    if (e.sketch) {
+      w.varint(e.sketch.length);
+      w.raw(e.sketch);
+    }
+    if (e.minutes) {
+      w.varint(e.minutes.length);
+      w.raw(e.minutes);
+    }
+  }
+}
+
+const fail = (reason: string): SegmentFormatError => new SegmentFormatError(`rollup segment: ${reason}`);
+
+/** Every entry of a payload; malformed input is a SegmentFormatError naming what is wrong. */
+export function decodeSegment(bytes: Uint8Array): SegmentEntry[] {
+  const r = new ProtoReader(bytes, fail, 'rollup segment');
+  if (r.done) throw fail('empty');
+  const version = r.varint();
+  if (version !== VERSION) throw fail(`unknown version ${version}`);
+  const baseMinute = r.varint();
+  const n = r.varint();
+  if (n > bytes.length) throw fail(`${n} entries in ${bytes.length} bytes`);
+  const out: SegmentEntry[] = [];
+  for (let k = 0; k < n; k++) {
+    if (bytes.length - r.pos < SERIES_ID_BYTES) throw fail(`entry ${k}: truncated series id`);
+    const seriesId = String.fromCharCode(...bytes.subarray(r.pos, r.pos + SERIES_ID_BYTES));
+    r.pos += SERIES_ID_BYTES;
+    const flags = r.varint();
+    if (flags > 0x3f || (flags >> 1) % 4 === 3) throw fail(`entry ${k}: flags ${flags}`);
+    const res: Resolution = flags & F_1M ? '1m' : '1h';
+    const type = TYPES[(flags >> 1) & 3]!;
+    const start = (baseMinute + r.varint()) * MINUTE_MS;
+    if (res === '1h' && start % RESOLUTION_MS['1h'] !== 0) throw fail(`entry ${k}: 1 h bucket ${start} is not on an hour`);
+    const kinds = r.varint();
+    if (kinds > 0xff) throw fail(`entry ${k}: number kinds ${kinds}`);
+    const count = r.varint();
+    if (count < 1) throw fail(`entry ${k}: count 0`);
+    const what = `entry ${k}`;
+    const sum = readPackedNumber(r, kinds & 3, what, fail);
+    const min = readPackedNumber(r, (kinds >> 2) & 3, what, fail);
+    const max = readPackedNumber(r, (kinds >> 4) & 3, what, fail);
+    const e: { -readonly [K in keyof SegmentEntry]: SegmentEntry[K] } = { seriesId, res, start, type, count, sum, min, max };
+    if (flags & F_LAST) {
+      const value = readPackedNumber(r, (kinds >> 6) & 3, what, fail);
+      const offset = r.varint();
+      if (offset >= RESOLUTION_MS[res]) throw fail(`entry ${k}: last event ${offset} ms after its bucket's start`);
+      e.last = { value, ts: start + offset };
+    }
+    if (flags & F_SKETCH) e.sketch = r.bytes();
+    if (flags & F_MINUTES) e.minutes = r.bytes();
+    out.push(e);
+  }
+  if (!r.done) throw fail(`${bytes.length - r.pos} bytes after the last entry`);
+  return out;
+}
+
+/** One segment of a commit: the metric and how many parts it was written in. */
+export interface ManifestEntry {
+  readonly tenant: string;
+  readonly name: string;
+  readonly parts: number;
+}
+
+export function encodeManifest(entries: readonly ManifestEntry[]): Uint8Array {
+  const w = writer;
+  w.len = 0;
+  w.byte(VERSION);
+  w.varint(entries.length);
+  for (const e of entries) {
+    w.string(e.tenant);
+    w.string(e.name);
+    w.varint(e.parts);
+  }
+  return w.finish();
+}
+
+export function decodeManifest(bytes: Uint8Array): ManifestEntry[] {
+  const mfail = (reason: string) => new SegmentFormatError(`rollup manifest: ${reason}`);
+  const r = new ProtoReader(bytes, mfail, 'rollup manifest');
+  if (r.done) throw mfail('empty');
+  const version = r.varint();
+  if (version !== VERSION) throw mfail(`unknown version ${version}`);
+  const n = r.varint();
+  if (n > bytes.length) throw mfail(`${n} entries in ${bytes.length} bytes`);
+  const out: ManifestEntry[] = [];
+  for (let k = 0; k < n; k++) {
+    const tenant = r.string();
+    const name = r.string();
+    const parts = r.varint();
+    if (parts < 1) throw mfail(`entry ${k}: 0 parts`);
+    out.push({ tenant, name, parts });
+  }
+  if (!r.done) throw mfail(`${bytes.length - r.pos} bytes after the last entry`);
+  return out;
+}
+
+/**
+ * Manifest entries cut into payloads under `maxBytes` (a commit that touches tens of thousands
+ * of metrics needs more than one item).
+ */
+export function splitManifest(entries: readonly ManifestEntry[], maxBytes = MAX_PART_BYTES): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let from = 0;
+  let size = 8;
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    const add = Buffer.byteLength(e.tenant) + Buffer.byteLength(e.name) + 8;
+    if (size + add > maxBytes && i > from) {
+      out.push(encodeManifest(entries.slice(from, i)));
+      from = i;
+      size = 8;
+    }
+    size += add;
+  }
+  out.push(encodeManifest(entries.slice(from)));
+  return out;
+}
