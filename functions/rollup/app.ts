@@ -16,6 +16,7 @@ import { dynamoClient } from '../shared/clients.ts';
 import { readSettings, tableName, type Env } from '../shared/config.ts';
 import { createLogger, logPort } from '../shared/logger.ts';
 import { DEFAULT_ROLLUP_CONFIG, RollupCache, rollupBatch, type RollupConfig, type RollupDeps, type RollupMetrics } from './core.ts';
+import { sweepShards, type SweepOutcome } from './sweep.ts';
 import { daysToMs } from '../shared/rollups/keys.ts';
 import { DynamoRollupStore, type DynamoSender } from './store.ts';
 
@@ -33,6 +34,9 @@ function rollupConfig(s: Settings<typeof SETTINGS.rollup>): RollupConfig {
     writeConcurrency: s.writeConcurrency,
     readConcurrency: s.readConcurrency,
     timeMarginMs: s.timeMarginMs,
+    foldIntervalMs: s.foldIntervalSeconds * 1000,
+    foldCommits: s.foldCommits,
+    sweepAfterMs: s.sweepAfterSeconds * 1000,
   };
 }
 
@@ -43,6 +47,38 @@ export interface RollupOverrides extends Partial<RollupDeps> {
 }
 
 export function createRollupHandler(env: Env, overrides: RollupOverrides = {}): RollupHandler {
+  const { deps, config, flush } = wire(env, overrides);
+  return async (event, context) => {
+    try {
+      const outcome = await rollupBatch(event.Records ?? [], () => context.getRemainingTimeInMillis(), deps, config);
+      return { batchItemFailures: outcome.batchItemFailures };
+    } finally {
+      flush();
+    }
+  };
+}
+
+export type SweepHandler = (event: unknown, context: Pick<Context, 'getRemainingTimeInMillis'>) => Promise<Omit<SweepOutcome, 'stats'>>;
+
+/**
+ * The sweeper (sweep.ts), for a schedule: folds the shards whose log no container folded. It
+ * throws when shards are left behind, so the schedule's error metric and alarm show it.
+ */
+export function createSweepHandler(env: Env, overrides: RollupOverrides = {}): SweepHandler {
+  const { deps, config, flush } = wire(env, overrides);
+  return async (_event, context) => {
+    try {
+      const { stats: _stats, ...outcome } = await sweepShards(deps, config, () => context.getRemainingTimeInMillis());
+      deps.logger?.info('sweep done', outcome);
+      if (outcome.behind.length > 0) throw new Error(`sweep left ${outcome.behind.length} shards with unfolded commits older than ${config.sweepAfterMs / 1000} s: ${outcome.behind.join(', ')}`);
+      return outcome;
+    } finally {
+      flush();
+    }
+  };
+}
+
+function wire(env: Env, overrides: RollupOverrides) {
   const { config: configOverrides, flushMetrics: flushOverride, ...depOverrides } = overrides;
   const settings = readSettings(env, SETTINGS.rollup);
   const config: RollupConfig = { ...rollupConfig(settings), ...configOverrides };
@@ -71,13 +107,5 @@ export function createRollupHandler(env: Env, overrides: RollupOverrides = {}): 
     store,
     metrics: metricsPort,
   };
-
-  return async (event, context) => {
-    try {
-      const outcome = await rollupBatch(event.Records ?? [], () => context.getRemainingTimeInMillis(), deps, config);
-      return { batchItemFailures: outcome.batchItemFailures };
-    } finally {
-      flush();
-    }
-  };
+  return { deps, config, flush };
 }

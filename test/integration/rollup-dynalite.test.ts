@@ -1,8 +1,9 @@
 /**
- * The real rollup handler (factory bound to an environment object) against dynalite in this
- * process: batches in Lambda's KinesisStreamEvent shape built with the record codec, redelivered
- * whole and bisected, then a batch that crosses the boundary of an earlier one; the items read back
- * must be exactly the events applied once.
+ * The real rollup handler (factory bound to an environment object, folding right after each
+ * commit) against dynalite in this process: batches in Lambda's KinesisStreamEvent shape built with
+ * the record codec, redelivered whole and bisected, then a batch that crosses the boundary of an
+ * earlier one; the items read back must be exactly the events applied once, and the log exactly
+ * what docs/ROLLUPS.md says a commit writes.
  */
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
@@ -82,7 +83,7 @@ describe('Integration: rollup handler on dynalite', () => {
         ],
       }),
     );
-    handler = createRollupHandler(env, { metrics: { add: () => {} }, flushMetrics: () => {} });
+    handler = createRollupHandler(env, { metrics: { add: () => {} }, flushMetrics: () => {}, config: { foldIntervalMs: 0 } });
   });
 
   afterAll(async () => {
@@ -118,15 +119,23 @@ describe('Integration: rollup handler on dynalite', () => {
   // r10: lat 12, lat -3   r11: cpu 0.5   r12: lat 0   r13: cpu 0.9 (latest)   r14: big 1e100, 1e-100, 1e200 (out of range)
   const first = batch([[lat(12, 1_000), lat(-3, 3_000)], [cpu(0.5, 2_000)], [lat(0, 4_000)], [cpu(0.9, 50_000)], [big(1e100, 5_000), big(1e-100, 6_000), big(1e200, 7_000)]], 10);
 
-  it('writes exactly the expected bucket, index and metric items', async () => {
+  it('writes exactly the expected log, head, bucket, index and metric items', async () => {
     // Act
     const res = await handler({ Records: first }, context);
 
     // Assess
     expect(res).toEqual({ batchItemFailures: [] });
     const items = await table();
+    const attempt = /^!man#[^|]+\|0000000001#([0-9a-f]{12})#000$/.exec([...items.keys()].find((k) => k.startsWith('!man#'))!)![1]!;
+    const log = (pk: string) => `${pk}|0000000001#${attempt}#000`;
     expect([...items.keys()].sort()).toEqual(
       [
+        `!head#${SHARD}|-`,
+        `!heads|${SHARD}`,
+        log(`!man#${SHARD}`),
+        log(`acme#seg#cpu#${SHARD}`),
+        log(`acme#seg#http.duration#${SHARD}`),
+        log(`globex#seg#bytes#${SHARD}`),
         `acme#idx#cpu|${cpuId}`,
         `acme#idx#http.duration|${latId}`,
         'acme#metrics|cpu',
@@ -141,19 +150,24 @@ describe('Integration: rollup handler on dynalite', () => {
     );
     // Gauge and count minutes are packed into the 1 h item; distributions keep 1 m items.
 
+    // The commit: every event of the batch, the last being record 14's third (1e200, out of range).
+    const to = `${seqNo(14)}:2`;
+    expect(items.get(`!head#${SHARD}|-`)).toMatchObject({ n: { N: '1' }, wm: { S: to }, ver: { N: '2' } });
+    expect(items.get(`acme#metrics|cpu`)!.shards).toEqual({ SS: [SHARD] });
+
     const latMinute = await bucketAt(bucketPk('acme', latId, '1m'), MINUTE);
     expect(latMinute).toMatchObject({
       name: 'http.duration',
       type: 'distribution',
-      tags: { host: 'web-1', status: '200' },
       count: 3,
       sum: 9,
       min: -3,
       max: 12,
       ttl: Math.ceil((MINUTE + 60_000 + 15 * 86_400_000) / 1000),
-      wm: { [SHARD]: `${seqNo(12)}:0` },
+      wm: { [SHARD]: to },
       ver: 1,
     });
+    expect(latMinute!.tags).toBeUndefined();
     const sketch = Sketch.decode(latMinute!.sketch!);
     expect([sketch.quantile(0), sketch.quantile(0.5), sketch.quantile(1)]).toEqual([expect.closeTo(-3, 1), 0, expect.closeTo(12, 0)]);
 
@@ -164,15 +178,16 @@ describe('Integration: rollup handler on dynalite', () => {
       max: 0.9,
       last: 0.9,
       lastTs: MINUTE + 50_000,
-      lastLin: `${SHARD}/${seqNo(13)}:0`,
+      // The commit's last event stands in for the point's sequence number (shared/rollups/fold.ts).
+      lastLin: `${SHARD}/${to}`,
       ttl: Math.ceil((HOUR + 3_600_000 + 400 * 86_400_000) / 1000),
-      wm: { [SHARD]: `${seqNo(13)}:0` },
+      wm: { [SHARD]: to },
       ver: 1,
     });
     const m = MINUTE_OF_HOUR;
     expect(await minuteAt('acme', cpuId)).toEqual({ count: 2, sum: 1.4, min: 0.5, max: 0.9, last: { value: 0.9, ts: MINUTE + 50_000, shardId: SHARD } });
     const bigHour = await bucketAt(bucketPk('globex', bigId, '1h'), HOUR);
-    expect(bigHour).toMatchObject({ count: 2, sum: 1e100, min: 1e-100, max: 1e100, wm: { [SHARD]: `${seqNo(14)}:1` } });
+    expect(bigHour).toMatchObject({ count: 2, sum: 1e100, min: 1e-100, max: 1e100, wm: { [SHARD]: to } });
     expect(decodeMinutes(bigHour!.mins!, HOUR).flatMap((x, i) => (x === undefined ? [] : [[i, x]]))).toEqual([[m, { count: 2, sum: 1e100, min: 1e-100, max: 1e100 }]]);
     expect((await bucketAt(bucketPk('acme', latId, '1h'), HOUR))!.mins).toBeUndefined();
 
@@ -209,7 +224,8 @@ describe('Integration: rollup handler on dynalite', () => {
 
     // Assess
     expect(res).toEqual({ batchItemFailures: [] });
-    expect(await bucketAt(bucketPk('acme', latId, '1m'), MINUTE)).toMatchObject({ count: 4, sum: 109, max: 100, ver: 2, wm: { [SHARD]: `${seqNo(15)}:0` } });
+    // The second commit is records 15 and 16: every item it touches gets its last event as watermark.
+    expect(await bucketAt(bucketPk('acme', latId, '1m'), MINUTE)).toMatchObject({ count: 4, sum: 109, max: 100, ver: 2, wm: { [SHARD]: `${seqNo(16)}:0` } });
     // cpu: 0.1 is newer by lineage but older by ts: last stays 0.9.
     expect(await bucketAt(bucketPk('acme', cpuId, '1h'), HOUR)).toMatchObject({ count: 3, min: 0.1, last: 0.9, ver: 2, wm: { [SHARD]: `${seqNo(16)}:0` } });
     expect(await minuteAt('acme', cpuId)).toMatchObject({ count: 3, min: 0.1, max: 0.9, last: { value: 0.9, ts: MINUTE + 50_000, shardId: SHARD } });

@@ -22,7 +22,11 @@
  *   - mapping restarts: a shard resumes from its checkpoint with another batch size, so new
  *     batches cross the boundaries of earlier (partly written) ones;
  *   - store latency that moves the virtual clock (budgets run out; timed-out invocations go on).
- * The final table must equal the ground truth computed directly from the events: the same items,
+ *   - folds at every interval, the log's backpressure (a batch that must fold before it commits),
+ *     and the sweeper running beside the containers, under the same faults.
+ * The table must equal the ground truth computed directly from the events twice: as a reader sees
+ * it at the end (folded items plus the committed, unfolded log, functions/shared/rollups/view.ts),
+ * and after a final sweep folds everything (the folded items alone). The same items,
  * count/min/max/last exact, sum within float-reordering tolerance, quantiles within 1 % of the
  * exact quantile, and the series index and metric list complete.
  *
@@ -34,17 +38,21 @@ import { gzipSync } from 'node:zlib';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../local/fixtures.ts';
-import { createRollupHandler, type RollupHandler } from '../../functions/rollup/app.ts';
+import { createRollupHandler, createSweepHandler, type RollupHandler } from '../../functions/rollup/app.ts';
 import { DEFAULT_TTL_DAYS, INDEX_REFRESH_MS, daysToMs, seriesId, type ItemKey } from '../../functions/shared/rollups/keys.ts';
 import { MemoryRollupStore } from '../../functions/rollup/memory-store.ts';
 import { parseLastLineage } from '../../functions/shared/rollups/lineage.ts';
 import {
   RollupStoreError,
   type BucketRead,
+  type LogItem,
+  type LogKey,
+  type LogRead,
   type MetricEntry,
   type RollupStore,
   type SeriesEntry,
 } from '../../functions/rollup/port.ts';
+import type { ShardHead } from '../../functions/shared/rollups/head.ts';
 import type { StoredBucket } from '../../functions/shared/rollups/item.ts';
 import { Sketch } from '../../functions/shared/rollups/sketch.ts';
 import { partitionKeyFor, serializeEvent } from '../../functions/shared/codec.ts';
@@ -53,7 +61,7 @@ import { ManualClock } from '../../local/poller/clock.ts';
 import { InMemoryCheckpointStore } from '../../local/poller/checkpoints.ts';
 import { ShardConsumer, resolveConfig } from '../../local/poller/core.ts';
 import type { ReadResult, ShardInfo, ShardPosition, ShardSource, SourceRecord, StreamHandler } from '../../local/poller/types.ts';
-import { exactQuantile, logicalBuckets, seqNo, truthBuckets, type TruthEvent } from './support/rollup.ts';
+import { exactQuantile, logicalBuckets, seqNo, truthBuckets, viewOfStore, type LogicalBucket, type TruthEvent } from './support/rollup.ts';
 
 const RUNS = Number(process.env.ROLLUP_FAULT_RUNS ?? 200);
 const BASE_SEED = Number(process.env.ROLLUP_FAULT_SEED ?? 20261128);
@@ -215,6 +223,9 @@ interface Counters {
   conflicts: number;
   coldStarts: number;
   itemCacheHits: number;
+  commitsFolded: number;
+  commitsRead: number;
+  sweeps: number;
 }
 
 const newCounters = (): Counters => ({
@@ -233,6 +244,9 @@ const newCounters = (): Counters => ({
   conflicts: 0,
   coldStarts: 0,
   itemCacheHits: 0,
+  commitsFolded: 0,
+  commitsRead: 0,
+  sweeps: 0,
 });
 
 /** The memory store behind the current invocation's fault plan (found through AsyncLocalStorage). */
@@ -270,12 +284,25 @@ class FaultStore implements RollupStore {
   }
 
   async writeBucket(key: ItemKey, item: StoredBucket, expectedVer: number | undefined): Promise<void> {
+    await this.write(() => this.inner.writeBucket(key, item, expectedVer));
+  }
+
+  async writeHead(head: ShardHead, expectedVer: number): Promise<void> {
+    await this.write(() => this.inner.writeHead(head, expectedVer));
+  }
+
+  async putLog(item: LogItem): Promise<void> {
+    await this.write(() => this.inner.putLog(item));
+  }
+
+  /** A write under the plan: refused for good, applied then the container dies, or applied and unanswered. */
+  private async write(apply: () => Promise<void>): Promise<void> {
     const plan = await this.enter();
     if (plan && this.rng.chance(plan.refuse)) {
       this.counters.refused++;
       throw new RollupStoreError('AccessDeniedException: not authorized to perform dynamodb:PutItem', { code: 'AccessDeniedException', retryable: false });
     }
-    await this.inner.writeBucket(key, item, expectedVer);
+    await apply();
     if (plan === undefined) return;
     plan.writes++;
     if (plan.crashAfterWrites !== undefined && plan.writes >= plan.crashAfterWrites) {
@@ -287,6 +314,32 @@ class FaultStore implements RollupStore {
       this.counters.ambiguous++;
       throw new RollupStoreError('TimeoutError: socket timed out (the write may have been applied)', { code: 'TimeoutError', retryable: true });
     }
+  }
+
+  async readHead(shardId: string): Promise<ShardHead> {
+    await this.enter();
+    return this.inner.readHead(shardId);
+  }
+
+  async readLog(keys: readonly LogKey[]): Promise<LogRead> {
+    const plan = await this.enter();
+    if (plan && keys.length > 0 && this.rng.chance(plan.unprocessed)) {
+      this.counters.unprocessed++;
+      const skip = keys.filter(() => this.rng.chance(0.5));
+      const res = await this.inner.readLog(keys.filter((k) => !skip.includes(k)));
+      return { items: res.items, unprocessed: skip };
+    }
+    return this.inner.readLog(keys);
+  }
+
+  async registerShard(shardId: string): Promise<void> {
+    await this.enter();
+    return this.inner.registerShard(shardId);
+  }
+
+  async listShards(): Promise<string[]> {
+    await this.enter();
+    return this.inner.listShards();
   }
 
   async touchSeries(entry: SeriesEntry): Promise<void> {
@@ -308,6 +361,8 @@ class FaultStore implements RollupStore {
  * keeps each enabled AsyncLocalStorage in a list walked on every async operation.
  */
 const plans = new AsyncLocalStorage<Plan>();
+
+const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
 interface ScheduleResult {
   readonly seed: number;
@@ -336,6 +391,34 @@ async function runSchedule(seed: number, opts: { guard: boolean }): Promise<Sche
     writes: 0,
   });
 
+  const count = (name: string, value: number) => {
+    if (name === 'conflicts') counters.conflicts += value;
+    if (name === 'itemCacheHits') counters.itemCacheHits += value;
+    if (name === 'commitsFolded') counters.commitsFolded += value;
+    if (name === 'commitsRead') counters.commitsRead += value;
+  };
+  // Folds at every pace: after each commit, now and then, or only when the log must (backpressure).
+  const foldConfig = () => ({
+    foldIntervalMs: rng.pick([0, 40, 400, 1e9]),
+    foldCommits: rng.pick([1, 2, 5, 64]),
+    maxUnfoldedCommits: rng.pick([3, 8, 256]),
+    maxCommitsPerFold: rng.pick([1, 4, 256]),
+  });
+  const sweeper = () =>
+    createSweepHandler(
+      { ROLLUPS_TABLE_NAME: 'streamfold-rollups', ROLLUP_ITEM_CACHE_ENTRIES: rng.pick(['0', '20000']) },
+      {
+        store,
+        now: () => clock.now(),
+        sleep: (ms) => clock.sleep(ms),
+        random: () => rng.next(),
+        metrics: { add: count },
+        logger: quiet,
+        flushMetrics: () => {},
+        config: { ...foldConfig(), sweepAfterMs: rng.pick([0, 100]), idempotencyGuard: opts.guard, timeMarginMs: 300, backoffBaseMs: 10, backoffMaxMs: 200 },
+      },
+    );
+
   // Containers: one invocation at a time each; a new one (cold, empty caches) when all are busy or at random.
   const containers: Array<{ handler: RollupHandler; busy: boolean }> = [];
   const acquire = () => {
@@ -354,14 +437,17 @@ async function runSchedule(seed: number, opts: { guard: boolean }): Promise<Sche
             sleep: (ms) => clock.sleep(ms),
             random: () => rng.next(),
             metrics: {
-              add: (name, value) => {
-                if (name === 'conflicts') counters.conflicts += value;
-                if (name === 'itemCacheHits') counters.itemCacheHits += value;
-              },
+              add: count,
             },
-            logger: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
+            logger: quiet,
             flushMetrics: () => {},
-            config: { idempotencyGuard: opts.guard, timeMarginMs: 300, backoffBaseMs: 10, backoffMaxMs: 200 },
+            config: {
+              ...foldConfig(),
+              idempotencyGuard: opts.guard,
+              timeMarginMs: 300,
+              backoffBaseMs: 10,
+              backoffMaxMs: 200,
+            },
           },
         ),
       };
@@ -391,6 +477,13 @@ async function runSchedule(seed: number, opts: { guard: boolean }): Promise<Sche
       zombies.push(runIn(event, context, newPlan()).catch(() => undefined));
     }
     seen.push(event);
+    if (rng.chance(0.05)) {
+      // The scheduled sweeper folds beside the containers.
+      counters.sweeps++;
+      const plan = newPlan();
+      const sweep = sweeper();
+      zombies.push(plans.run(plan, () => sweep({}, { getRemainingTimeInMillis: () => 3_000 })).catch(() => undefined));
+    }
     if (seen.length > 1 && rng.chance(0.04)) {
       // A delayed duplicate of an earlier batch lands now, after later batches moved its items on.
       counters.lateDuplicates++;
@@ -478,18 +571,25 @@ async function runSchedule(seed: number, opts: { guard: boolean }): Promise<Sche
   }
   await Promise.all(zombies);
 
-  const { problems, overCounted } = compare(world, memory);
-  return { seed, problems, counters, overCounted };
+  // As a reader sees it now, then after a final sweep (no faults) folds every shard's log.
+  const seen1 = compare(world, logicalBuckets(viewOfStore(memory)), memory);
+  const sweep = sweeper();
+  for (let i = 0; [...memory.heads.values()].some((h) => h.commits.length > 0); i++) {
+    if (i > 50) throw new Error(`seed ${seed}: the final sweep did not fold every log`);
+    await sweep({}, { getRemainingTimeInMillis: () => 60_000 }).catch(() => undefined);
+  }
+  const folded = compare(world, logicalBuckets(memory.buckets.values()), memory);
+  const problems = [...seen1.problems.map((p) => `before the final fold: ${p}`), ...folded.problems.map((p) => `folded: ${p}`)];
+  return { seed, problems, counters, overCounted: seen1.overCounted || folded.overCounted };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Ground truth
 
-function compare(world: World, store: MemoryRollupStore): { problems: string[]; overCounted: boolean } {
+function compare(world: World, stored: Map<string, LogicalBucket>, store: MemoryRollupStore): { problems: string[]; overCounted: boolean } {
   const problems: string[] = [];
   let overCounted = false;
   const truth = truthBuckets(world.truth, START, TTL);
-  const stored = logicalBuckets(store.buckets.values());
 
   for (const [id, t] of truth) {
     const s = stored.get(id);
@@ -505,11 +605,13 @@ function compare(world: World, store: MemoryRollupStore): { problems: string[]; 
     if (Math.abs(s.sum - t.sum) > 1e-9 * t.sumAbs + 1e-12) problems.push(`${where}: sum ${s.sum}, expected ${t.sum}`);
     if (s.min !== t.min) problems.push(`${where}: min ${s.min}, expected ${t.min}`);
     if (s.max !== t.max) problems.push(`${where}: max ${s.max}, expected ${t.max}`);
-    if (JSON.stringify(s.tags) !== JSON.stringify(t.tags) || s.name !== t.name) problems.push(`${where}: series attributes differ`);
+    // Tags are the series index's (checked below); folded items keep only name and type.
+    if (s.name !== t.name) problems.push(`${where}: series attributes differ`);
     if (t.last !== undefined) {
-      // A packed minute keeps only the shard of its last event (functions/shared/rollups/minutes.ts).
-      const lin = s.lastShard !== undefined ? s.lastShard : s.lastLin === undefined ? undefined : parseLastLineage(s.lastLin);
-      const want = s.lastShard !== undefined ? t.last.lineage.shardId : t.last.lineage;
+      // The log keeps the shard of a gauge's last event, its commit standing in for the sequence
+      // number (functions/shared/rollups/fold.ts), and a packed minute keeps only the shard.
+      const lin = s.lastShard !== undefined ? s.lastShard : s.lastLin === undefined ? undefined : parseLastLineage(s.lastLin).shardId;
+      const want = t.last.lineage.shardId;
       if (s.last !== t.last.value || s.lastTs !== t.last.ts || JSON.stringify(lin) !== JSON.stringify(want)) {
         problems.push(`${where}: last ${s.last}@${s.lastTs}, expected ${t.last.value}@${t.last.ts}`);
       }

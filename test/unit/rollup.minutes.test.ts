@@ -1,16 +1,17 @@
 /**
- * Packed minutes (functions/shared/rollups/minutes.ts): the stored form, and how merge.ts folds a batch's
+ * Packed minutes (functions/shared/rollups/minutes.ts): the stored form, and how fold.ts folds a commit's
  * minutes into a 1 h item above its watermarks.
  */
 import { describe, expect, it, vi } from 'vitest';
 import { aggregateBatch } from '../../functions/rollup/aggregate.ts';
 import { daysToMs } from '../../functions/shared/rollups/keys.ts';
-import { mergeBucket } from '../../functions/rollup/merge.ts';
+import { segmentEntry } from '../../functions/rollup/commit.ts';
+import { foldItem } from '../../functions/shared/rollups/fold.ts';
 import { decodeMinutes, emptyMinutes, encodeMinutes, mergeMinutes, MinutesFormatError, type MinuteAdd, type Minutes } from '../../functions/shared/rollups/minutes.ts';
 import type { StoredBucket } from '../../functions/shared/rollups/item.ts';
 import type { LineagedEvent } from '../../functions/shared/codec.ts';
 import type { StreamEvent } from '../../functions/shared/event.ts';
-import { seqNo } from './support/rollup.ts';
+import { foldEvents, seqNo } from './support/rollup.ts';
 
 const HOUR = Date.parse('2026-11-28T11:00:00Z');
 const NOW = HOUR + 3_600_000;
@@ -205,10 +206,14 @@ describe('Function: encodeMinutes / decodeMinutes', () => {
   });
 });
 
-describe('Function: mergeBucket (packed minutes)', () => {
-  const hourItem = (events: LineagedEvent[]) => aggregateBatch(events, NOW, { ttlMs: TTL }).items.find((i) => i.res === '1h')!;
+describe('Function: foldItem (packed minutes)', () => {
+  // Each call is the next commit of the events' shard.
+  const commits = new Map<string, number>();
   const write = (stored: StoredBucket | undefined, events: LineagedEvent[]): StoredBucket => {
-    const r = mergeBucket(stored, hourItem(events), events);
+    const shard = events[0]!.lineage.shardId;
+    const n = (commits.get(shard) ?? 0) + 1;
+    commits.set(shard, n);
+    const r = foldEvents(stored, events, n, { now: NOW, ttlMs: TTL });
     if (r.kind !== 'write') throw new Error('expected a write');
     return r.item;
   };
@@ -244,18 +249,20 @@ describe('Function: mergeBucket (packed minutes)', () => {
     expect(minutesOf(againS1)[2]).toMatchObject({ count: 3, sum: 6 });
   });
 
-  it('applies only the events above the watermark to the minutes when a replay overlaps it', () => {
+  it('applies a commit to the minutes once: a replayed fold of it is covered', () => {
     // Prepare
-    const batch = [ev({ value: 1, ts: HOUR + 1_000 }, S0, 1), ev({ value: 2, ts: HOUR + 2_000 }, S0, 2), ev({ value: 4, ts: HOUR + 61_000 }, S0, 3)];
-    const applied = write(undefined, batch.slice(0, 2));
+    const first = [ev({ value: 1, ts: HOUR + 1_000 }, S0, 1), ev({ value: 2, ts: HOUR + 2_000 }, S0, 2)];
+    const second = [ev({ value: 4, ts: HOUR + 61_000 }, S0, 3)];
+    const applied = write(undefined, first);
 
     // Act
-    const r = write(applied, batch);
+    const r = write(applied, second);
 
     // Assess
     expect(minutesOf(r)[0]).toMatchObject({ count: 2, sum: 3 });
     expect(minutesOf(r)[1]).toMatchObject({ count: 1, sum: 4 });
-    expect(mergeBucket(r, hourItem(batch), batch)).toEqual({ kind: 'covered', skipped: 3 });
+    expect(foldEvents(r, second, 2, { now: NOW, ttlMs: TTL })).toEqual({ kind: 'covered' });
+    expect(foldEvents(r, first, 1, { now: NOW, ttlMs: TTL })).toEqual({ kind: 'covered' });
   });
 
   it('packs no minute for distributions (they keep 1 m items) nor for events past the 1 m retention', () => {
@@ -272,8 +279,9 @@ describe('Function: mergeBucket (packed minutes)', () => {
 
     // Assess
     expect(items.map((i) => `${i.name}/${i.res}`).sort()).toEqual(['lat/1h', 'lat/1m', 'req/1h']);
+    const commit = { shardId: S0, n: 1, lo: events[0]!.lineage, to: events[1]!.lineage };
     for (const i of items) {
-      const r = mergeBucket(undefined, i, events);
+      const r = foldItem(undefined, [{ commit, entry: segmentEntry(i) }], { name: i.name, ttl: i.ttl });
       expect(r.kind === 'write' && r.item.mins).toBe(undefined);
     }
     expect(items.find((i) => i.name === 'req')!.start).toBe(oldHour);

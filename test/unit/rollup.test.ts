@@ -1,5 +1,5 @@
 /**
- * Pure parts of the rollup: item keys, batch aggregation, and the watermark merge.
+ * Pure parts of the rollup: item keys, batch aggregation, and the fold of a commit into an item.
  */
 import { describe, expect, it } from 'vitest';
 import { aggregateBatch, SeriesIdCache, seriesKey, VALUE_MAX_ABS, VALUE_MIN_ABS } from '../../functions/rollup/aggregate.ts';
@@ -14,12 +14,13 @@ import {
   parseBucketSk,
   seriesId,
 } from '../../functions/shared/rollups/keys.ts';
-import { mergeBucket } from '../../functions/rollup/merge.ts';
+import { FoldStraddleError } from '../../functions/shared/rollups/fold.ts';
+import type { StoredBucket } from '../../functions/shared/rollups/item.ts';
 import { formatWatermark, parseLastLineage, parseWatermark } from '../../functions/shared/rollups/lineage.ts';
 import { Sketch } from '../../functions/shared/rollups/sketch.ts';
 import type { LineagedEvent } from '../../functions/shared/codec.ts';
 import type { StreamEvent } from '../../functions/shared/event.ts';
-import { seqNo } from './support/rollup.ts';
+import { foldEvents, seqNo } from './support/rollup.ts';
 
 const NOW = Date.parse('2026-11-28T12:00:00Z');
 const TTL = { '1m': daysToMs(15), '1h': daysToMs(400) };
@@ -221,83 +222,80 @@ describe('Function: aggregateBatch', () => {
   });
 });
 
-describe('Function: mergeBucket', () => {
+describe('Function: foldItem (a commit folded into a series item)', () => {
   const batch = [
     ev({ type: 'gauge', value: 10, ts: NOW - 40_000 }, S0, 5, 0),
     ev({ type: 'gauge', value: 20, ts: NOW - 30_000 }, S0, 5, 1),
     ev({ type: 'gauge', value: 30, ts: NOW - 35_000 }, S0, 7, 0),
   ];
-  const itemOf = (events: LineagedEvent[]) => aggregateBatch(events, NOW, { ttlMs: TTL }).items.find((i) => i.res === '1h')!;
+  const fold = (stored: StoredBucket | undefined, events: LineagedEvent[], n: number, guard?: boolean) => foldEvents(stored, events, n, { now: NOW, ttlMs: TTL, guard });
+  const written = (r: ReturnType<typeof fold>): StoredBucket => {
+    if (r.kind !== 'write') throw new Error('expected a write');
+    return r.item;
+  };
 
-  it('creates a new item from the whole partial and sets the shard watermark to its last event', () => {
+  it("creates a new item from the commit and sets the shard's watermark to the commit's last event", () => {
     // Act
-    const r = mergeBucket(undefined, itemOf(batch), batch);
+    const r = fold(undefined, batch, 1);
 
     // Assess
     expect(r.kind).toBe('write');
-    if (r.kind !== 'write') return;
-    expect(r.item).toMatchObject({ count: 3, sum: 60, min: 10, max: 30, last: 20, lastTs: NOW - 30_000, ver: 1, wm: { [S0]: `${seqNo(7)}:0` } });
-    expect(parseLastLineage(r.item.lastLin!)).toEqual({ shardId: S0, sequenceNumber: seqNo(5), subIndex: 1 });
-    expect(r.applied).toBe(3);
+    expect(written(r)).toMatchObject({ count: 3, sum: 60, min: 10, max: 30, last: 20, lastTs: NOW - 30_000, ver: 1, wm: { [S0]: `${seqNo(7)}:0` } });
+    // The commit's last event stands in for the sequence number of the point (fold.ts).
+    expect(parseLastLineage(written(r).lastLin!)).toEqual({ shardId: S0, sequenceNumber: seqNo(7), subIndex: 0 });
+    expect(r.kind === 'write' && r.applied).toBe(3);
   });
 
-  it('applies nothing when the watermark covers the batch (replay)', () => {
+  it('applies nothing when the watermark covers the commit (a replayed fold)', () => {
     // Prepare
-    const first = mergeBucket(undefined, itemOf(batch), batch);
-    if (first.kind !== 'write') throw new Error('expected a write');
+    const first = written(fold(undefined, batch, 1));
 
-    // Act
-    const again = mergeBucket(first.item, itemOf(batch), batch);
-
-    // Assess
-    expect(again).toEqual({ kind: 'covered', skipped: 3 });
+    // Act, Assess
+    expect(fold(first, batch, 1)).toEqual({ kind: 'covered' });
   });
 
-  it('applies only the events above the watermark when a replay overlaps it', () => {
-    // Prepare: the first two events were applied by an earlier invocation.
-    const applied = mergeBucket(undefined, itemOf(batch.slice(0, 2)), batch.slice(0, 2));
-    if (applied.kind !== 'write') throw new Error('expected a write');
-    const later = [...batch, ev({ type: 'gauge', value: 5, ts: NOW - 50_000 }, S0, 9, 0)];
+  it('applies a later commit of the shard on top, and refuses a watermark inside a commit', () => {
+    // Prepare
+    const first = written(fold(undefined, batch.slice(0, 2), 1));
+    const later = [batch[2]!, ev({ type: 'gauge', value: 5, ts: NOW - 50_000 }, S0, 9, 0)];
+    // A first-layout item: its watermark is an event inside the next commit.
+    const old = { ...first, wm: { [S0]: `${seqNo(8)}:0` } };
 
     // Act
-    const r = mergeBucket(applied.item, itemOf(later), later);
+    const r = written(fold(first, later, 2));
 
     // Assess
-    if (r.kind !== 'write') throw new Error('expected a write');
-    expect(r.item).toMatchObject({ count: 4, sum: 65, min: 5, max: 30, last: 20, ver: 2, wm: { [S0]: `${seqNo(9)}:0` } });
-    expect([r.applied, r.skipped]).toEqual([2, 2]);
+    expect(r).toMatchObject({ count: 4, sum: 65, min: 5, max: 30, last: 20, ver: 2, wm: { [S0]: `${seqNo(9)}:0` } });
+    expect(() => fold(old, later, 2)).toThrow(FoldStraddleError);
+    expect(() => fold(old, later, 2)).toThrow(`fold: watermark inside a commit: ${S0} ${seqNo(8)}:0 lies in commit 2`);
   });
 
-  it('keeps a watermark per shard, and orders last by (ts, shard, lineage) across shards', () => {
+  it('keeps a watermark per shard, and orders last by (ts, shard, commit) across shards', () => {
     // Prepare
     const a = [ev({ type: 'gauge', value: 1, ts: NOW - 1000 }, S1, 3)];
     const b = [ev({ type: 'gauge', value: 2, ts: NOW - 1000 }, S0, 100)];
-    const fromS1 = mergeBucket(undefined, itemOf(a), a);
-    if (fromS1.kind !== 'write') throw new Error('expected a write');
+    const fromS1 = written(fold(undefined, a, 1));
 
     // Act
-    const r = mergeBucket(fromS1.item, itemOf(b), b);
+    const r = written(fold(fromS1, b, 1));
 
     // Assess
-    if (r.kind !== 'write') throw new Error('expected a write');
-    expect(r.item.wm).toEqual({ [S1]: `${seqNo(3)}:0`, [S0]: `${seqNo(100)}:0` });
+    expect(r.wm).toEqual({ [S1]: `${seqNo(3)}:0`, [S0]: `${seqNo(100)}:0` });
     // Same ts: shardId-000000000001 > shardId-000000000000, so S1's value stays last.
-    expect(r.item.last).toBe(1);
+    expect(r.last).toBe(1);
   });
 
   it('merges sketches of distribution buckets', () => {
     // Prepare
     const one = [ev({ type: 'distribution', value: 1 }, S0, 1)];
     const two = [ev({ type: 'distribution', value: 100 }, S0, 2), ev({ type: 'distribution', value: -3 }, S0, 3)];
-    const first = mergeBucket(undefined, itemOf(one), one);
-    if (first.kind !== 'write') throw new Error('expected a write');
+    const first = written(fold(undefined, one, 1));
 
     // Act
-    const r = mergeBucket(first.item, itemOf(two), two);
+    const r = written(fold(first, two, 2));
 
     // Assess
-    if (r.kind !== 'write') throw new Error('expected a write');
-    const s = Sketch.decode(r.item.sketch!);
+    const s = Sketch.decode(r.sketch!);
     expect(s.count).toBe(3);
     expect(s.quantile(0)).toBeCloseTo(-3, 1);
     expect(s.quantile(1)).toBeCloseTo(100, -1);
@@ -305,11 +303,10 @@ describe('Function: mergeBucket', () => {
 
   it('applies a replay again when the guard is off (the test-only switch the fault suite checks)', () => {
     // Prepare
-    const first = mergeBucket(undefined, itemOf(batch), batch);
-    if (first.kind !== 'write') throw new Error('expected a write');
+    const first = written(fold(undefined, batch, 1));
 
     // Act
-    const again = mergeBucket(first.item, itemOf(batch), batch, { guard: false });
+    const again = fold(first, batch, 1, false);
 
     // Assess
     expect(again.kind === 'write' && again.item.count).toBe(6);

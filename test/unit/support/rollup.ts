@@ -3,12 +3,19 @@
  * set of events computed directly (sorted values, no sketches, no watermarks).
  */
 import type { KinesisStreamRecord } from 'aws-lambda';
-import { inRollupRange } from '../../../functions/rollup/aggregate.ts';
+import { aggregateBatch, inRollupRange } from '../../../functions/rollup/aggregate.ts';
+import { segmentEntry } from '../../../functions/rollup/commit.ts';
+import { foldItem, type FoldResult } from '../../../functions/shared/rollups/fold.ts';
+import type { LineagedEvent } from '../../../functions/shared/codec.ts';
 import { RESOLUTIONS, bucketPk, bucketSk, bucketStart, itemId, parseBucketSk, seriesId, type ItemKey, type Resolution } from '../../../functions/shared/rollups/keys.ts';
 import { decodeMinutes } from '../../../functions/shared/rollups/minutes.ts';
 import type { StoredBucket } from '../../../functions/shared/rollups/item.ts';
 import type { Lineage } from '../../../functions/shared/errors.ts';
 import type { StreamEvent } from '../../../functions/shared/event.ts';
+import type { MemoryRollupStore } from '../../../functions/rollup/memory-store.ts';
+import type { ShardHead } from '../../../functions/shared/rollups/head.ts';
+import { decodeSegment } from '../../../functions/shared/rollups/segment.ts';
+import { partsByItem, viewItem, type ReadSegment } from '../../../functions/shared/rollups/view.ts';
 
 /** Kinesis-like 56-digit sequence number; `n` orders them. */
 export function seqNo(n: number): string {
@@ -128,4 +135,48 @@ export function logicalBuckets(entries: Iterable<{ readonly key: ItemKey; readon
     });
   }
   return out;
+}
+
+/**
+ * Every item a reader sees in a memory store (functions/shared/rollups/view.ts): the folded items
+ * with the committed, unfolded segments of every shard applied, and items that are only in the log.
+ */
+export function viewOfStore(store: MemoryRollupStore): Array<{ key: ItemKey; item: StoredBucket }> {
+  const heads = new Map<string, ShardHead>();
+  for (const h of store.heads.values()) heads.set(h.shardId, h);
+  const segments: ReadSegment[] = [];
+  for (const [id, l] of store.log) {
+    if (l.kind !== 'segment') continue;
+    void id;
+    segments.push({ tenant: l.tenant, name: l.name, shardId: l.shardId, n: l.n, attempt: l.attempt, entries: decodeSegment(l.data) });
+  }
+  const parts = partsByItem(heads, segments);
+  const out: Array<{ key: ItemKey; item: StoredBucket }> = [];
+  for (const [id, { key, item }] of store.buckets) {
+    const seen = viewItem(item, parts.get(id));
+    if (seen !== undefined) out.push({ key, item: seen });
+  }
+  for (const [id, p] of parts) {
+    if (store.buckets.has(id)) continue;
+    const seen = viewItem(undefined, p);
+    if (seen !== undefined) out.push({ key: p.key, item: seen });
+  }
+  return out;
+}
+
+/**
+ * What committing `events` (of one shard, as commit `n`) adds to its 1 h item (or `res`), as
+ * fold parts, and that item folded into `stored`: the path a batch takes through commit.ts and
+ * folding.ts, without the table.
+ */
+export function foldEvents(
+  stored: StoredBucket | undefined,
+  events: readonly LineagedEvent[],
+  n: number,
+  opts: { now: number; ttlMs: Readonly<Record<Resolution, number>>; res?: Resolution; guard?: boolean },
+): FoldResult {
+  const res = opts.res ?? '1h';
+  const item = aggregateBatch(events, opts.now, { ttlMs: opts.ttlMs }).items.find((i) => i.res === res)!;
+  const commit = { shardId: events[0]!.lineage.shardId, n, lo: events[0]!.lineage, to: events[events.length - 1]!.lineage };
+  return foldItem(stored, [{ commit, entry: segmentEntry(item) }], { name: item.name, ttl: item.ttl }, { guard: opts.guard });
 }
