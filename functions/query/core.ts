@@ -116,7 +116,7 @@ async function query(req: QueryRequest, tenant: string, deps: QueryDeps): Promis
     throw new HttpError(400, `query matches ${candidates.length} series of ${JSON.stringify(p.metric)}, more than ${max}; narrow it with filter`);
   }
   const { first, last } = bucketRange(p.from, p.to, p.interval);
-  const buckets = await deps.rollups.readBuckets(tenant, candidates.map((s) => s.seriesId), resolutionFor(p.interval), first, last, AGG_FIELDS[p.agg], metric.type);
+  const buckets = await deps.rollups.readBuckets(tenant, p.metric, candidates.map((s) => s.seriesId), resolutionFor(p.interval), first, last, AGG_FIELDS[p.agg], metric.type);
   const series = aggregateSeries(
     candidates.map((s: SeriesInfo) => ({ tags: s.tags, buckets: buckets.get(s.seriesId) ?? [] })),
     { agg: p.agg, interval: p.interval, by: p.by, from: p.from, to: p.to },

@@ -6,14 +6,43 @@
  * projected to the attributes the aggregation needs, run in parallel with bounded concurrency.
  * Minutes of count and gauge series are read from the packed `mins` of their 1 h items
  * (shared/rollups/minutes.ts): 24 items a day instead of 1,440; 1 m items only where an hour's
- * packed minutes miss some of its events (readMinutes). Reads are eventually consistent (half the
- * cost; a query may trail the newest write by about a second).
+ * packed minutes miss some of its events (readMinutes). On top of the folded items, the metric's
+ * unfolded log (docs/ROLLUPS.md, "A query"): its shards (the metric entry's `shards`), their heads
+ * (one BatchGetItem), and per shard with unfolded commits one Query of the metric's segments from
+ * the oldest; each selected series' entries are applied with the fold's own merge
+ * (shared/rollups/view.ts). Reads are eventually consistent (half the cost; a query may trail the
+ * newest commit by about a second, never count one twice).
  */
-import { GetItemCommand, QueryCommand, type AttributeValue, type QueryCommandOutput, type GetItemCommandOutput } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetItemCommand,
+  GetItemCommand,
+  QueryCommand,
+  type AttributeValue,
+  type BatchGetItemCommandOutput,
+  type GetItemCommandOutput,
+  type QueryCommandOutput,
+} from '@aws-sdk/client-dynamodb';
 import { SETTINGS } from '../../lib/settings.ts';
 import { StreamfoldError } from '../shared/errors.ts';
-import { bucketMeasuresFromItem, numberOf, stringMapOf } from '../shared/rollups/item.ts';
-import { bucketPk, bucketSk, bucketStart, indexPk, metricsPk, parseBucketSk, type Resolution } from '../shared/rollups/keys.ts';
+import { headFromItem, type ShardHead } from '../shared/rollups/head.ts';
+import { bucketFromItem, numberOf, stringMapOf, type StoredBucket } from '../shared/rollups/item.ts';
+import {
+  HEAD_SK,
+  bucketPk,
+  bucketSk,
+  bucketStart,
+  headPk,
+  indexPk,
+  itemId,
+  logSkFrom,
+  metricsPk,
+  parseBucketSk,
+  parseLogSk,
+  segmentPk,
+  type Resolution,
+} from '../shared/rollups/keys.ts';
+import { decodeSegment } from '../shared/rollups/segment.ts';
+import { partsByItem, viewItem, type ItemParts, type ReadSegment } from '../shared/rollups/view.ts';
 import { formatLastLineage } from '../shared/rollups/lineage.ts';
 import { decodeMinutes } from '../shared/rollups/minutes.ts';
 import type { EventType } from '../shared/event.ts';
@@ -45,14 +74,17 @@ export interface SeriesInfo {
  */
 export type BucketFields = 'count' | 'sum' | 'min' | 'max' | 'last' | 'sketch';
 
-/** Attribute name placeholder → attribute, per field set (besides `#sk`). */
+/**
+ * Attribute name placeholder → attribute, per field set (besides `#sk`). `wm` is always read: the
+ * log's entries apply above it.
+ */
 const FIELD_NAMES: Readonly<Record<BucketFields, Readonly<Record<string, string>>>> = {
-  count: { '#c': 'count' },
-  sum: { '#c': 'count', '#s': 'sum' },
-  min: { '#c': 'count', '#mn': 'min' },
-  max: { '#c': 'count', '#mx': 'max' },
-  last: { '#c': 'count', '#l': 'last', '#lt': 'lastTs', '#ll': 'lastLin' },
-  sketch: { '#c': 'count', '#k': 'sketch' },
+  count: { '#c': 'count', '#w': 'wm' },
+  sum: { '#c': 'count', '#s': 'sum', '#w': 'wm' },
+  min: { '#c': 'count', '#mn': 'min', '#w': 'wm' },
+  max: { '#c': 'count', '#mx': 'max', '#w': 'wm' },
+  last: { '#c': 'count', '#l': 'last', '#lt': 'lastTs', '#ll': 'lastLin', '#w': 'wm' },
+  sketch: { '#c': 'count', '#k': 'sketch', '#w': 'wm' },
 };
 
 export interface RollupReader {
@@ -60,11 +92,13 @@ export interface RollupReader {
   getMetric(tenant: string, name: string): Promise<MetricInfo | undefined>;
   listSeries(tenant: string, name: string): Promise<SeriesInfo[]>;
   /**
-   * Buckets with start in [first, last] of each series, by series id. `type` is the metric's: it
-   * says where its minutes are (shared/rollups/keys.ts).
+   * Buckets with start in [first, last] of each series of metric `name`, by series id, the
+   * metric's unfolded log included. `type` is the metric's: it says where its minutes are
+   * (shared/rollups/keys.ts).
    */
   readBuckets(
     tenant: string,
+    name: string,
     seriesIds: readonly string[],
     res: Resolution,
     first: number,
@@ -77,7 +111,7 @@ export interface RollupReader {
 export class RollupReadError extends StreamfoldError {}
 
 export interface QuerySender {
-  send(command: QueryCommand | GetItemCommand): Promise<unknown>;
+  send(command: QueryCommand | GetItemCommand | BatchGetItemCommand): Promise<unknown>;
 }
 
 export class DynamoRollupReader implements RollupReader {
@@ -122,6 +156,7 @@ export class DynamoRollupReader implements RollupReader {
 
   async readBuckets(
     tenant: string,
+    name: string,
     seriesIds: readonly string[],
     res: Resolution,
     first: number,
@@ -131,24 +166,102 @@ export class DynamoRollupReader implements RollupReader {
   ): Promise<Map<string, BucketData[]>> {
     const out = new Map<string, BucketData[]>();
     const names: Record<string, string> = { '#sk': 'sk', ...FIELD_NAMES[fields] };
+    const log = await this.readLog(tenant, name, new Set(seriesIds), res, first, last);
     if (res === '1m') {
       await mapPool(seriesIds, this.concurrency, async (id) => {
-        out.set(id, await this.readMinutes(tenant, id, first, last, names, type));
+        out.set(id, await this.readMinutes(tenant, id, first, last, names, type, log.get(id)));
       });
       return out;
     }
     await mapPool(seriesIds, this.concurrency, async (id) => {
       const items = await this.queryAll({ pk: bucketPk(tenant, id, res), from: bucketSk(first), to: bucketSk(last), names });
-      out.set(id, items.map(toBucket));
+      out.set(id, overlay(items, bucketPk(tenant, id, res), log.get(id)).map(({ start, item }) => toBucket(start, item)));
+    });
+    return out;
+  }
+
+  /**
+   * The metric's committed, unfolded log entries of the given series and range, by series id and
+   * item id. `res` '1h' takes 1 h entries in [first, last]; '1m' takes 1 m entries there and the
+   * 1 h entries of the hours around them (their packed minutes).
+   */
+  private async readLog(tenant: string, name: string, ids: ReadonlySet<string>, res: Resolution, first: number, last: number): Promise<Map<string, Map<string, ItemParts>>> {
+    const byId = new Map<string, Map<string, ItemParts>>();
+    const shards = await this.metricShards(tenant, name);
+    if (shards.length === 0) return byId;
+    const heads = await this.readHeads(shards);
+    const segments: ReadSegment[] = [];
+    await mapPool([...heads.values()].filter((h) => h.commits.length > 0), this.concurrency, async (h) => {
+      const items = await this.queryAll({ pk: segmentPk(tenant, name, h.shardId), from: logSkFrom(h.commits[0]!.n), to: `${logSkFrom(h.n)}~` });
+      for (const i of items) {
+        const { n, attempt } = parseLogSk(s(i.sk));
+        if (i.d?.B !== undefined) segments.push({ tenant, name, shardId: h.shardId, n, attempt, entries: decodeSegment(i.d.B) });
+      }
+    });
+    const hourFrom = bucketStart(first, '1h');
+    const hourTo = bucketStart(last, '1h');
+    const keep = (_t: string, e: { seriesId: string; res: Resolution; start: number }) =>
+      ids.has(e.seriesId) &&
+      (e.res === '1h' ? (res === '1h' ? e.start >= first && e.start <= last : e.start >= hourFrom && e.start <= hourTo) : res === '1m' && e.start >= first && e.start <= last);
+    for (const [id, p] of partsByItem(heads, segments, keep)) {
+      let m = byId.get(p.entry.seriesId);
+      if (m === undefined) byId.set(p.entry.seriesId, (m = new Map()));
+      m.set(id, p);
+    }
+    return byId;
+  }
+
+  /** The shards whose logs hold the metric (read each time: a new shard must not wait for a cache). */
+  private async metricShards(tenant: string, name: string): Promise<string[]> {
+    this.calls++;
+    let res: GetItemCommandOutput;
+    try {
+      res = (await this.client.send(
+        new GetItemCommand({
+          TableName: this.tableName,
+          Key: { pk: { S: metricsPk(tenant) }, sk: { S: name } },
+          ProjectionExpression: '#sh',
+          ExpressionAttributeNames: { '#sh': 'shards' },
+        }),
+      )) as GetItemCommandOutput;
+    } catch (err) {
+      throw new RollupReadError(`GetItem ${metricsPk(tenant)} ${name} failed`, { cause: err });
+    }
+    return res.Item?.shards?.SS ?? [];
+  }
+
+  private async readHeads(shards: readonly string[]): Promise<Map<string, ShardHead>> {
+    const out = new Map<string, ShardHead>();
+    const chunks: string[][] = [];
+    for (let i = 0; i < shards.length; i += 100) chunks.push(shards.slice(i, i + 100));
+    await mapPool(chunks, this.concurrency, async (chunk) => {
+      let keys = chunk.map((sh) => ({ pk: { S: headPk(sh) }, sk: { S: HEAD_SK } }));
+      for (let attempt = 0; keys.length > 0; attempt++) {
+        if (attempt > 20) throw new RollupReadError(`BatchGetItem of ${chunk.length} shard heads left keys unprocessed 20 times`);
+        this.calls++;
+        let res: BatchGetItemCommandOutput;
+        try {
+          res = (await this.client.send(new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: keys } } }))) as BatchGetItemCommandOutput;
+        } catch (err) {
+          throw new RollupReadError(`BatchGetItem of ${chunk.length} shard heads failed`, { cause: err });
+        }
+        for (const i of res.Responses?.[this.tableName] ?? []) {
+          const shardId = s(i.pk).slice(headPk('').length);
+          out.set(shardId, headFromItem(shardId, i));
+        }
+        keys = (res.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as typeof keys;
+        if (keys.length > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 10 * 2 ** attempt)));
+      }
     });
     return out;
   }
 
   /**
    * One series' minutes: those packed in its 1 h items (count and gauge events) and those in 1 m
-   * items (distribution events; and every event of minutes written before packing). A count or
-   * gauge metric reads 1 m items only for hours whose packed minutes hold fewer events than the
-   * hour: normally none. A distribution metric reads both. The two never hold the same event.
+   * items (distribution events; and every event of minutes written before packing), each with the
+   * series' unfolded log applied. A count or gauge metric reads 1 m items only for hours whose
+   * packed minutes hold fewer events than the hour: normally none. A distribution metric reads
+   * both. The two never hold the same event.
    */
   private async readMinutes(
     tenant: string,
@@ -157,26 +270,31 @@ export class DynamoRollupReader implements RollupReader {
     last: number,
     names: Record<string, string>,
     type: EventType,
+    log: Map<string, ItemParts> | undefined,
   ): Promise<BucketData[]> {
     const hours = { pk: bucketPk(tenant, id, '1h'), from: bucketSk(bucketStart(first, '1h')), to: bucketSk(bucketStart(last, '1h')), names: PACKED_NAMES };
     const rows = { pk: bucketPk(tenant, id, '1m'), from: bucketSk(first), to: bucketSk(last), names };
+    const hourLog = only(log, '1h');
+    const minuteLog = only(log, '1m');
     if (type === 'distribution') {
       const [r, h] = await Promise.all([this.queryAll(rows), this.queryAll(hours)]);
-      return [...r.map(toBucket), ...h.flatMap((i) => unpackMinutes(i, first, last).buckets)];
+      return [...overlay(r, rows.pk, minuteLog).map(({ start, item }) => toBucket(start, item)), ...overlay(h, hours.pk, hourLog).flatMap(({ start, item }) => unpackMinutes(item, start, first, last).buckets)];
     }
     const out: BucketData[] = [];
     const short: number[] = [];
-    for (const i of await this.queryAll(hours)) {
-      const { buckets, packed } = unpackMinutes(i, first, last);
+    for (const { start, item } of overlay(await this.queryAll(hours), hours.pk, hourLog)) {
+      const { buckets, packed } = unpackMinutes(item, start, first, last);
       out.push(...buckets);
-      if (packed < numberOf(i.count)) short.push(parseBucketSk(s(i.sk)));
+      if (packed < item.count) short.push(start);
     }
+    // A 1 m entry (folded or in the log) is a distribution event of this hour, which the hour
+    // counts but does not pack: its hour is short, so this reads it.
     if (short.length === 0) return out;
     const from = Math.max(first, short[0]!);
     const to = Math.min(last, short.at(-1)! + 3_600_000 - 60_000);
     const missing = new Set(short);
-    for (const b of (await this.queryAll({ ...rows, from: bucketSk(from), to: bucketSk(to) })).map(toBucket)) {
-      if (missing.has(bucketStart(b.start, '1h'))) out.push(b);
+    for (const { start, item } of overlay(await this.queryAll({ ...rows, from: bucketSk(from), to: bucketSk(to) }), rows.pk, minuteLog)) {
+      if (missing.has(bucketStart(start, '1h'))) out.push(toBucket(start, item));
     }
     return out;
   }
@@ -215,7 +333,39 @@ export class DynamoRollupReader implements RollupReader {
 }
 
 /** What the 1 m path reads of a 1 h item. */
-const PACKED_NAMES: Readonly<Record<string, string>> = { '#sk': 'sk', '#c': 'count', '#m': 'mins' };
+const PACKED_NAMES: Readonly<Record<string, string>> = { '#sk': 'sk', '#c': 'count', '#m': 'mins', '#w': 'wm' };
+
+/**
+ * Folded items read (projected) with the log's entries of the same series applied, and the items
+ * that are only in the log yet, each with its bucket start.
+ */
+function overlay(items: ReadonlyArray<Record<string, AttributeValue>>, pk: string, log: ReadonlyMap<string, ItemParts> | undefined): Array<{ start: number; item: StoredBucket }> {
+  const out: Array<{ start: number; item: StoredBucket }> = [];
+  const applied = new Set<string>();
+  for (const av of items) {
+    const id = itemId({ pk, sk: s(av.sk) });
+    const parts = log?.get(id);
+    if (parts !== undefined) applied.add(id);
+    const item = viewItem(bucketFromItem(av), parts);
+    if (item !== undefined) out.push({ start: parseBucketSk(s(av.sk)), item });
+  }
+  if (log !== undefined) {
+    for (const [id, parts] of log) {
+      if (applied.has(id)) continue;
+      const item = viewItem(undefined, parts);
+      if (item !== undefined) out.push({ start: parts.entry.start, item });
+    }
+  }
+  return out.sort((a, b) => a.start - b.start);
+}
+
+/** The log entries of one resolution (their ids name it). */
+function only(log: ReadonlyMap<string, ItemParts> | undefined, res: Resolution): Map<string, ItemParts> | undefined {
+  if (log === undefined) return undefined;
+  const out = new Map<string, ItemParts>();
+  for (const [id, p] of log) if (p.entry.res === res) out.set(id, p);
+  return out;
+}
 
 /**
  * The 1-minute buckets packed in a 1 h item, within [first, last], and how many events all its
@@ -223,10 +373,9 @@ const PACKED_NAMES: Readonly<Record<string, string>> = { '#sk': 'sk', '#c': 'cou
  * (shared/rollups/minutes.ts), so series tied at the same ms and shard keep the first in index
  * order (series.ts).
  */
-function unpackMinutes(i: Record<string, AttributeValue>, first: number, last: number): { buckets: BucketData[]; packed: number } {
-  const bytes = i.mins?.B;
+function unpackMinutes(item: StoredBucket, hour: number, first: number, last: number): { buckets: BucketData[]; packed: number } {
+  const bytes = item.mins;
   if (bytes === undefined) return { buckets: [], packed: 0 };
-  const hour = parseBucketSk(s(i.sk));
   const out: BucketData[] = [];
   let packed = 0;
   decodeMinutes(bytes, hour).forEach((m, k) => {
@@ -247,8 +396,15 @@ function unpackMinutes(i: Record<string, AttributeValue>, first: number, last: n
   return { buckets: out, packed };
 }
 
-function toBucket(i: Record<string, AttributeValue>): BucketData {
-  return { start: parseBucketSk(s(i.sk)), ...bucketMeasuresFromItem(i) };
+function toBucket(start: number, b: StoredBucket): BucketData {
+  const out: { -readonly [K in keyof BucketData]: BucketData[K] } = { start, count: b.count, sum: b.sum, min: b.min, max: b.max };
+  if (b.last !== undefined && b.lastTs !== undefined && b.lastLin !== undefined) {
+    out.last = b.last;
+    out.lastTs = b.lastTs;
+    out.lastLin = b.lastLin;
+  }
+  if (b.sketch !== undefined) out.sketch = b.sketch;
+  return out;
 }
 
 const s = (av: AttributeValue | undefined): string => av?.S ?? '';

@@ -101,8 +101,8 @@ describe('Class: CachedSeriesIndex', () => {
     // Act
     await cache.listMetrics('acme');
     await cache.listMetrics('acme');
-    await cache.readBuckets('acme', [], '1m', T0, T0, 'sum', 'count');
-    await cache.readBuckets('acme', [], '1m', T0, T0, 'sum', 'count');
+    await cache.readBuckets('acme', 'm', [], '1m', T0, T0, 'sum', 'count');
+    await cache.readBuckets('acme', 'm', [], '1m', T0, T0, 'sum', 'count');
 
     // Assess
     expect(calls).toMatchObject({ listMetrics: 2, readBuckets: 2 });

@@ -13,6 +13,8 @@ const T0 = 1_795_737_600_000;
 
 describe('Class: DynamoRollupReader', () => {
   afterEach(() => ddb.reset());
+  // The metric entry has no shards: no unfolded log (query.log tests cover it).
+  const noLog = () => ddb.on(GetItemCommand, { ProjectionExpression: '#sh' }).resolves({});
   const reader = () => new DynamoRollupReader(new DynamoDBClient({ region: 'us-east-1' }), TABLE, 2);
 
   it('queries each series\' bucket partition with sk BETWEEN, projected, following pages', async () => {
@@ -24,10 +26,11 @@ describe('Class: DynamoRollupReader', () => {
       .resolvesOnce({ Items: [{ sk: { S: String(T0) }, count: { N: '2' }, sum: { N: '3.5' }, min: { N: '1' }, max: { N: '2.5' }, sketch: { B: sk.encode() } }], LastEvaluatedKey: { pk: { S: 'x' }, sk: { S: 'y' } } })
       .resolvesOnce({ Items: [{ sk: { S: String(T0 + 3_600_000) }, count: { N: '1' }, sum: { N: '1e100' }, min: { N: '1e100' }, max: { N: '1e100' } }] });
     ddb.on(QueryCommand, { ExpressionAttributeValues: { ':pk': { S: 'acme#s#BBB#1h' }, ':a': { S: String(T0) }, ':b': { S: String(T0 + 7_200_000) } } }).resolves({ Items: [] });
+    noLog();
     const r = reader();
 
     // Act
-    const out = await r.readBuckets('acme', ['AAA', 'BBB'], '1h', T0, T0 + 7_200_000, 'sketch', 'distribution');
+    const out = await r.readBuckets('acme', 'm', ['AAA', 'BBB'], '1h', T0, T0 + 7_200_000, 'sketch', 'distribution');
 
     // Assess
     expect(out.get('BBB')).toEqual([]);
@@ -37,15 +40,15 @@ describe('Class: DynamoRollupReader', () => {
       [T0 + 3_600_000, 1, 1e100, 1e100, 1e100],
     ]);
     expect(Sketch.decode(a[0]!.sketch!).count).toBe(1);
-    expect(r.calls).toBe(3);
+    expect(r.calls).toBe(4);
     const inputs = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
     expect(inputs).toHaveLength(3);
     for (const input of inputs) {
       expect(input).toMatchObject({
         TableName: TABLE,
         KeyConditionExpression: 'pk = :pk AND sk BETWEEN :a AND :b',
-        ProjectionExpression: '#sk, #c, #k',
-        ExpressionAttributeNames: { '#sk': 'sk', '#c': 'count', '#k': 'sketch' },
+        ProjectionExpression: '#sk, #c, #k, #w',
+        ExpressionAttributeNames: { '#sk': 'sk', '#c': 'count', '#k': 'sketch', '#w': 'wm' },
       });
     }
     expect(inputs.filter((i) => i.ExclusiveStartKey !== undefined).map((i) => i.ExclusiveStartKey)).toEqual([{ pk: { S: 'x' }, sk: { S: 'y' } }]);
@@ -69,10 +72,11 @@ describe('Class: DynamoRollupReader', () => {
           { sk: { S: String(T0 + 3_600_000) }, count: { N: '2' }, mins: { B: encodeMinutes(hour1, T0 + 3_600_000) } },
         ],
       });
+    noLog();
     const r = reader();
 
     // Act
-    const out = await r.readBuckets('acme', ['AAA'], '1m', first, last, 'last', 'gauge');
+    const out = await r.readBuckets('acme', 'm', ['AAA'], '1m', first, last, 'last', 'gauge');
 
     // Assess
     expect(out.get('AAA')).toEqual([
@@ -80,9 +84,9 @@ describe('Class: DynamoRollupReader', () => {
       { start: T0 + 3_660_000, count: 1, sum: 0.25, min: 0.25, max: 0.25 },
     ]);
     expect(ddb.commandCalls(QueryCommand).map((c) => c.args[0].input)).toEqual([
-      expect.objectContaining({ ProjectionExpression: '#sk, #c, #m', ExpressionAttributeNames: { '#sk': 'sk', '#c': 'count', '#m': 'mins' } }),
+      expect.objectContaining({ ProjectionExpression: '#sk, #c, #m, #w', ExpressionAttributeNames: { '#sk': 'sk', '#c': 'count', '#m': 'mins', '#w': 'wm' } }),
     ]);
-    expect(r.calls).toBe(1);
+    expect(r.calls).toBe(2);
   });
 
   it('also reads the 1 m items of an hour whose packed minutes miss some of its events, and only that hour', async () => {
@@ -101,10 +105,11 @@ describe('Class: DynamoRollupReader', () => {
     ddb.on(QueryCommand, { ExpressionAttributeValues: { ':pk': { S: 'acme#s#AAA#1m' }, ':a': { S: String(T0) }, ':b': { S: String(T0 + 59 * 60_000) } } }).resolves({
       Items: [{ sk: { S: String(T0 + 600_000) }, count: { N: '2' }, sum: { N: '4' }, min: { N: '2' }, max: { N: '2' } }],
     });
+    noLog();
     const r = reader();
 
     // Act
-    const out = await r.readBuckets('acme', ['AAA'], '1m', T0, T0 + 3_600_000 + 59 * 60_000, 'sum', 'count');
+    const out = await r.readBuckets('acme', 'm', ['AAA'], '1m', T0, T0 + 3_600_000 + 59 * 60_000, 'sum', 'count');
 
     // Assess: minute 10 of hour T0 comes from both places (different events); they add up in series.ts.
     expect(out.get('AAA')!.map((b) => [b.start, b.count, b.sum])).toEqual([
@@ -112,7 +117,7 @@ describe('Class: DynamoRollupReader', () => {
       [T0 + 3_600_000, 1, 7],
       [T0 + 600_000, 2, 4],
     ]);
-    expect(r.calls).toBe(2);
+    expect(r.calls).toBe(3);
   });
 
   it('reads the minutes of a distribution from its 1 m items, and any count or gauge events of its series from the 1 h items', async () => {
@@ -127,7 +132,8 @@ describe('Class: DynamoRollupReader', () => {
     });
 
     // Act
-    const out = await reader().readBuckets('acme', ['AAA'], '1m', T0, T0 + 60_000, 'sketch', 'distribution');
+    noLog();
+    const out = await reader().readBuckets('acme', 'm', ['AAA'], '1m', T0, T0 + 60_000, 'sketch', 'distribution');
 
     // Assess
     expect(out.get('AAA')!.map((b) => [b.start, b.count, b.sketch !== undefined])).toEqual([
@@ -145,6 +151,7 @@ describe('Class: DynamoRollupReader', () => {
     });
     ddb.on(GetItemCommand, { Key: { pk: { S: 'acme#metrics' }, sk: { S: 'cpu' } } }).resolves({ Item: { type: { S: 'gauge' }, lastSeen: { N: '9' } } });
     ddb.on(GetItemCommand, { Key: { pk: { S: 'acme#metrics' }, sk: { S: 'mem' } } }).resolves({});
+    noLog();
     const r = reader();
 
     // Act & Assess

@@ -59,7 +59,7 @@ export class MemoryRollupReader implements RollupReader {
     return [...out.values()];
   }
 
-  async readBuckets(tenant: string, seriesIds: readonly string[], res: Resolution, first: number, last: number, fields: BucketFields): Promise<Map<string, BucketData[]>> {
+  async readBuckets(tenant: string, _name: string, seriesIds: readonly string[], res: Resolution, first: number, last: number, fields: BucketFields): Promise<Map<string, BucketData[]>> {
     this.reads.push({ tenant, seriesIds, res, first, last, fields });
     const out = new Map<string, BucketData[]>();
     for (const id of seriesIds) {
