@@ -69,23 +69,46 @@ export const INTAKE = {
  * What one write-cost run of the rollup section measured (info `writeCost<series>`): an hour of
  * event time in batches of `events / batches` events over `<series>` series.
  */
+/**
+ * One rollup write-cost run (bench/rollup.ts): batches of one shard at the AWS batching window,
+ * through the real core and a metered in-memory table, over several fold intervals of event time.
+ * What DynamoDB would bill, split as docs/ROLLUPS.md splits the writes.
+ */
 export interface WriteCostInfo {
   readonly events: number;
   readonly batches: number;
-  readonly itemsTouched: number;
-  readonly bucketWrites: number;
+  /** Event time between batches (the rollup's batching window on AWS), and the fold interval. */
+  readonly batchSeconds: number;
+  readonly foldSeconds: number;
+  /** Series in the run, and items (series x bucket) touched per batch on average. */
+  readonly series: number;
+  readonly itemsPerBatch: number;
+  /** Log writes: segments and manifests (items, payload bytes, WCU), and the head's commits. */
+  readonly segments: number;
+  readonly manifests: number;
+  readonly logBytes: number;
+  readonly logWcu: number;
+  /** Segment payload bytes per entry (one item's addition in one commit). */
+  readonly bytesPerEntry: number;
+  readonly headWrites: number;
+  readonly headWcu: number;
+  /** Folds run, folded items written, their WCU (1 per KB of the larger of old and new item), consistent reads. */
+  readonly folds: number;
+  readonly foldItemsWritten: number;
+  readonly foldWcu: number;
+  readonly rcu: number;
   readonly indexWrites: number;
   readonly coldIndexWrites: number;
-  readonly wcu: number;
-  readonly rcu: number;
   readonly maxItemBytes: number;
   readonly p99ItemBytes: number;
+  readonly maxLogItemBytes: number;
   readonly naiveWrites: number;
   readonly naiveWcu: number;
   /**
-   * Bytes stored per series for this hour of data (every item's size plus DynamoDB's 100 B of
+   * Bytes stored per series for one hour of data (every item's size plus DynamoDB's 100 B of
    * per-item overhead), by the resolution whose retention keeps them: `1m` items (distribution
    * minutes) and `1h` items (with count and gauge minutes packed in). Naive: its own items.
+   * Log bytes are kept `logTtl` (not per hour of data): `logBytes` above.
    */
   readonly stored1m: number;
   readonly stored1h: number;
@@ -109,11 +132,13 @@ export const ROLLUP = {
       steadyRate: 'decode+validate+aggregate+build writes, 10k events/1k series, steady state',
       decodeOnly: 'decode + validate only (same batches)',
       newItemsRate: 'decode+validate+aggregate+build writes, 1k events/1k series, new items',
+      foldRate: 'fold: decode segments + merge into stored items, per event folded',
     }),
     writesPer1k: perSeries('writesPer1k', 'writes per 1k events'),
-    writesPerItem: perSeries('writesPerItem', 'bucket writes per touched item per batch'),
+    writesPerItem: perSeries('writesPerItem', 'item writes per touched item per batch'),
     wcuPer1k: perSeries('wcuPer1k', 'est. WCU per 1k events'),
     largestItem: perSeries('largestItem', 'largest item written'),
+    bytesPerEntry: perSeries('bytesPerEntry', 'log bytes per item per commit'),
   },
 } as const;
 

@@ -168,7 +168,7 @@ const section = defineSection({
 
       // The floor under the handler: the rollup reader's bucket Query (24 packed hours) sent alone,
       // beside one Query of the 1,440 one-minute rows with the projection avg used before packing.
-      const readAlone = () => rollups.readBuckets('bench', [sid], '1m', dayStart, dayStart + 24 * HOUR - MINUTE, 'sum', 'gauge');
+      const readAlone = () => rollups.readBuckets('bench', 'bench.latency', [sid], '1m', dayStart, dayStart + 24 * HOUR - MINUTE, 'sum', 'gauge');
       const alone = (await readAlone()).get(sid)?.length;
       if (alone !== 1440) throw new Error(`the bucket Query alone returned ${alone} buckets`);
       const bareTimes = await timings(n, 10, async () => {

@@ -36,12 +36,14 @@ function writePointOf(series: number, raw: unknown): WritePoint | undefined {
   if (!c || !pos(c.events) || !pos(c.batches)) return undefined;
   const events = c.events;
   const per1k = (n: number | undefined) => ((n ?? 0) * 1000) / events;
-  const writes = (c.bucketWrites ?? 0) + (c.indexWrites ?? 0);
-  const wcu = (c.wcu ?? 0) + (c.indexWrites ?? 0);
+  // The log layout (docs/ROLLUPS.md): log, head and folded-item writes.
+  const itemWrites = (c.segments ?? 0) + (c.manifests ?? 0) + (c.headWrites ?? 0) + (c.foldItemsWritten ?? 0);
+  const writes = itemWrites + (c.indexWrites ?? 0);
+  const wcu = (c.logWcu ?? 0) + (c.headWcu ?? 0) + (c.foldWcu ?? 0) + (c.indexWrites ?? 0);
   return {
     seriesPerBatch: series,
     eventsPerBatch: events / c.batches,
-    writesPer1k: per1k(c.bucketWrites),
+    writesPer1k: per1k(itemWrites),
     wcuPer1k: per1k(wcu),
     rcuPer1k: per1k(c.rcu),
     naiveWcuPer1k: per1k(c.naiveWcu),

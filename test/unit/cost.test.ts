@@ -173,13 +173,13 @@ describe('measured figures', () => {
           ok: true,
           info: {
             // A quick run (10 batches): its stored bytes are not an hour's, so they are not used.
-            writeCost100: { events: 100_000, batches: 10, bucketWrites: 2000, indexWrites: 0, wcu: 2000, rcu: 900, p99ItemBytes: 600, naiveWcu: 200_000, stored1m: 1, stored1h: 1, naiveStored1m: 1, naiveStored1h: 1 },
+            writeCost100: { events: 100_000, batches: 10, foldItemsWritten: 2000, indexWrites: 0, foldWcu: 2000, rcu: 900, p99ItemBytes: 600, naiveWcu: 200_000, stored1m: 1, stored1h: 1, naiveStored1m: 1, naiveStored1h: 1 },
             writeCost1000: {
               events: 600_000,
               batches: 60,
-              bucketWrites: 12_000,
+              foldItemsWritten: 12_000,
               indexWrites: 0,
-              wcu: 12_000,
+              foldWcu: 12_000,
               rcu: 5_400,
               naiveWcu: 1_200_000,
               stored1m: 400,
