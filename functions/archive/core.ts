@@ -333,7 +333,7 @@ class RetryingWriter {
         this.bytesWritten += body.length;
         return { ok: true };
       } catch (err) {
-        const e = err instanceof ObjectWriteError ? err : new ObjectWriteError(String(err), 'UnknownError', true, { cause: err });
+        const e = err instanceof ObjectWriteError ? err : new ObjectWriteError(String(err), { code: 'UnknownError', retryable: true, cause: err });
         if (!e.retryable) {
           this.deps.logger?.error('archive write failed and is not retryable', { key: o.key, code: e.code, error: e.message });
           return { ok: false, code: e.code };

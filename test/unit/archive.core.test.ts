@@ -131,7 +131,7 @@ describe('Function: archiveBatch', () => {
   it('retries throttling and 5xx with exponential backoff and full jitter, then succeeds', async () => {
     // Prepare: G10 is throttled twice, then fails with a 500, then works.
     const bucket = new MemoryBucket();
-    const faults = [throttled(), throttled(), new ObjectWriteError('InternalError', 'InternalError', true)];
+    const faults = [throttled(), throttled(), new ObjectWriteError('InternalError', { code: 'InternalError', retryable: true })];
     bucket.onPut = (key, attempt) => (key === G10 ? faults[attempt - 1] : undefined);
     const time = fakeTime();
     // Act
