@@ -7,8 +7,8 @@
  *    first and last sequence numbers (shared/archive/keys.ts). `_ingested_at` is the record's
  *    arrival time.
  * 3. Rejected pieces → one quarantine object per record (quarantine.ts). Nothing is dropped.
- * 4. Write every object; retry throttling, 5xx and network errors with exponential backoff and
- *    full jitter while the time budget lasts.
+ * 4. Write every object; retry throttling, 5xx and network errors with the shared policy
+ *    (shared/retry.ts: exponential backoff and full jitter) while the time budget lasts.
  * 5. Objects still unwritten → `batchItemFailures` with the lowest sequence number among the
  *    records that contributed to any of them, so Lambda retries from there. Bad data never throws.
  *
@@ -23,8 +23,9 @@ import { canonicalTagsJson, encodeArchiveTable, PARQUET_CONTENT_TYPE, type Archi
 import type { BlockCodec } from '../shared/archive/zstd.ts';
 import { compareSeq, decodeBatch, shardIdOf } from '../shared/batch.ts';
 import type { LineagedEvent } from '../shared/codec.ts';
-import type { RecordRejectedError } from '../shared/errors.ts';
+import { ServiceError, type RecordRejectedError } from '../shared/errors.ts';
 import { mapPool } from '../shared/pool.ts';
+import { BUDGET_EXHAUSTED, RetryBudget, retryClock, withRetries } from '../shared/retry.ts';
 import { buildQuarantineObjects } from './quarantine.ts';
 
 export const NDJSON_CONTENT_TYPE = 'application/x-ndjson';
@@ -246,19 +247,18 @@ export function tableOf(items: ReadonlyArray<{ e: LineagedEvent; arrivalMs: numb
   return t;
 }
 
-const sleepReal = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 /** Archives one batch. Never throws for bad data or failed writes: see `batchItemFailures`. */
 export async function archiveBatch(input: ArchiveInput, deps: ArchiveDeps): Promise<ArchiveResult> {
-  const now = deps.now ?? Date.now;
-  const started = now();
+  const clock = retryClock(deps);
+  const started = clock.now();
   const deadline = started + input.remainingMs() - (deps.marginMs ?? SETTINGS.archive.timeMarginMs.default);
   const plan = planBatch(input.records, started, {
     codec: deps.codec,
     ...(deps.rowGroupRows !== undefined && { rowGroupRows: deps.rowGroupRows }),
   });
 
-  const writer = new RetryingWriter(deps, deadline);
+  const budget = new RetryBudget(deadline, { baseMs: deps.baseDelayMs ?? 100, maxMs: deps.maxDelayMs ?? 5_000 }, clock);
+  const writer = new RetryingWriter(deps, budget);
   const outcomes = await mapPool(plan.objects, deps.concurrency ?? SETTINGS.archive.writeConcurrency.default, (o) => writer.write(o));
 
   const unwritten: Array<{ key: string; code: string }> = [];
@@ -301,48 +301,45 @@ export async function archiveBatch(input: ArchiveInput, deps: ArchiveDeps): Prom
 
 type WriteOutcome = { ok: true } | { ok: false; code: string };
 
-/** Puts objects with exponential backoff and full jitter until the deadline. */
+/** A failure the adapter classified, or an unclassified one taken as retryable. */
+function writeErrorOf(err: unknown): ServiceError {
+  return err instanceof ServiceError ? err : new ObjectWriteError(String(err), { code: 'UnknownError', retryable: true, cause: err });
+}
+
+/** Puts objects with the shared retry policy (shared/retry.ts) until the budget's deadline. */
 class RetryingWriter {
   bytesWritten = 0;
   attempts = 0;
-  private readonly now: () => number;
-  private readonly sleep: (ms: number) => Promise<void>;
-  private readonly random: () => number;
 
   constructor(
     private readonly deps: ArchiveDeps,
-    private readonly deadline: number,
-  ) {
-    this.now = deps.now ?? Date.now;
-    this.sleep = deps.sleep ?? sleepReal;
-    this.random = deps.random ?? Math.random;
-  }
+    private readonly budget: RetryBudget,
+  ) {}
 
   async write(o: PlannedObject): Promise<WriteOutcome> {
-    if (this.now() >= this.deadline) return { ok: false, code: 'TimeBudgetExhausted' };
+    const budget = this.budget;
+    if (budget.expired()) return { ok: false, code: BUDGET_EXHAUSTED };
     const body = o.body();
-    const base = this.deps.baseDelayMs ?? 100;
-    const cap = this.deps.maxDelayMs ?? 5_000;
     const attemptTimeout = this.deps.attemptTimeoutMs ?? 30_000;
-    for (let attempt = 1; ; attempt++) {
-      const left = this.deadline - this.now();
-      if (left <= 0) return { ok: false, code: 'TimeBudgetExhausted' };
-      this.attempts++;
-      try {
-        await this.deps.store.put(o.key, body, o.contentType, AbortSignal.timeout(Math.max(1, Math.floor(Math.min(attemptTimeout, left)))));
-        this.bytesWritten += body.length;
-        return { ok: true };
-      } catch (err) {
-        const e = err instanceof ObjectWriteError ? err : new ObjectWriteError(String(err), { code: 'UnknownError', retryable: true, cause: err });
-        if (!e.retryable) {
-          this.deps.logger?.error('archive write failed and is not retryable', { key: o.key, code: e.code, error: e.message });
-          return { ok: false, code: e.code };
-        }
-        const delay = this.random() * Math.min(cap, base * 2 ** (attempt - 1));
-        if (this.now() + delay >= this.deadline) return { ok: false, code: e.code };
-        this.deps.logger?.warn('archive write failed; retrying', { key: o.key, code: e.code, error: e.message, attempt, delayMs: Math.round(delay) });
-        await this.sleep(delay);
-      }
+    const out = await withRetries(
+      budget,
+      async () => {
+        this.attempts++;
+        await this.deps.store.put(o.key, body, o.contentType, AbortSignal.timeout(Math.max(1, Math.floor(Math.min(attemptTimeout, budget.left())))));
+      },
+      (err) => writeErrorOf(err).retryable,
+      undefined,
+      (err, attempt, delayMs) => {
+        const e = writeErrorOf(err);
+        this.deps.logger?.warn('archive write failed; retrying', { key: o.key, code: e.code, error: e.message, attempt, delayMs });
+      },
+    );
+    if (out.ok) {
+      this.bytesWritten += body.length;
+      return { ok: true };
     }
+    const e = writeErrorOf(out.error);
+    if (!e.retryable) this.deps.logger?.error('archive write failed and is not retryable', { key: o.key, code: e.code, error: e.message });
+    return { ok: false, code: e.code };
   }
 }

@@ -110,9 +110,12 @@ export async function withRetries<T>(
   }
 }
 
+/** The `code` of `BudgetExhaustedError`, for outcomes that report a code without the error. */
+export const BUDGET_EXHAUSTED = 'BudgetExhausted';
+
 /** The time budget ran out before the work could be (re)tried: worth retrying in a later invocation. */
 export class BudgetExhaustedError extends ServiceError {
   constructor(message: string, cause?: unknown) {
-    super(message, { code: 'BudgetExhausted', retryable: true, cause });
+    super(message, { code: BUDGET_EXHAUSTED, retryable: true, cause });
   }
 }
