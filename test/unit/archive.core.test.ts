@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { archiveBatch, arrivalMsOf, planBatch, type ArchiveDeps } from '../../functions/archive/core.ts';
+import { archiveBatch, type ArchiveDeps } from '../../functions/archive/core.ts';
+import { arrivalMsOf, planBatch } from '../../functions/archive/plan.ts';
 import { ObjectWriteError } from '../../functions/shared/archive/bucket.ts';
 import { readArchiveFile, tableRows } from '../../functions/shared/archive/parquet.ts';
 import { loadZstd, type BlockCodec } from '../../functions/shared/archive/zstd.ts';
