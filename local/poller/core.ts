@@ -19,6 +19,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Context, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import { backoffCap } from '../../functions/shared/retry.ts';
 import { FunctionTimeoutError, PollerConfigError } from './errors.ts';
 import type {
   Checkpoint,
@@ -120,9 +121,12 @@ export function streamNameFromArn(streamArn: string): string {
   return at === -1 ? streamArn : streamArn.slice(at + ':stream/'.length);
 }
 
-/** Delay before the `attempt`-th retry (1-based): base, 2×base, 4×base … capped. */
-export function backoffDelay(attempt: number, baseMs: number, maxMs: number): number {
-  return Math.min(maxMs, baseMs * 2 ** Math.min(Math.max(attempt - 1, 0), 30));
+/**
+ * Delay before the `attempt`-th retry (1-based) of a batch or of a failed poll: base, 2×base,
+ * 4×base … capped (the shared policy's `backoffCap`, un-jittered so tests are deterministic).
+ */
+export function retryDelay(config: ResolvedConfig, attempt: number): number {
+  return backoffCap(attempt, { baseMs: config.retryBaseDelayMs, maxMs: config.retryMaxDelayMs });
 }
 
 /** A record read from the shard, with what every invocation needs precomputed. */
@@ -304,7 +308,7 @@ export class ShardConsumer {
       return result;
     } catch (error) {
       this.consecutiveErrors += 1;
-      const delay = backoffDelay(this.consecutiveErrors, this.config.retryBaseDelayMs, this.config.retryMaxDelayMs);
+      const delay = retryDelay(this.config, this.consecutiveErrors);
       this.notBefore = this.deps.clock.now() + delay;
       this.deps.logger.warn('poller error; retrying', {
         mappingId: this.config.mappingId,
@@ -503,7 +507,7 @@ export class ShardConsumer {
       await this.sendDiscard();
       return;
     }
-    this.notBefore = this.deps.clock.now() + backoffDelay(segment.retries, this.config.retryBaseDelayMs, this.config.retryMaxDelayMs);
+    this.notBefore = this.deps.clock.now() + retryDelay(this.config, segment.retries);
     if (this.checkpointDirty) await this.persist();
   }
 

@@ -21,7 +21,6 @@ export type { DrainOptions, RunUntilIdleOptions } from './poller.ts';
 export {
   ShardConsumer,
   MAX_PAYLOAD_BYTES,
-  backoffDelay,
   interpretResponse,
   resolveConfig,
   streamNameFromArn,
