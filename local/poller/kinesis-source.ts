@@ -1,7 +1,7 @@
 import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import type { KinesisClient, Shard } from '@aws-sdk/client-kinesis';
 import { classifyAwsError } from '../../functions/shared/aws-errors.ts';
-import { streamNameFromArn } from './core.ts';
+import { streamNameFromArn } from './config.ts';
 import { SourceReadError } from './errors.ts';
 import type { ReadResult, ShardInfo, ShardPosition, ShardSource, SourceRecord } from './types.ts';
 

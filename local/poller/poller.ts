@@ -1,9 +1,9 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { InMemoryCheckpointStore } from './checkpoints.ts';
 import { systemClock } from './clock.ts';
-import { describeError, resolveConfig, retryDelay, ShardConsumer } from './core.ts';
-import type { ResolvedConfig, ShardStatus, StepResult } from './core.ts';
-import { DrainTimeoutError, PollerError } from './errors.ts';
+import { resolveConfig, retryDelay, type ResolvedConfig } from './config.ts';
+import { ShardConsumer, type ShardStatus, type StepResult } from './core.ts';
+import { describeError, DrainTimeoutError, PollerError } from './errors.ts';
 import type { CheckpointStore, Clock, PollerLogger, PollerOptions } from './types.ts';
 
 /** Warnings and errors to stderr; debug dropped. */
