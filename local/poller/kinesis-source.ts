@@ -1,3 +1,4 @@
+/** Adapter: the `ShardSource` port over Kinesis Data Streams (the AWS SDK), for the poller run against an emulator or AWS. */
 import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import type { KinesisClient, Shard } from '@aws-sdk/client-kinesis';
 import { classifyAwsError } from '../../functions/shared/aws-errors.ts';

@@ -1,3 +1,4 @@
+/** The poller of one mapping: shard discovery, one loop per shard over its `ShardConsumer` (core.ts), start, stop and drain. */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { InMemoryCheckpointStore } from './checkpoints.ts';
 import { systemClock } from './clock.ts';
