@@ -20,6 +20,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { dynamoClient, kinesisClient, s3Client, type ClientEnv } from '../functions/shared/clients.ts';
 import { ConfigError, StreamfoldError } from '../functions/shared/errors.ts';
+import { backoffCap, realClock } from '../functions/shared/retry.ts';
 import {
   BUCKETS,
   DEFAULT_PREFIX,
@@ -183,12 +184,14 @@ async function provisionBucket(env: ClientEnv, name: string, region: string): Pr
   }
 }
 
+/** Waits between polls: 10 ms, doubling, at most 250 ms (un-jittered: one poller per resource). */
+const POLL_BACKOFF = { baseMs: 10, maxMs: 250 };
+
 /** Polls `check` until it returns true; throws once `timeoutMs` has passed. */
 async function pollUntil(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  let delayMs = 10;
   let lastError: unknown;
-  for (;;) {
+  for (let attempt = 1; ; attempt++) {
     try {
       if (await check()) return;
       lastError = undefined;
@@ -205,8 +208,7 @@ async function pollUntil(what: string, timeoutMs: number, check: () => Promise<b
         { cause: lastError },
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, delayMs));
-    delayMs = Math.min(delayMs * 2, 250);
+    await realClock.sleep(backoffCap(attempt, POLL_BACKOFF));
   }
 }
 

@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto';
 import { encodeRecords } from '../shared/codec.ts';
 import { validateEvent, type StreamEvent } from '../shared/event.ts';
 import { errorResponse, HttpError, json, requireKey, type HttpResponse, type KeyAuthenticator } from '../shared/http.ts';
-import { putAllRecords, THROTTLING_CODES, type RecordSink } from '../shared/put-records.ts';
+import { THROTTLING_CODES } from '../shared/aws-errors.ts';
+import { putAllRecords, type RecordSink } from '../shared/put-records.ts';
 import { parseBody } from './body.ts';
 import { hashBody, IDEMPOTENCY_KEY_MAX_CHARS, type IdempotencyStore } from './idempotency.ts';
 

@@ -12,6 +12,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { classifyAwsError } from '../shared/aws-errors.ts';
 
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 export const IDEMPOTENCY_KEY_MAX_CHARS = 255;
@@ -92,7 +93,7 @@ export class DynamoIdempotencyStore implements IdempotencyStore {
         );
         return progress === undefined ? { kind: 'claimed' } : { kind: 'claimed', progress };
       } catch (err) {
-        if ((err as { name?: string }).name !== 'ConditionalCheckFailedException') throw err;
+        if (!classifyAwsError(err).conditionFailed) throw err;
         // Another request moved first: look again.
       }
     }

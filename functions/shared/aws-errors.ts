@@ -55,6 +55,14 @@ const NETWORK_CODES: ReadonlySet<string> = new Set([
   'EHOSTUNREACH',
 ]);
 
+/**
+ * Whether an error name reported inside a successful response (a PutRecords entry's `ErrorCode`,
+ * a DeleteObjects entry's `Code`) may pass on a retry: throttling or a transient service error.
+ */
+export function isRetryableCode(code: string): boolean {
+  return THROTTLING_CODES.has(code) || TRANSIENT_CODES.has(code);
+}
+
 export interface AwsErrorClass {
   /** The service's error name (`ThrottlingException`), the socket code, or `UnknownError`. */
   readonly code: string;
@@ -80,7 +88,7 @@ export function classifyAwsError(err: unknown): AwsErrorClass {
   const code = name ?? e.code ?? 'UnknownError';
   const status = e.$metadata?.httpStatusCode;
   const network = e.code !== undefined && NETWORK_CODES.has(e.code);
-  const known = THROTTLING_CODES.has(code) || TRANSIENT_CODES.has(code);
+  const known = isRetryableCode(code);
   const fromService = e.$metadata !== undefined || network || known;
   const conditionFailed = code === 'ConditionalCheckFailedException';
   const throttled = THROTTLING_CODES.has(code) || status === 429;

@@ -1,9 +1,11 @@
 /**
  * Writing records to Kinesis with PutRecords: requests of at most 500 records and 5 MiB, and only
- * the records that failed are retried, with exponential backoff and full jitter, within a time
- * budget. Pure over a narrow port, so the retry policy is tested without an SDK.
+ * the records that failed are retried, with the one retry policy (retry.ts: exponential backoff and
+ * full jitter, within a time budget). Pure over a narrow port, so it is tested without an SDK.
  */
+import { classifyAwsError } from './aws-errors.ts';
 import { groupPutRequests } from './codec.ts';
+import { RetryBudget, retryClock } from './retry.ts';
 
 export interface PutRecord {
   readonly partitionKey: string;
@@ -39,26 +41,12 @@ export interface PutOutcome {
   readonly failures: ReadonlyMap<number, string>;
 }
 
-/** Error codes that mean "too much traffic": the caller should slow down (HTTP 429). */
-export const THROTTLING_CODES = new Set([
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'LimitExceededException',
-  'KMSThrottlingException',
-]);
-
-const sleepReal = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 /**
  * Writes every record, retrying the failed ones until all are written or the deadline passes.
  * Never throws for a Kinesis failure: the outcome says which records are written.
  */
 export async function putAllRecords(sink: RecordSink, records: readonly PutRecord[], policy: RetryPolicy): Promise<PutOutcome> {
-  const now = policy.now ?? Date.now;
-  const sleep = policy.sleep ?? sleepReal;
-  const random = policy.random ?? Math.random;
-  const base = policy.baseDelayMs ?? 50;
-  const cap = policy.maxDelayMs ?? 2000;
+  const budget = new RetryBudget(policy.deadline, { baseMs: policy.baseDelayMs ?? 50, maxMs: policy.maxDelayMs ?? 2000 }, retryClock(policy));
 
   const written = records.map(() => false);
   const failures = new Map<number, string>();
@@ -76,8 +64,8 @@ export async function putAllRecords(sink: RecordSink, records: readonly PutRecor
       try {
         results = await sink.putRecords(group);
       } catch (err) {
-        const e = err as { name?: string; message?: string };
-        results = group.map(() => ({ ok: false, code: e.name ?? 'Error', message: e.message ?? String(err) }));
+        const { code, message } = classifyAwsError(err);
+        results = group.map(() => ({ ok: false, code, message }));
       }
       group.forEach((r, j) => {
         const res = results[j];
@@ -91,10 +79,7 @@ export async function putAllRecords(sink: RecordSink, records: readonly PutRecor
       });
     }
     pending = failed;
-    if (pending.length === 0) break;
-    const delay = random() * Math.min(cap, base * 2 ** (attempts - 1));
-    if (now() + delay >= policy.deadline) break;
-    await sleep(delay);
+    if (pending.length === 0 || !(await budget.pause(attempts))) break;
   }
   return { written, attempts, calls, failures };
 }

@@ -33,6 +33,11 @@ export const realClock: RetryClock = {
   random: Math.random,
 };
 
+/** A clock from the parts a caller was given (tests pass some), the real clock for the rest. */
+export function retryClock(parts: { readonly now?: () => number; readonly sleep?: (ms: number) => Promise<void>; readonly random?: () => number }): RetryClock {
+  return { now: parts.now ?? realClock.now, sleep: parts.sleep ?? realClock.sleep, random: parts.random ?? realClock.random };
+}
+
 /** The un-jittered step before retry `attempt` (1-based): base, 2×base, 4×base … capped at max. */
 export function backoffCap(attempt: number, backoff: Backoff): number {
   return Math.min(backoff.maxMs, backoff.baseMs * 2 ** Math.min(Math.max(attempt - 1, 0), 30));
@@ -67,9 +72,11 @@ export class RetryBudget {
     return Math.max(0, this.deadline - this.clock.now());
   }
 
-  async pause(attempt: number): Promise<boolean> {
+  /** `onWait` hears the delay just before the sleep (for a log line), and only if the retry goes ahead. */
+  async pause(attempt: number, onWait?: (delayMs: number) => void): Promise<boolean> {
     const delay = jitteredDelay(attempt, this.backoff, () => this.clock.random());
     if (this.clock.now() + delay >= this.deadline) return false;
+    onWait?.(delay);
     await this.clock.sleep(delay);
     this.retries++;
     return !this.expired();
@@ -82,12 +89,14 @@ export type AttemptOutcome<T> = { readonly ok: true; readonly value: T } | { rea
  * Runs `attempt` until it succeeds, throws something `retryable` refuses, or the budget ends.
  * Errors `retryable` refuses and budget exhaustion come back as `{ ok: false }` with the last
  * error; an error that `isFatal` says is not a service error at all (a bug) is rethrown.
+ * `onRetry` hears each error that is retried and the delay before the retry.
  */
 export async function withRetries<T>(
   budget: RetryBudget,
   attempt: (n: number) => Promise<T>,
   retryable: (error: unknown) => boolean,
   isFatal: (error: unknown) => boolean = () => false,
+  onRetry?: (error: unknown, attempt: number, delayMs: number) => void,
 ): Promise<AttemptOutcome<T>> {
   for (let n = 1; ; n++) {
     if (budget.expired()) return { ok: false, error: new BudgetExhaustedError('the time budget ran out before the call could be made'), attempts: n - 1 };
@@ -95,15 +104,18 @@ export async function withRetries<T>(
       return { ok: true, value: await attempt(n) };
     } catch (error) {
       if (isFatal(error)) throw error;
-      if (!retryable(error) || !(await budget.pause(n))) return { ok: false, error, attempts: n };
+      const onWait = onRetry && ((delayMs: number) => onRetry(error, n, delayMs));
+      if (!retryable(error) || !(await budget.pause(n, onWait))) return { ok: false, error, attempts: n };
     }
   }
 }
 
+/** The `code` of `BudgetExhaustedError`, for outcomes that report a code without the error. */
+export const BUDGET_EXHAUSTED = 'BudgetExhausted';
 
 /** The time budget ran out before the work could be (re)tried: worth retrying in a later invocation. */
 export class BudgetExhaustedError extends ServiceError {
   constructor(message: string, cause?: unknown) {
-    super(message, { code: 'BudgetExhausted', retryable: true, cause });
+    super(message, { code: BUDGET_EXHAUSTED, retryable: true, cause });
   }
 }

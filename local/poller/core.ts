@@ -1,8 +1,11 @@
 /**
- * The semantics of a Lambda event source mapping for one Kinesis shard, over narrow ports (source,
- * handler, checkpoint store, on-failure destination, clock). No AWS SDK, no file system, no timers
- * of its own: a `ShardConsumer` does one unit of work per `step()` and says when it wants the next,
- * so tests drive it deterministically and the `Poller` drives it with real time.
+ * The shard consumer: the semantics of a Lambda event source mapping for one Kinesis shard, over
+ * narrow ports (source, handler, checkpoint store, on-failure destination, clock). No AWS SDK, no
+ * file system, no timers of its own: a `ShardConsumer` does one unit of work per `step()` and says
+ * when it wants the next, so tests drive it deterministically and the `Poller` drives it with real
+ * time. It owns the shard's state (position, batches in flight, retries, bisection, discards,
+ * checkpoint); the mapping's settings are config.ts's, cutting batches is record-buffer.ts's, one
+ * invocation is invocation.ts's, the on-failure record is on-failure.ts's.
  *
  * Semantics follow the Lambda developer guide for Kinesis event source mappings:
  * - batches per shard, in order; one batch in flight per shard (ParallelizationFactor emulated as 1);
@@ -18,176 +21,23 @@
  *   destination and the shard moves on.
  */
 import { randomUUID } from 'node:crypto';
-import type { Context, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
-import { FunctionTimeoutError, PollerConfigError } from './errors.ts';
+import { retryDelay, type ResolvedConfig } from './config.ts';
+import { describeError } from './errors.ts';
+import { invokeBatch } from './invocation.ts';
+import { onFailureRecord } from './on-failure.ts';
+import { RecordBuffer, type BufferedRecord } from './record-buffer.ts';
 import type {
   Checkpoint,
   CheckpointStore,
   Clock,
   OnFailureCondition,
   OnFailureDestination,
-  OnFailureRecord,
   PollerLogger,
-  PollerOptions,
   ShardInfo,
   ShardPosition,
   ShardSource,
-  SourceRecord,
   StreamHandler,
-  StreamHandlerResult,
 } from './types.ts';
-
-/** Lambda's synchronous invocation payload limit. */
-export const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
-/** GetRecords returns at most this many records. */
-export const MAX_READ_LIMIT = 10_000;
-/** `{"Records":[` + `]}` */
-const EVENT_ENVELOPE_BYTES = 14;
-
-/** Every option with its default applied, validated once. */
-export interface ResolvedConfig {
-  readonly mappingId: string;
-  readonly streamArn: string;
-  readonly region: string;
-  readonly functionName: string;
-  readonly functionArn: string;
-  readonly memoryLimitInMB: number;
-  readonly invokeIdentityArn: string;
-  readonly batchSize: number;
-  readonly batchingWindowMs: number;
-  readonly startingPosition: 'TRIM_HORIZON' | 'LATEST';
-  readonly parallelizationFactor: number;
-  readonly reportBatchItemFailures: boolean;
-  readonly bisectBatchOnFunctionError: boolean;
-  readonly maximumRetryAttempts: number;
-  /** -1 = never. */
-  readonly maximumRecordAgeMs: number;
-  readonly functionTimeoutMs: number;
-  readonly pollIntervalMs: number;
-  readonly shardDiscoveryIntervalMs: number;
-  readonly retryBaseDelayMs: number;
-  readonly retryMaxDelayMs: number;
-}
-
-function integerIn(name: string, value: number, min: number, max: number): number {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new PollerConfigError(`${name} must be an integer from ${min} to ${max}, got ${value}`);
-  }
-  return value;
-}
-
-/** Applies Lambda's defaults and rejects what `CreateEventSourceMapping` would reject. */
-export function resolveConfig(options: PollerOptions): ResolvedConfig {
-  if (!options.functionName) throw new PollerConfigError('functionName is required');
-  if (!/^arn:[^:]+:kinesis:[^:]*:[^:]*:stream\/.+/.test(options.streamArn ?? '')) {
-    throw new PollerConfigError(`streamArn must be a Kinesis stream ARN, got ${JSON.stringify(options.streamArn)}`);
-  }
-  if (options.startingPosition !== 'TRIM_HORIZON' && options.startingPosition !== 'LATEST') {
-    throw new PollerConfigError(`startingPosition must be TRIM_HORIZON or LATEST, got ${String(options.startingPosition)}`);
-  }
-  const region = options.region ?? 'us-east-1';
-  const functionArn = options.functionArn ?? `arn:aws:lambda:${region}:000000000000:function:${options.functionName}`;
-  const account = functionArn.split(':')[4] || '000000000000';
-  const maximumRecordAgeInSeconds = options.maximumRecordAgeInSeconds ?? -1;
-  if (maximumRecordAgeInSeconds !== -1) integerIn('maximumRecordAgeInSeconds', maximumRecordAgeInSeconds, 60, 604_800);
-  const retryBaseDelayMs = integerIn('retryBaseDelayMs', options.retryBaseDelayMs ?? 100, 0, 3_600_000);
-  return {
-    mappingId: options.mappingId ?? `${options.functionName}--${streamNameFromArn(options.streamArn)}`,
-    streamArn: options.streamArn,
-    region,
-    functionName: options.functionName,
-    functionArn,
-    memoryLimitInMB: integerIn('memoryLimitInMB', options.memoryLimitInMB ?? 128, 128, 10_240),
-    invokeIdentityArn: options.invokeIdentityArn ?? `arn:aws:iam::${account}:role/${options.functionName}-role`,
-    batchSize: integerIn('batchSize', options.batchSize ?? 100, 1, 10_000),
-    batchingWindowMs: integerIn('maximumBatchingWindowInSeconds', options.maximumBatchingWindowInSeconds ?? 0, 0, 300) * 1000,
-    startingPosition: options.startingPosition,
-    parallelizationFactor: integerIn('parallelizationFactor', options.parallelizationFactor ?? 1, 1, 10),
-    reportBatchItemFailures: options.reportBatchItemFailures ?? false,
-    bisectBatchOnFunctionError: options.bisectBatchOnFunctionError ?? false,
-    maximumRetryAttempts: integerIn('maximumRetryAttempts', options.maximumRetryAttempts ?? -1, -1, 10_000),
-    maximumRecordAgeMs: maximumRecordAgeInSeconds === -1 ? -1 : maximumRecordAgeInSeconds * 1000,
-    functionTimeoutMs: integerIn('functionTimeoutMs', options.functionTimeoutMs ?? 3000, 1, 900_000),
-    pollIntervalMs: integerIn('pollIntervalMs', options.pollIntervalMs ?? 200, 0, 3_600_000),
-    shardDiscoveryIntervalMs: integerIn('shardDiscoveryIntervalMs', options.shardDiscoveryIntervalMs ?? 5000, 1, 3_600_000),
-    retryBaseDelayMs,
-    retryMaxDelayMs: integerIn('retryMaxDelayMs', options.retryMaxDelayMs ?? 5000, retryBaseDelayMs, 3_600_000),
-  };
-}
-
-export function streamNameFromArn(streamArn: string): string {
-  const at = streamArn.indexOf(':stream/');
-  return at === -1 ? streamArn : streamArn.slice(at + ':stream/'.length);
-}
-
-/** Delay before the `attempt`-th retry (1-based): base, 2×base, 4×base … capped. */
-export function backoffDelay(attempt: number, baseMs: number, maxMs: number): number {
-  return Math.min(maxMs, baseMs * 2 ** Math.min(Math.max(attempt - 1, 0), 30));
-}
-
-/** A record read from the shard, with what every invocation needs precomputed. */
-interface BufferedRecord {
-  readonly source: SourceRecord;
-  readonly base64: string;
-  /** Bytes this record adds to the invocation payload (its JSON plus a separator). */
-  readonly size: number;
-}
-
-export function toEventRecord(config: ResolvedConfig, shardId: string, record: SourceRecord, base64?: string): KinesisStreamRecord {
-  return {
-    kinesis: {
-      kinesisSchemaVersion: '1.0',
-      partitionKey: record.partitionKey,
-      sequenceNumber: record.sequenceNumber,
-      data: base64 ?? Buffer.from(record.data).toString('base64'),
-      approximateArrivalTimestamp: record.approximateArrivalTimestamp / 1000,
-    },
-    eventSource: 'aws:kinesis',
-    eventVersion: '1.0',
-    eventID: `${shardId}:${record.sequenceNumber}`,
-    eventName: 'aws:kinesis:record',
-    invokeIdentityArn: config.invokeIdentityArn,
-    awsRegion: config.region,
-    eventSourceARN: config.streamArn,
-  };
-}
-
-/** What the function's answer means for the batch. */
-export type InvocationOutcome =
-  | { readonly kind: 'success' }
-  /** ReportBatchItemFailures: records from `fromIndex` on are retried. */
-  | { readonly kind: 'partial'; readonly fromIndex: number }
-  /** An answer Lambda cannot use (empty, null or unknown itemIdentifier): the whole batch failed. */
-  | { readonly kind: 'invalid'; readonly reason: string }
-  | { readonly kind: 'error'; readonly error: unknown };
-
-/** Reads a handler's answer the way Lambda does for a stream event source mapping. */
-export function interpretResponse(
-  response: unknown,
-  sequenceNumbers: readonly string[],
-  reportBatchItemFailures: boolean,
-): InvocationOutcome {
-  if (!reportBatchItemFailures || response === undefined || response === null) return { kind: 'success' };
-  if (typeof response !== 'object' || Array.isArray(response)) {
-    return { kind: 'invalid', reason: `response is not an object: ${JSON.stringify(response)}` };
-  }
-  const failures = (response as { batchItemFailures?: unknown }).batchItemFailures;
-  if (failures === undefined || failures === null) return { kind: 'success' };
-  if (!Array.isArray(failures)) return { kind: 'invalid', reason: 'batchItemFailures is not a list' };
-  if (failures.length === 0) return { kind: 'success' };
-  const indexOf = new Map(sequenceNumbers.map((sequenceNumber, index) => [sequenceNumber, index]));
-  let lowest = Number.POSITIVE_INFINITY;
-  for (const failure of failures as unknown[]) {
-    const id = failure !== null && typeof failure === 'object' ? (failure as { itemIdentifier?: unknown }).itemIdentifier : undefined;
-    if (typeof id !== 'string' || id === '') {
-      return { kind: 'invalid', reason: `itemIdentifier is empty or missing: ${JSON.stringify(failure)}` };
-    }
-    const index = indexOf.get(id);
-    if (index === undefined) return { kind: 'invalid', reason: `itemIdentifier ${id} is not in the batch` };
-    lowest = Math.min(lowest, index);
-  }
-  return { kind: 'partial', fromIndex: lowest };
-}
 
 /** The outcome of one `step()`; the caller decides how long to wait before the next. */
 export type StepResult =
@@ -258,8 +108,7 @@ export class ShardConsumer {
   private initialized = false;
   private ended = false;
   private position: ShardPosition = { type: 'TRIM_HORIZON' };
-  private buffer: BufferedRecord[] = [];
-  private bufferBytes = 0;
+  private readonly buffer: RecordBuffer;
   private sourceEnded = false;
   private segments: Segment[] = [];
   private discard: PendingDiscard | undefined;
@@ -276,6 +125,7 @@ export class ShardConsumer {
     this.config = deps.config;
     this.shardId = deps.shard.shardId;
     this.newRequestId = deps.newRequestId ?? randomUUID;
+    this.buffer = new RecordBuffer(deps.config, this.shardId);
   }
 
   status(): ShardStatus {
@@ -304,7 +154,7 @@ export class ShardConsumer {
       return result;
     } catch (error) {
       this.consecutiveErrors += 1;
-      const delay = backoffDelay(this.consecutiveErrors, this.config.retryBaseDelayMs, this.config.retryMaxDelayMs);
+      const delay = retryDelay(this.config, this.consecutiveErrors);
       this.notBefore = this.deps.clock.now() + delay;
       this.deps.logger.warn('poller error; retrying', {
         mappingId: this.config.mappingId,
@@ -340,11 +190,11 @@ export class ShardConsumer {
     }
 
     let read: { count: number; behind: boolean } | undefined;
-    if (!this.sourceEnded && this.buffer.length < this.config.batchSize && this.bufferBytes < MAX_PAYLOAD_BYTES) {
+    if (!this.sourceEnded && this.buffer.hasRoom()) {
       read = await this.read();
     }
     if (this.shouldFlush()) {
-      this.segments.push({ records: this.takeBatch(), retries: 0, invokeCount: 0 });
+      this.segments.push({ records: this.buffer.take(), retries: 0, invokeCount: 0 });
       await this.processSegment();
       return this.afterProcessing();
     }
@@ -387,42 +237,18 @@ export class ShardConsumer {
   }
 
   private async read(): Promise<{ count: number; behind: boolean }> {
-    const limit = Math.min(MAX_READ_LIMIT, this.config.batchSize - this.buffer.length);
-    const result = await this.deps.source.read(this.shardId, this.position, limit);
-    for (const record of result.records) {
-      const base64 = Buffer.from(record.data).toString('base64');
-      const size = Buffer.byteLength(JSON.stringify(toEventRecord(this.config, this.shardId, record, base64))) + 1;
-      this.buffer.push({ source: record, base64, size });
-      this.bufferBytes += size;
-    }
+    const result = await this.deps.source.read(this.shardId, this.position, this.buffer.readLimit());
+    for (const record of result.records) this.buffer.add(record);
     const last = result.records.at(-1);
     if (last) this.position = { type: 'AFTER_SEQUENCE_NUMBER', sequenceNumber: last.sequenceNumber };
     if (result.shardEnded) this.sourceEnded = true;
     return { count: result.records.length, behind: (result.millisBehindLatest ?? 0) > 0 };
   }
 
+  /** A batch goes out when it is full, the shard has ended, or the batching window has passed. */
   private shouldFlush(): boolean {
     if (this.buffer.length === 0) return false;
-    return (
-      this.buffer.length >= this.config.batchSize ||
-      this.bufferBytes >= MAX_PAYLOAD_BYTES - EVENT_ENVELOPE_BYTES ||
-      this.sourceEnded ||
-      this.deps.clock.now() - this.windowStart >= this.config.batchingWindowMs
-    );
-  }
-
-  /** Up to batchSize records and 6 MB of payload; always at least one record. */
-  private takeBatch(): BufferedRecord[] {
-    let bytes = EVENT_ENVELOPE_BYTES;
-    let count = 0;
-    for (const record of this.buffer) {
-      if (count >= this.config.batchSize || (count > 0 && bytes + record.size > MAX_PAYLOAD_BYTES)) break;
-      bytes += record.size;
-      count += 1;
-    }
-    const batch = this.buffer.splice(0, count);
-    this.bufferBytes -= batch.reduce((n, r) => n + r.size, 0);
-    return batch;
+    return this.buffer.full() || this.sourceEnded || this.deps.clock.now() - this.windowStart >= this.config.batchingWindowMs;
   }
 
   private async processSegment(): Promise<void> {
@@ -446,7 +272,8 @@ export class ShardConsumer {
       }
     }
 
-    const { outcome, requestId } = await this.invoke(segment.records);
+    const requestId = this.newRequestId();
+    const outcome = await invokeBatch(this.config, this.deps.handler, this.deps.clock, this.shardId, segment.records, requestId);
     segment.invokeCount += 1;
     this.windowStart = this.deps.clock.now();
 
@@ -503,14 +330,25 @@ export class ShardConsumer {
       await this.sendDiscard();
       return;
     }
-    this.notBefore = this.deps.clock.now() + backoffDelay(segment.retries, this.config.retryBaseDelayMs, this.config.retryMaxDelayMs);
+    this.notBefore = this.deps.clock.now() + retryDelay(this.config, segment.retries);
     if (this.checkpointDirty) await this.persist();
   }
 
   private async sendDiscard(): Promise<void> {
     const discard = this.discard;
     if (!discard) return;
-    const record = this.onFailureRecord(discard);
+    const record = onFailureRecord(
+      this.config,
+      this.shardId,
+      {
+        condition: discard.condition,
+        records: discard.records,
+        invokeCount: discard.invokeCount,
+        requestId: discard.last?.requestId ?? this.newRequestId(),
+        ...(discard.last?.functionError ? { functionError: discard.last.functionError } : {}),
+      },
+      this.deps.clock.now(),
+    );
     if (this.deps.onFailure) {
       await this.deps.onFailure.send(record);
     }
@@ -523,108 +361,6 @@ export class ShardConsumer {
     this.discard = undefined;
     this.setCheckpointAt(discard.records);
     await this.persist();
-  }
-
-  private onFailureRecord(discard: PendingDiscard): OnFailureRecord {
-    const first = discard.records[0]?.source;
-    const last = discard.records.at(-1)?.source;
-    if (!first || !last) throw new Error('discarding an empty batch');
-    return {
-      requestContext: {
-        requestId: discard.last?.requestId ?? this.newRequestId(),
-        functionArn: this.config.functionArn,
-        condition: discard.condition,
-        approximateInvokeCount: discard.invokeCount,
-      },
-      responseContext: {
-        statusCode: 200,
-        executedVersion: '$LATEST',
-        ...(discard.last?.functionError ? { functionError: discard.last.functionError } : {}),
-      },
-      version: '1.0',
-      timestamp: new Date(this.deps.clock.now()).toISOString(),
-      KinesisBatchInfo: {
-        shardId: this.shardId,
-        startSequenceNumber: first.sequenceNumber,
-        endSequenceNumber: last.sequenceNumber,
-        approximateArrivalOfFirstRecord: new Date(first.approximateArrivalTimestamp).toISOString(),
-        approximateArrivalOfLastRecord: new Date(last.approximateArrivalTimestamp).toISOString(),
-        batchSize: discard.records.length,
-        streamArn: this.config.streamArn,
-      },
-    };
-  }
-
-  private async invoke(records: readonly BufferedRecord[]): Promise<{ outcome: InvocationOutcome; requestId: string }> {
-    const requestId = this.newRequestId();
-    const event: KinesisStreamEvent = {
-      Records: records.map((r) => toEventRecord(this.config, this.shardId, r.source, r.base64)),
-    };
-    const context = this.context(requestId);
-    try {
-      const response = await this.callWithTimeout(event, context);
-      return {
-        requestId,
-        outcome: interpretResponse(
-          response,
-          records.map((r) => r.source.sequenceNumber),
-          this.config.reportBatchItemFailures,
-        ),
-      };
-    } catch (error) {
-      return { requestId, outcome: { kind: 'error', error } };
-    }
-  }
-
-  private callWithTimeout(event: KinesisStreamEvent, context: Context): Promise<unknown> {
-    const { handler, clock } = this.deps;
-    return new Promise<unknown>((resolve, reject) => {
-      let settled = false;
-      const settle = (fn: () => void): void => {
-        if (settled) return;
-        settled = true;
-        cancel();
-        fn();
-      };
-      const cancel = clock.setTimer(this.config.functionTimeoutMs, () =>
-        settle(() => reject(new FunctionTimeoutError(this.config.functionName, this.config.functionTimeoutMs))),
-      );
-      const callback = (error?: Error | string | null, result?: StreamHandlerResult): void =>
-        settle(() => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(result)));
-      try {
-        const returned = handler(event, context, callback);
-        if (returned !== null && typeof returned === 'object' && typeof returned.then === 'function') {
-          returned.then(
-            (value) => settle(() => resolve(value)),
-            (error: unknown) => settle(() => reject(error)),
-          );
-        } else if (handler.length < 3) {
-          settle(() => resolve(returned));
-        }
-      } catch (error) {
-        settle(() => reject(error));
-      }
-    });
-  }
-
-  private context(requestId: string): Context {
-    const { clock } = this.deps;
-    const deadline = clock.now() + this.config.functionTimeoutMs;
-    const noop = (): void => {};
-    return {
-      callbackWaitsForEmptyEventLoop: true,
-      functionName: this.config.functionName,
-      functionVersion: '$LATEST',
-      invokedFunctionArn: this.config.functionArn,
-      memoryLimitInMB: String(this.config.memoryLimitInMB),
-      awsRequestId: requestId,
-      logGroupName: `/aws/lambda/${this.config.functionName}`,
-      logStreamName: `${new Date(clock.now()).toISOString().slice(0, 10).replaceAll('-', '/')}/[$LATEST]local`,
-      getRemainingTimeInMillis: () => Math.max(0, deadline - clock.now()),
-      done: noop,
-      fail: noop,
-      succeed: noop,
-    };
   }
 
   private setCheckpointAt(records: readonly BufferedRecord[]): void {
@@ -643,9 +379,4 @@ export class ShardConsumer {
     await this.deps.checkpoints.save(this.config.mappingId, this.shardId, saving);
     if (this.checkpoint === saving) this.checkpointDirty = false;
   }
-}
-
-export function describeError(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return String(error);
 }

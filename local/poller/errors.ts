@@ -1,4 +1,11 @@
+/** The local poller's errors, and how any error is described in its log lines. */
 import { StreamfoldError } from '../../functions/shared/errors.ts';
+
+/** `Name: message` of an error, for a log line. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}
 
 /** Base of every error the local poller raises. */
 export class PollerError extends StreamfoldError {}

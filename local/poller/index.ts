@@ -1,6 +1,7 @@
 /**
  * Local event-source poller: drives Lambda handlers from a Kinesis stream with the semantics of a
- * Lambda event source mapping (see core.ts for the rules and their sources).
+ * Lambda event source mapping (see core.ts for the rules and their sources, and for which file owns
+ * which part of them).
  *
  * ```ts
  * const poller = new Poller({
@@ -18,16 +19,13 @@
  */
 export { Poller, consoleLogger } from './poller.ts';
 export type { DrainOptions, RunUntilIdleOptions } from './poller.ts';
-export {
-  ShardConsumer,
-  MAX_PAYLOAD_BYTES,
-  backoffDelay,
-  interpretResponse,
-  resolveConfig,
-  streamNameFromArn,
-  toEventRecord,
-} from './core.ts';
-export type { InvocationOutcome, ResolvedConfig, ShardConsumerDeps, ShardStatus, StepResult } from './core.ts';
+export { ShardConsumer } from './core.ts';
+export type { ShardConsumerDeps, ShardStatus, StepResult } from './core.ts';
+export { resolveConfig, streamNameFromArn } from './config.ts';
+export type { ResolvedConfig } from './config.ts';
+export { interpretResponse, toEventRecord } from './invocation.ts';
+export type { InvocationOutcome } from './invocation.ts';
+export { MAX_PAYLOAD_BYTES } from './record-buffer.ts';
 export { KinesisShardSource } from './kinesis-source.ts';
 export type { KinesisShardSourceOptions } from './kinesis-source.ts';
 export { FileCheckpointStore, InMemoryCheckpointStore } from './checkpoints.ts';

@@ -1,6 +1,8 @@
+/** Adapter: the `ShardSource` port over Kinesis Data Streams (the AWS SDK), for the poller run against an emulator or AWS. */
 import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import type { KinesisClient, Shard } from '@aws-sdk/client-kinesis';
-import { streamNameFromArn } from './core.ts';
+import { classifyAwsError } from '../../functions/shared/aws-errors.ts';
+import { streamNameFromArn } from './config.ts';
 import { SourceReadError } from './errors.ts';
 import type { ReadResult, ShardInfo, ShardPosition, ShardSource, SourceRecord } from './types.ts';
 
@@ -10,13 +12,6 @@ export interface KinesisShardSourceOptions {
   /** Stream name or ARN. Requests carry the name, which emulators without ARN support understand. */
   readonly stream: string;
 }
-
-const THROTTLING = new Set([
-  'ProvisionedThroughputExceededException',
-  'LimitExceededException',
-  'ThrottlingException',
-  'KMSThrottlingException',
-]);
 
 interface CachedIterator {
   /** The position this iterator reads from next. */
@@ -28,7 +23,8 @@ interface CachedIterator {
 /**
  * `ShardSource` over Kinesis Data Streams: ListShards, GetShardIterator (TRIM_HORIZON, LATEST,
  * AFTER_SEQUENCE_NUMBER) and GetRecords. A shard's iterator is kept between reads that continue
- * where the previous one stopped, and renewed when it expires. SDK errors become `SourceReadError`.
+ * where the previous one stopped, and renewed when it expires. SDK errors become `SourceReadError`,
+ * marked throttled by the one AWS error classifier (functions/shared/aws-errors.ts).
  */
 export class KinesisShardSource implements ShardSource {
   readonly streamName: string;
@@ -136,7 +132,7 @@ function readError(message: string, error: unknown, shardId?: string): SourceRea
   const detail = error instanceof Error ? error.message : String(error);
   return new SourceReadError(`${message}: ${name}: ${detail}`, {
     ...(shardId ? { shardId } : {}),
-    throttled: THROTTLING.has(name),
+    throttled: classifyAwsError(error).throttled,
     cause: error,
   });
 }

@@ -1,9 +1,10 @@
+/** The poller of one mapping: shard discovery, one loop per shard over its `ShardConsumer` (core.ts), start, stop and drain. */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { InMemoryCheckpointStore } from './checkpoints.ts';
 import { systemClock } from './clock.ts';
-import { backoffDelay, describeError, resolveConfig, ShardConsumer } from './core.ts';
-import type { ResolvedConfig, ShardStatus, StepResult } from './core.ts';
-import { DrainTimeoutError, PollerError } from './errors.ts';
+import { resolveConfig, retryDelay, type ResolvedConfig } from './config.ts';
+import { ShardConsumer, type ShardStatus, type StepResult } from './core.ts';
+import { describeError, DrainTimeoutError, PollerError } from './errors.ts';
 import type { CheckpointStore, Clock, PollerLogger, PollerOptions } from './types.ts';
 
 /** Warnings and errors to stderr; debug dropped. */
@@ -145,7 +146,7 @@ export class Poller {
         discoveryFailures = 0;
       } catch (error) {
         discoveryFailures += 1;
-        discoveryRetryAt = this.clock.now() + this.retryDelay(discoveryFailures);
+        discoveryRetryAt = this.clock.now() + retryDelay(this.config, discoveryFailures);
         this.logger.warn('shard discovery failed; retrying', { mappingId: this.config.mappingId, error: describeError(error) });
       }
       const active = [...this.consumers.values()].filter((c) => !c.status().ended);
@@ -157,10 +158,6 @@ export class Poller {
       await this.clock.sleep(Math.max(0, Math.min(...waits) - this.clock.now()));
     }
     return { idle: false, rounds: maxRounds };
-  }
-
-  private retryDelay(attempt: number): number {
-    return backoffDelay(attempt, this.config.retryBaseDelayMs, this.config.retryMaxDelayMs);
   }
 
   /** Reads the shard list and creates consumers for new shards whose parents are done. */
@@ -205,7 +202,7 @@ export class Poller {
         if (!this.stopping) for (const consumer of created) this.loops.push(this.shardLoop(consumer));
       } catch (error) {
         failures += 1;
-        delay = this.retryDelay(failures);
+        delay = retryDelay(this.config, failures);
         this.logger.warn('shard discovery failed; retrying', {
           mappingId: this.config.mappingId,
           retryInMs: delay,

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { archiveBatch, arrivalMsOf, planBatch, type ArchiveDeps } from '../../functions/archive/core.ts';
+import { archiveBatch, type ArchiveDeps } from '../../functions/archive/core.ts';
+import { arrivalMsOf, planBatch } from '../../functions/archive/plan.ts';
 import { ObjectWriteError } from '../../functions/shared/archive/bucket.ts';
 import { readArchiveFile, tableRows } from '../../functions/shared/archive/parquet.ts';
 import { loadZstd, type BlockCodec } from '../../functions/shared/archive/zstd.ts';
@@ -131,7 +132,7 @@ describe('Function: archiveBatch', () => {
   it('retries throttling and 5xx with exponential backoff and full jitter, then succeeds', async () => {
     // Prepare: G10 is throttled twice, then fails with a 500, then works.
     const bucket = new MemoryBucket();
-    const faults = [throttled(), throttled(), new ObjectWriteError('InternalError', 'InternalError', true)];
+    const faults = [throttled(), throttled(), new ObjectWriteError('InternalError', { code: 'InternalError', retryable: true })];
     bucket.onPut = (key, attempt) => (key === G10 ? faults[attempt - 1] : undefined);
     const time = fakeTime();
     // Act

@@ -153,8 +153,8 @@ export class MemoryBucket implements ArchiveBucket {
   }
 }
 
-export const throttled = (): ObjectWriteError => new ObjectWriteError('SlowDown: reduce your request rate', 'SlowDown', true);
-export const denied = (): ObjectWriteError => new ObjectWriteError('AccessDenied', 'AccessDenied', false);
+export const throttled = (): ObjectWriteError => new ObjectWriteError('SlowDown: reduce your request rate', { code: 'SlowDown', retryable: true });
+export const denied = (): ObjectWriteError => new ObjectWriteError('AccessDenied', { code: 'AccessDenied', retryable: false });
 
 // ---------------------------------------------------------------------------------------------
 // Independent readers

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { classifyAwsError } from '../../functions/shared/aws-errors.ts';
+import { classifyAwsError, isRetryableCode } from '../../functions/shared/aws-errors.ts';
 import { ServiceError } from '../../functions/shared/errors.ts';
-import { BudgetExhaustedError, RetryBudget, backoffCap, jitteredDelay, withRetries, type RetryClock } from '../../functions/shared/retry.ts';
+import { BudgetExhaustedError, RetryBudget, backoffCap, jitteredDelay, realClock, retryClock, withRetries, type RetryClock } from '../../functions/shared/retry.ts';
 
 /** A virtual clock: sleeping moves time; `random` returns the values given, then 0.5. */
 function clockAt(start: number, randoms: number[] = []): RetryClock & { slept: number[] } {
@@ -46,6 +46,31 @@ describe('Class: RetryBudget', () => {
     expect(budget.retries).toBe(1);
     expect(budget.left()).toBe(100);
   });
+
+  it('tells onWait the delay of a retry that goes ahead, and only of one that does', async () => {
+    // Prepare
+    const clock = clockAt(1000, [0.5, 0.5]);
+    const budget = new RetryBudget(1150, { baseMs: 100, maxMs: 1000 }, clock);
+    const heard: number[] = [];
+    // Act
+    await budget.pause(1, (ms) => heard.push(ms));
+    await budget.pause(2, (ms) => heard.push(ms));
+    // Assess
+    expect(heard).toEqual([50]);
+  });
+});
+
+describe('Function: retryClock', () => {
+  it('takes the parts it is given and the real clock for the rest', () => {
+    // Prepare
+    const now = () => 42;
+    // Act
+    const clock = retryClock({ now });
+    // Assess
+    expect(clock.now).toBe(now);
+    expect(clock.sleep).toBe(realClock.sleep);
+    expect(clock.random).toBe(realClock.random);
+  });
 });
 
 describe('Function: withRetries', () => {
@@ -86,6 +111,28 @@ describe('Function: withRetries', () => {
     expect(!late.ok && (late.error as ServiceError).retryable).toBe(true);
   });
 
+  it('tells onRetry each retried error, its attempt and the delay', async () => {
+    // Prepare
+    const heard: Array<[string, number, number]> = [];
+    let calls = 0;
+    // Act
+    await withRetries(
+      new RetryBudget(10_000, { baseMs: 10, maxMs: 100 }, clockAt(0)),
+      async () => {
+        if (++calls < 3) throw throttle();
+        return 'done';
+      },
+      retryable,
+      undefined,
+      (e, n, ms) => heard.push([(e as Error).name, n, ms]),
+    );
+    // Assess
+    expect(heard).toEqual([
+      ['ThrottlingException', 1, 5],
+      ['ThrottlingException', 2, 10],
+    ]);
+  });
+
   it('rethrows what isFatal calls a bug', async () => {
     await expect(
       withRetries(new RetryBudget(10_000, { baseMs: 1, maxMs: 1 }, clockAt(0)), async () => {
@@ -120,5 +167,10 @@ describe('Function: classifyAwsError', () => {
     const bug = classifyAwsError(new TypeError('cannot read properties of undefined'));
     expect(bug).toMatchObject({ code: 'TypeError', fromService: false, retryable: false });
     expect(classifyAwsError('a string').code).toBe('UnknownError');
+  });
+
+  it('judges an error name reported inside a response (isRetryableCode)', () => {
+    expect(['SlowDown', 'InternalError', 'ProvisionedThroughputExceededException', 'InternalFailure'].map(isRetryableCode)).toEqual([true, true, true, true]);
+    expect(['AccessDenied', 'NoSuchKey', 'ConditionalCheckFailedException'].map(isRetryableCode)).toEqual([false, false, false]);
   });
 });

@@ -59,7 +59,8 @@ import { partitionKeyFor, serializeEvent } from '../../functions/shared/codec.ts
 import type { EventType, StreamEvent } from '../../functions/shared/event.ts';
 import { ManualClock } from '../../local/poller/clock.ts';
 import { InMemoryCheckpointStore } from '../../local/poller/checkpoints.ts';
-import { ShardConsumer, resolveConfig } from '../../local/poller/core.ts';
+import { resolveConfig } from '../../local/poller/config.ts';
+import { ShardConsumer } from '../../local/poller/core.ts';
 import type { ReadResult, ShardInfo, ShardPosition, ShardSource, SourceRecord, StreamHandler } from '../../local/poller/types.ts';
 import { exactQuantile, logicalBuckets, seqNo, truthBuckets, viewOfStore, type LogicalBucket, type TruthEvent } from './support/rollup.ts';
 

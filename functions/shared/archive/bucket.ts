@@ -2,21 +2,15 @@
  * The port of the archive bucket (keys.ts lays out its objects): `ObjectStore`, the slice the
  * archive function writes through, and `ArchiveBucket`, what compaction and the readers use
  * besides. Implemented by s3-store.ts (AWS SDK) and by the tests' in-memory bucket. Adapters
- * reject with `ObjectWriteError`, classified retryable or not.
+ * reject with `ObjectWriteError`, classified retryable or not (shared/aws-errors.ts).
  */
-import { StreamfoldError } from '../errors.ts';
+import { ServiceError } from '../errors.ts';
 
-/** A failed write, classified by the adapter. */
-export class ObjectWriteError extends StreamfoldError {
-  readonly code: string;
-  /** Worth another attempt (throttling, 5xx, network, timeout). */
-  readonly retryable: boolean;
-  constructor(message: string, code: string, retryable: boolean, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-    this.retryable = retryable;
-  }
-}
+/**
+ * A failed call to the bucket, classified by the adapter: `retryable` when it is worth another
+ * attempt (throttling, 5xx, network, timeout).
+ */
+export class ObjectWriteError extends ServiceError {}
 
 /** The slice of S3 the archive writes through. Rejects with `ObjectWriteError`. */
 export interface ObjectStore {

@@ -1,7 +1,7 @@
 /**
  * Adapter: the archive bucket (bucket.ts) through the AWS SDK, for the archive function (put),
  * compaction (list, get, put, delete) and the query (list, ranged get). Turns SDK errors into
- * `ObjectWriteError` with a retryable flag.
+ * `ObjectWriteError` with the retryable flag of the one AWS error classifier (shared/aws-errors.ts).
  */
 import {
   DeleteObjectsCommand,
@@ -10,46 +10,14 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { classifyAwsError, isRetryableCode } from '../aws-errors.ts';
 import { ObjectWriteError, type ArchiveBucket, type ObjectInfo } from './bucket.ts';
 
-/** Error names that mean "slow down" or "try again". */
-const RETRYABLE_CODES = new Set([
-  'SlowDown',
-  'Throttling',
-  'ThrottlingException',
-  'ThrottledException',
-  'RequestThrottled',
-  'RequestThrottledException',
-  'TooManyRequestsException',
-  'ProvisionedThroughputExceededException',
-  'RequestLimitExceeded',
-  'BandwidthLimitExceeded',
-  'RequestTimeout',
-  'RequestTimeoutException',
-  'InternalError',
-  'ServiceUnavailable',
-  'TimeoutError',
-  'AbortError',
-  'NetworkingError',
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EAI_AGAIN',
-]);
-
-/** Classifies any error thrown by an S3 call. */
+/** Classifies any error thrown by an S3 call (shared/aws-errors.ts). */
 export function classifyS3Error(err: unknown, what: string): ObjectWriteError {
   if (err instanceof ObjectWriteError) return err;
-  const e = (err ?? {}) as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number }; $retryable?: unknown };
-  const code = e.name && e.name !== 'Error' ? e.name : (e.code ?? 'UnknownError');
-  const status = e.$metadata?.httpStatusCode;
-  const retryable =
-    RETRYABLE_CODES.has(code) ||
-    (e.code !== undefined && RETRYABLE_CODES.has(e.code)) ||
-    (status !== undefined && (status >= 500 || status === 429)) ||
-    e.$retryable !== undefined;
-  return new ObjectWriteError(`${what}: ${code}${status ? ` (HTTP ${status})` : ''}: ${e.message ?? String(err)}`, code, retryable, { cause: err });
+  const { code, status, message, retryable } = classifyAwsError(err);
+  return new ObjectWriteError(`${what}: ${code}${status ? ` (HTTP ${status})` : ''}: ${message}`, { code, retryable, cause: err });
 }
 
 export class S3ArchiveBucket implements ArchiveBucket {
@@ -130,9 +98,8 @@ export class S3ArchiveBucket implements ArchiveBucket {
       if (out.Body === undefined) return new Uint8Array(0);
       return await out.Body.transformToByteArray();
     } catch (err) {
-      const name = (err as { name?: string }).name;
-      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      if (name === 'NoSuchKey' || name === 'NotFound' || status === 404) return undefined;
+      const { code, status } = classifyAwsError(err);
+      if (code === 'NoSuchKey' || code === 'NotFound' || status === 404) return undefined;
       throw classifyS3Error(err, `GetObject ${key}`);
     }
   }
@@ -151,10 +118,10 @@ export class S3ArchiveBucket implements ArchiveBucket {
       const errors = out.Errors ?? [];
       if (errors.length > 0) {
         const first = errors[0]!;
+        const code = first.Code ?? 'DeleteFailed';
         throw new ObjectWriteError(
           `DeleteObjects: ${errors.length} of ${chunk.length} keys failed, first ${first.Key}: ${first.Code} ${first.Message ?? ''}`,
-          first.Code ?? 'DeleteFailed',
-          first.Code === 'SlowDown' || first.Code === 'InternalError',
+          { code, retryable: isRetryableCode(code) },
         );
       }
     }
