@@ -48,6 +48,7 @@ import { decodeMinutes } from '../shared/rollups/minutes.ts';
 import type { EventType } from '../shared/event.ts';
 import type { BucketData } from './series.ts';
 import { mapPool } from '../shared/pool.ts';
+import { jitteredDelay, realClock } from '../shared/retry.ts';
 
 export interface MetricInfo {
   readonly name: string;
@@ -250,7 +251,7 @@ export class DynamoRollupReader implements RollupReader {
           out.set(shardId, headFromItem(shardId, i));
         }
         keys = (res.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as typeof keys;
-        if (keys.length > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 10 * 2 ** attempt)));
+        if (keys.length > 0) await realClock.sleep(jitteredDelay(attempt + 1, { baseMs: 10, maxMs: 1000 }, Math.random));
       }
     });
     return out;
