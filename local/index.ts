@@ -21,10 +21,10 @@ import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aw
 import { createArchiveHandler } from '../functions/archive/app.ts';
 import { createIntakeHandler } from '../functions/intake/app.ts';
 import { createQueryHandler } from '../functions/query/app.ts';
-import { createRollupHandler } from '../functions/rollup/app.ts';
+import { createRollupHandler, createSweepHandler } from '../functions/rollup/app.ts';
 import { configuredEndpoint, dynamoClient, kinesisClient, resetClients } from '../functions/shared/clients.ts';
 import { parseTenantSpec, TenantStore, generateApiKey, type Scope } from '../functions/shared/tenants.ts';
-import { FUNCTIONS, type ConsumerSettings } from '../lib/functions.ts';
+import { FUNCTIONS, type ConsumerSettings, type FunctionDef } from '../lib/functions.ts';
 import { DEFAULT_PREFIX, resourceEnv, TABLES } from '../lib/resources.ts';
 import { POWERTOOLS } from '../lib/settings.ts';
 import { startEmulators, type Emulators } from './emulators.ts';
@@ -43,6 +43,8 @@ export interface LocalConsumer {
   readonly create: (env: StackEnv) => ConsumerHandler;
   readonly settings: ConsumerSettings;
   readonly timeoutSeconds: number;
+  /** Settings this consumer gets besides the stack's environment (FunctionDef.local). */
+  readonly environment?: Readonly<Record<string, string>>;
 }
 
 export interface StartStackOptions {
@@ -61,6 +63,10 @@ export interface StartStackOptions {
    * @default each consumer's own setting (lib/functions.ts)
    */
   readonly batchingWindowSeconds?: number;
+  /** Shards of the stream, when the stack creates it. @default STREAM.localShards (2) */
+  readonly shards?: number;
+  /** Settings every function gets (lib/settings.ts variables), over the local defaults. @default none */
+  readonly environment?: Readonly<Record<string, string>>;
   /** Where progress and warnings go. @default console */
   readonly log?: (line: string) => void;
   readonly pollerLogger?: PollerLogger;
@@ -78,11 +84,25 @@ export interface RunningStack {
   stop(): Promise<void>;
 }
 
-/** The product's own Kinesis consumers, with the settings the CDK stack deploys. */
+/**
+ * The product's own Kinesis consumers, with the settings the CDK stack deploys, but for what
+ * `FunctionDef.local` says the embedded stack runs differently (lib/functions.ts).
+ */
 export const PRODUCT_CONSUMERS: readonly LocalConsumer[] = [
-  { name: 'rollup', create: (env) => createRollupHandler(env), settings: FUNCTIONS.rollup.consumer, timeoutSeconds: FUNCTIONS.rollup.timeoutSeconds },
-  { name: 'archive', create: (env) => createArchiveHandler(env), settings: FUNCTIONS.archive.consumer, timeoutSeconds: FUNCTIONS.archive.timeoutSeconds },
+  localConsumer('rollup', FUNCTIONS.rollup, (env) => createRollupHandler(env)),
+  localConsumer('archive', FUNCTIONS.archive, (env) => createArchiveHandler(env)),
 ];
+
+function localConsumer(name: string, def: FunctionDef, create: (env: StackEnv) => ConsumerHandler): LocalConsumer {
+  const local = def.local;
+  return {
+    name,
+    create,
+    settings: { ...def.consumer!, ...(local?.maxBatchingWindowSeconds !== undefined ? { maxBatchingWindowSeconds: local.maxBatchingWindowSeconds } : {}) },
+    timeoutSeconds: def.timeoutSeconds,
+    ...(local?.environment !== undefined ? { environment: local.environment } : {}),
+  };
+}
 
 const REGION = 'us-east-1';
 /** Written in the data directory while a stack runs: `{ pid, url, env }`. */
@@ -110,7 +130,7 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
     // On a shared endpoint (LocalStack) every stack gets its own resources, so parallel test files
     // never read each other's records.
     const prefix = backend.external ? (process.env.STREAMFOLD_PREFIX ?? `${DEFAULT_PREFIX}-${randomBytes(4).toString('hex')}`) : DEFAULT_PREFIX;
-    const provisioned = await provisionResources(backend.env, { prefix, account: backend.account });
+    const provisioned = await provisionResources(backend.env, { prefix, account: backend.account, ...(opts.shards !== undefined ? { shards: opts.shards } : {}) });
     const env: StackEnv = Object.freeze({
       ...backend.env,
       ...resourceEnv(provisioned.names),
@@ -119,7 +139,9 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
       // EMF metrics are CloudWatch's business; locally they would only flood the terminal.
       POWERTOOLS_METRICS_DISABLED: 'true',
       [POWERTOOLS.logLevel.envVar]: 'WARN',
+      ...opts.environment,
     });
+    const envOf = (extra: Readonly<Record<string, string>> | undefined): StackEnv => (extra === undefined ? env : Object.freeze({ ...extra, ...env }));
 
     const demoKey = await seedTenants(env, opts.tenants, log);
 
@@ -133,7 +155,7 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
         streamArn,
         functionName: `${prefix}-${c.name}`,
         region: backend.region,
-        handler: c.create(env),
+        handler: c.create(envOf(c.environment)),
         startingPosition: 'TRIM_HORIZON',
         batchSize: s.batchSize,
         maximumBatchingWindowInSeconds: opts.batchingWindowSeconds ?? s.maxBatchingWindowSeconds,
@@ -165,6 +187,9 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
     stops.push(async () => {
       await Promise.all(pollers.map((p) => p.stop()));
     });
+
+    // The rollup sweeper, on its local schedule (lib/functions.ts FUNCTIONS.sweep.local).
+    if (!opts.onlyGivenConsumers) stops.push(startSchedule(FUNCTIONS.sweep, createSweepHandler(envOf(FUNCTIONS.sweep.local?.environment)), log));
 
     // Tells other local tools (the tenants CLI) where this running stack's endpoints are.
     const runFile = join(dataDir, RUN_FILE);
@@ -243,3 +268,31 @@ async function seedTenants(env: StackEnv, given: Record<string, string> | undefi
   return key;
 }
 
+
+/**
+ * Runs a scheduled function every `local.scheduleSeconds` (else `scheduleSeconds`), one run at a
+ * time, as EventBridge would with reserved concurrency 1; a failed run is logged and the next one
+ * goes ahead. Returns its stop.
+ */
+function startSchedule(def: FunctionDef, handler: (event: unknown, context: { getRemainingTimeInMillis(): number }) => Promise<unknown>, log: (line: string) => void): () => Promise<void> {
+  const everyMs = (def.local?.scheduleSeconds ?? def.scheduleSeconds ?? 300) * 1000;
+  let running: Promise<void> | undefined;
+  const tick = () => {
+    if (running !== undefined) return;
+    const deadline = Date.now() + def.timeoutSeconds * 1000;
+    running = handler({ 'detail-type': 'Scheduled Event' }, { getRemainingTimeInMillis: () => deadline - Date.now() })
+      .then(
+        () => undefined,
+        (err: unknown) => log(`${def.id}: ${(err as Error).message ?? String(err)}`),
+      )
+      .finally(() => {
+        running = undefined;
+      });
+  };
+  const timer = setInterval(tick, everyMs);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
+}

@@ -43,6 +43,8 @@ export interface ProvisionOptions {
   readonly account?: string;
   /** How long to wait for each resource to become ACTIVE. @default 30_000 */
   readonly timeoutMs?: number;
+  /** Shards of a stream created here (an existing one keeps its own). @default STREAM.localShards */
+  readonly shards?: number;
 }
 
 /**
@@ -71,7 +73,7 @@ export async function provisionResources(
 
   const tableKeys = Object.keys(TABLES) as TableKey[];
   const [, ttlOutcomes] = await Promise.all([
-    provisionStream(env, names.stream, timeoutMs),
+    provisionStream(env, names.stream, options.shards ?? STREAM.localShards, timeoutMs),
     Promise.all(tableKeys.map((key) => provisionTable(env, TABLES[key], names.tables[key], timeoutMs))),
     Promise.all(
       (Object.keys(BUCKETS) as BucketKey[]).map((key) => provisionBucket(env, names.buckets[key], region)),
@@ -84,10 +86,10 @@ export async function provisionResources(
   return { names, ttl };
 }
 
-async function provisionStream(env: ClientEnv, name: string, timeoutMs: number): Promise<void> {
+async function provisionStream(env: ClientEnv, name: string, shards: number, timeoutMs: number): Promise<void> {
   const kinesis = kinesisClient(env);
   try {
-    await kinesis.send(new CreateStreamCommand({ StreamName: name, ShardCount: STREAM.localShards }));
+    await kinesis.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
   } catch (error) {
     if (errorName(error) !== 'ResourceInUseException') {
       throw new ProvisionError(`Could not create stream ${name}`, { cause: error });

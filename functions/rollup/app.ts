@@ -4,7 +4,8 @@
  * `process.env` for Lambda; the embedded stack binds it to the stack's environment.
  *
  * Environment: ROLLUPS_TABLE_NAME (required); the settings of SETTINGS.rollup in lib/settings.ts
- * (TTLs, concurrency, time margin, item cache, Powertools service name, log level and namespace).
+ * (TTLs, concurrency, time margin, item cache, fold interval, Powertools service name, log level
+ * and namespace); the sweeper reads the same table as SETTINGS.sweep.
  *
  * The event source mapping should set ReportBatchItemFailures and BisectBatchOnFunctionError:
  * unwritten items come back as a batch item failure, unexpected errors as a function error.
@@ -65,7 +66,7 @@ export type SweepHandler = (event: unknown, context: Pick<Context, 'getRemaining
  * throws when shards are left behind, so the schedule's error metric and alarm show it.
  */
 export function createSweepHandler(env: Env, overrides: RollupOverrides = {}): SweepHandler {
-  const { deps, config, flush } = wire(env, overrides);
+  const { deps, config, flush } = wire(env, overrides, SETTINGS.sweep);
   return async (_event, context) => {
     try {
       const { stats: _stats, ...outcome } = await sweepShards(deps, config, () => context.getRemainingTimeInMillis());
@@ -78,9 +79,9 @@ export function createSweepHandler(env: Env, overrides: RollupOverrides = {}): S
   };
 }
 
-function wire(env: Env, overrides: RollupOverrides) {
+function wire(env: Env, overrides: RollupOverrides, table: typeof SETTINGS.rollup | typeof SETTINGS.sweep = SETTINGS.rollup) {
   const { config: configOverrides, flushMetrics: flushOverride, ...depOverrides } = overrides;
-  const settings = readSettings(env, SETTINGS.rollup);
+  const settings = readSettings(env, table);
   const config: RollupConfig = { ...rollupConfig(settings), ...configOverrides };
   const logger = createLogger(settings);
 

@@ -1,4 +1,6 @@
-import type { Duration } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -8,7 +10,7 @@ import { FUNCTIONS, type FunctionDef } from '../functions.ts';
 import { SETTINGS, settingsEnvironment } from '../settings.ts';
 import { StreamConsumer } from './consumer.ts';
 import type { EventStream } from './event-stream.ts';
-import type { PowertoolsLogLevel } from './function.ts';
+import { StreamfoldFunction, type PowertoolsLogLevel } from './function.ts';
 import type { Monitoring } from './monitoring.ts';
 import type { Storage } from './storage.ts';
 
@@ -53,23 +55,38 @@ export interface RollupProps {
    */
   readonly ttl1hDays?: number;
   /**
-   * Concurrent batches per shard (1..10).
-   * @default definition.consumer.parallelizationFactor (1)
+   * Concurrent batches per shard. Only 1: the rollup log is kept per shard in sequence order
+   * (docs/ROLLUPS.md); add shards for throughput. Any other value is refused at synth.
+   * @default 1
    */
   readonly parallelizationFactor?: number;
   /**
-   * Batching window override for this deployment.
-   * @default definition.consumer.maxBatchingWindowSeconds (1 s for FUNCTIONS.rollup)
+   * Batching window override for this deployment: longer is fewer log bytes written per event
+   * (one entry per touched item per batch), later data in queries.
+   * @default definition.consumer.maxBatchingWindowSeconds (5 s for FUNCTIONS.rollup)
    */
   readonly maxBatchingWindow?: Duration;
+  /**
+   * How often the sweeper folds the logs no rollup container folds.
+   * @default events.Schedule.rate(sweepDefinition.scheduleSeconds) (5 minutes)
+   */
+  readonly sweepSchedule?: events.Schedule;
+  /**
+   * The sweeper's function definition.
+   * @default FUNCTIONS.sweep
+   */
+  readonly sweepDefinition?: FunctionDef;
 }
 
 /**
  * The rollup flow: stream → rollup function (Kinesis mapping, partial batch responses, SQS
  * on-failure queue) → rollups table.
  *
+ * A scheduled sweeper folds the logs of shards no rollup container folds (docs/ROLLUPS.md).
+ *
  * The function may read the stream (the mapping), send to its on-failure queue, and get, batch-get,
- * put and update items of the rollups table; nothing else (no archive, no tenants, no stream write).
+ * put and update items of the rollups table; the sweeper the same plus Query (its list of shards);
+ * nothing else (no archive, no tenants, no stream write).
  */
 export class Rollup extends Construct {
   public readonly consumer: StreamConsumer;
@@ -77,9 +94,20 @@ export class Rollup extends Construct {
   public readonly role: iam.Role;
   public readonly logGroup: logs.LogGroup;
   public readonly onFailureQueue: sqs.Queue;
+  public readonly sweeper: StreamfoldFunction;
+  public readonly sweepSchedule: events.Rule;
 
   constructor(scope: Construct, id: string, props: RollupProps) {
     super(scope, id);
+    if (props.parallelizationFactor !== undefined && props.parallelizationFactor !== 1) {
+      throw new Error(
+        `Rollup: parallelizationFactor must be 1, got ${props.parallelizationFactor}: the rollup log is kept per shard in sequence order (docs/ROLLUPS.md); add shards for throughput`,
+      );
+    }
+    const definition = props.definition ?? FUNCTIONS.rollup;
+    if (definition.consumer !== undefined && definition.consumer.parallelizationFactor !== 1) {
+      throw new Error(`Rollup (${definition.id}): the definition's parallelizationFactor must be 1, got ${definition.consumer.parallelizationFactor} (docs/ROLLUPS.md)`);
+    }
     // The ranges and the TTL rule the function applies when it starts, checked here at synth; a
     // TTL not given is left to the function's default.
     const environment = settingsEnvironment('Rollup', SETTINGS.rollup, {
@@ -89,7 +117,7 @@ export class Rollup extends Construct {
 
     this.consumer = new StreamConsumer(this, 'Consumer', {
       stream: props.stream.stream,
-      definition: props.definition ?? FUNCTIONS.rollup,
+      definition,
       prefix: props.prefix,
       logLevel: props.logLevel,
       parallelizationFactor: props.parallelizationFactor,
@@ -103,5 +131,24 @@ export class Rollup extends Construct {
 
     props.storage.bindRollups(this.function, 'merge');
     props.monitoring?.monitorConsumer('Rollup', this.consumer);
+
+    const sweepDefinition = props.sweepDefinition ?? FUNCTIONS.sweep;
+    this.sweeper = new StreamfoldFunction(this, 'Sweeper', {
+      definition: sweepDefinition,
+      prefix: props.prefix,
+      logLevel: props.logLevel,
+      environment,
+      // Runs never overlap (they would fold the same shards; harmless, but wasted).
+      reservedConcurrentExecutions: 1,
+    });
+    props.storage.bindRollups(this.sweeper.function, 'fold');
+    this.sweepSchedule = new events.Rule(this, 'SweepSchedule', {
+      description: 'Folds the rollup logs of shards no rollup container folded',
+      schedule: props.sweepSchedule ?? events.Schedule.rate(Duration.seconds(sweepDefinition.scheduleSeconds ?? 300)),
+      targets: [new targets.LambdaFunction(this.sweeper.function, { retryAttempts: 0, maxEventAge: Duration.minutes(5) })],
+    });
+    props.monitoring?.monitorFunction('Sweeper', this.sweeper.function, {
+      errors: 'The rollup sweeper failed or left shards with unfolded commits older than ROLLUP_SWEEP_AFTER_SECONDS: queries merge a longer log, and a log older than its 3-day TTL would lose data.',
+    });
   }
 }

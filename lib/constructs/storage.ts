@@ -21,10 +21,11 @@ export type ArchiveTransitionStorageClass = 'INTELLIGENT_TIERING' | 'STANDARD_IA
  * - `lookup`: GetItem only (the API functions authenticate keys by their hash).
  * - `read`: every read action (GetItem, BatchGetItem, Query, Scan, ...).
  * - `merge`: GetItem, BatchGetItem, PutItem and UpdateItem: read items by key and write them back
- *   (the rollup's read-merge-conditional-write); no Query, Scan, delete or batch write.
+ *   (the rollup's commits and folds); no Query, Scan, delete or batch write.
+ * - `fold`: merge plus Query (the rollup sweeper lists the shards with a log).
  * - `readWrite`: read plus every write action.
  */
-export type TableAccess = 'lookup' | 'read' | 'merge' | 'readWrite';
+export type TableAccess = 'lookup' | 'read' | 'merge' | 'fold' | 'readWrite';
 
 const MERGE_ACTIONS = ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
 
@@ -271,6 +272,7 @@ export class Storage extends Construct {
     if (access === 'readWrite') table.grantReadWriteData(fn);
     else if (access === 'read') table.grantReadData(fn);
     else if (access === 'merge') table.grant(fn, ...MERGE_ACTIONS);
+    else if (access === 'fold') table.grant(fn, ...MERGE_ACTIONS, 'dynamodb:Query');
     else table.grant(fn, 'dynamodb:GetItem');
     fn.addEnvironment(TABLES[key].envVar, table.tableName);
   }

@@ -1,5 +1,5 @@
 import type { Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EventStream } from '../../lib/constructs/event-stream.ts';
 import { Monitoring } from '../../lib/constructs/monitoring.ts';
@@ -59,7 +59,35 @@ describe('Construct: Rollup', () => {
         OnFailure: { Destination: { 'Fn::GetAtt': [logicalIdOf(f.rollup.onFailureQueue), 'Arn'] } },
       },
     });
-    expect(s.maxBatchingWindowSeconds).toBe(1);
+    expect(s.maxBatchingWindowSeconds).toBe(5);
+    expect(s.parallelizationFactor).toBe(1);
+  });
+
+  it('refuses a parallelization factor other than 1 (the log is per shard, in sequence order)', () => {
+    expect(() => flow({ parallelizationFactor: 4 })).toThrow(
+      'Rollup: parallelizationFactor must be 1, got 4: the rollup log is kept per shard in sequence order (docs/ROLLUPS.md); add shards for throughput',
+    );
+  });
+
+  it('runs a sweeper on a schedule that may fold the rollups table and list its shards, and nothing else', () => {
+    // Prepare
+    const sweeper = roleStatements(template, logicalIdOf(f.rollup.sweeper.role));
+
+    // Assess
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: `rate(${FUNCTIONS.sweep.scheduleSeconds! / 60} minutes)` });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 'streamfold-sweep',
+      Timeout: FUNCTIONS.sweep.timeoutSeconds,
+      Environment: { Variables: Match.objectLike({ ROLLUPS_TABLE_NAME: Match.anyValue() }) },
+    });
+    expect([...actionsOn(sweeper, logicalIdOf(f.storage.tables.rollups))].sort()).toEqual([
+      'dynamodb:BatchGetItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+    ]);
+    expect(actionsOf(sweeper).filter((a) => !a.startsWith('dynamodb:') && !a.startsWith('logs:'))).toEqual([]);
   });
 
   it('deploys FUNCTIONS.rollup told where the rollups table is, with the TTLs and Node.js flags given', () => {

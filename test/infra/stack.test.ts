@@ -113,8 +113,8 @@ describe('App: streamfold', () => {
     it('watches the stream, every table, the API and every function', () => {
       // Assess: stream throttles, a throttle alarm per table, API 5xx rate, intake and query errors
       // and throttles, rollup and archive iterator age, on-failure queue, errors and throttles,
-      // compaction errors and throttles
-      template.resourceCountIs('AWS::CloudWatch::Alarm', 1 + Object.keys(TABLES).length + 1 + 2 + 2 + 4 + 4 + 2);
+      // compaction and rollup sweeper errors and throttles
+      template.resourceCountIs('AWS::CloudWatch::Alarm', 1 + Object.keys(TABLES).length + 1 + 2 + 2 + 4 + 4 + 2 + 2);
       template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'PutRecords.ThrottledRecords' });
       template.resourcePropertiesCountIs(
         'AWS::CloudWatch::Alarm',

@@ -281,6 +281,24 @@ describe('The bundled handlers run', () => {
       },
     },
     {
+      def: FUNCTIONS.sweep,
+      // What its schedule sends; the rollup case's two commits are younger than the sweep age.
+      event: (): ScheduledEvent => ({
+        version: '0',
+        id: 'bundles-test-sweep',
+        'detail-type': 'Scheduled Event',
+        source: 'aws.events',
+        account: '000000000000',
+        time: new Date().toISOString(),
+        region: REGION,
+        resources: [`arn:aws:events:${REGION}:000000000000:rule/bundles-test-sweep`],
+        detail: {},
+      }),
+      assess: async (result) => {
+        expect(result).toEqual({ shards: 2, swept: 0, folded: 0, behind: [] });
+      },
+    },
+    {
       def: FUNCTIONS.archive,
       event: () => batch,
       assess: async (result) => {

@@ -8,7 +8,7 @@ import { UNCOMPRESSED } from '../../../functions/shared/archive/zstd.ts';
 import { createCompactHandler } from '../../../functions/compact/app.ts';
 import { createIntakeHandler } from '../../../functions/intake/app.ts';
 import { createQueryHandler } from '../../../functions/query/app.ts';
-import { createRollupHandler } from '../../../functions/rollup/app.ts';
+import { createRollupHandler, createSweepHandler } from '../../../functions/rollup/app.ts';
 import type { Env } from '../../../functions/shared/config.ts';
 import type { FunctionKey } from '../../../lib/functions.ts';
 import { resourceEnv, resourceNames } from '../../../lib/resources.ts';
@@ -18,6 +18,7 @@ export const APPS: Readonly<Record<FunctionKey, (env: Env) => unknown>> = {
   intake: (env) => createIntakeHandler(env),
   query: (env) => createQueryHandler(env),
   rollup: (env) => createRollupHandler(env, { flushMetrics: () => {} }),
+  sweep: (env) => createSweepHandler(env, { flushMetrics: () => {} }),
   archive: (env) => createArchiveHandler(env, { codec: UNCOMPRESSED }),
   compact: (env) => createCompactHandler(env, { codec: UNCOMPRESSED }),
 };
