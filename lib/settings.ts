@@ -203,6 +203,14 @@ export const SETTINGS = {
   intake: {
     serviceName: serviceName('intake'),
     logLevel: POWERTOOLS.logLevel,
+    spread: {
+      kind: 'integer',
+      envVar: 'INTAKE_SPREAD',
+      default: 1,
+      min: 1,
+      max: 64,
+      doc: "Partition keys per metric, by series (functions/shared/codec.ts partitionKeyFor): a metric's series spread over up to this many shards; 1 keeps each metric on one shard (fewest rollup writes)",
+    },
   },
   query: {
     serviceName: serviceName('query'),

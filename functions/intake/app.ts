@@ -4,7 +4,8 @@
  * `process.env` for Lambda; the embedded stack binds it to the stack's environment.
  *
  * Environment: EVENTS_STREAM_NAME, TENANTS_TABLE_NAME, IDEMPOTENCY_TABLE_NAME (required); the
- * settings of SETTINGS.intake in lib/settings.ts (Powertools service name and log level).
+ * settings of SETTINGS.intake in lib/settings.ts (partition keys per metric, Powertools service
+ * name and log level).
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { SETTINGS } from '../../lib/settings.ts';
@@ -12,6 +13,7 @@ import { dynamoClient, kinesisClient } from '../shared/clients.ts';
 import { readSettings, streamName, tableName, type Env } from '../shared/config.ts';
 import { CachedAuthenticator, errorResponse } from '../shared/http.ts';
 import { KinesisRecordSink } from '../shared/kinesis-sink.ts';
+import { HotKeys } from '../shared/put-records.ts';
 import { createLogger } from '../shared/logger.ts';
 import { TenantStore } from '../shared/tenants.ts';
 import { ingest, type IntakeDeps } from './core.ts';
@@ -20,13 +22,16 @@ import { DynamoIdempotencyStore } from './idempotency.ts';
 export type ApiHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
 export function createIntakeHandler(env: Env, overrides: Partial<IntakeDeps> = {}): ApiHandler {
-  const logger = createLogger(readSettings(env, SETTINGS.intake));
+  const settings = readSettings(env, SETTINGS.intake);
+  const logger = createLogger(settings);
   const clientEnv = env === process.env ? undefined : env;
   const db = dynamoClient(clientEnv);
   const deps: IntakeDeps = {
     auth: new CachedAuthenticator(new TenantStore(db, tableName(env, 'tenants'))),
     sink: new KinesisRecordSink(kinesisClient(clientEnv), streamName(env)),
     idempotency: new DynamoIdempotencyStore(db, tableName(env, 'idempotency')),
+    spread: settings.spread,
+    hotKeys: new HotKeys(),
     ...overrides,
   };
 

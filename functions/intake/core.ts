@@ -8,7 +8,7 @@ import { encodeRecords } from '../shared/codec.ts';
 import { validateEvent, type StreamEvent } from '../shared/event.ts';
 import { errorResponse, HttpError, json, requireKey, type HttpResponse, type KeyAuthenticator } from '../shared/http.ts';
 import { THROTTLING_CODES } from '../shared/aws-errors.ts';
-import { putAllRecords, type RecordSink } from '../shared/put-records.ts';
+import { putAllRecords, type HotKeys, type RecordSink } from '../shared/put-records.ts';
 import { parseBody } from './body.ts';
 import { hashBody, IDEMPOTENCY_KEY_MAX_CHARS, type IdempotencyStore } from './idempotency.ts';
 
@@ -32,6 +32,10 @@ export interface IntakeDeps {
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly random?: () => number;
+  /** Partition keys per metric (codec.ts encodeRecords). @default 1 */
+  readonly spread?: number;
+  /** Keys Kinesis throttled lately, salted on the next sends (put-records.ts). @default none */
+  readonly hotKeys?: HotKeys;
 }
 
 export interface IntakeResult {
@@ -84,7 +88,7 @@ async function ingestOrThrow(req: IntakeRequest, deps: IntakeDeps): Promise<Http
 
   const bodyHash = idemKey === undefined ? '' : hashBody(req.body);
   let skip: ReadonlySet<number> = new Set();
-  const records = encodeRecords(events);
+  const records = encodeRecords(events, { spread: deps.spread ?? 1 });
   const recordsHash = idemKey === undefined ? '' : hashRecords(records);
   if (idemKey !== undefined) {
     const claim = await deps.idempotency.claim(tenant, idemKey, bodyHash, now(), req.remainingMs());
@@ -109,6 +113,7 @@ async function ingestOrThrow(req: IntakeRequest, deps: IntakeDeps): Promise<Http
       now,
       ...(deps.sleep ? { sleep: deps.sleep } : {}),
       ...(deps.random ? { random: deps.random } : {}),
+      ...(deps.hotKeys ? { hotKeys: deps.hotKeys } : {}),
     },
   );
 

@@ -25,20 +25,34 @@ export const KINESIS_LIMITS = {
 } as const;
 
 /**
- * Number of partition-key buckets per tenant. Part of the stream's contract: changing it moves
- * metrics between keys, and so breaks per-item ordering while old records are still in the stream.
+ * Number of partition-key buckets per tenant. Consumers do not depend on it (the rollup log is
+ * exact whatever shard an event takes, docs/ROLLUPS.md): it only decides how metrics share shards.
  */
 export const PARTITION_BUCKETS = 64;
+
+/** Most partition keys one metric is spread over (INTAKE_SPREAD, and salted retries). */
+export const MAX_SPREAD = 64;
 
 /** Inflated size above which a gzip'd record is rejected (a gzip bomb never reaches memory). */
 export const MAX_INFLATED_BYTES = 64 * 1024 * 1024;
 
 /**
- * Partition-key rule: every event that can contribute to one rollup item (tenant, name, tags,
- * bucket) travels under the same key, `tenant#bucket(hash(name))`.
+ * Partition-key rule: `tenant#bucket(hash(name))`, so a batch of one shard holds many events of
+ * few metrics (the rollup writes one log segment per metric per batch: fewer, larger writes). A
+ * metric spread over `spread` keys adds the series' slot, `tenant#bucket#(hash(series) mod spread)`:
+ * its series go to up to `spread` shards, each series to one. Exactness does not depend on the
+ * key (docs/ROLLUPS.md, "Partition keys"), so the rule may change while records are in the stream.
  */
-export function partitionKeyFor(tenant: string, name: string): string {
-  return `${tenant}#${fnv1a32(name) % PARTITION_BUCKETS}`;
+export function partitionKeyFor(tenant: string, name: string, slot = 0): string {
+  return slot === 0 ? `${tenant}#${fnv1a32(name) % PARTITION_BUCKETS}` : `${tenant}#${fnv1a32(name) % PARTITION_BUCKETS}#${slot}`;
+}
+
+/** The slot of an event's series among `spread` keys (0 when not spread). */
+export function spreadSlot(e: Pick<StreamEvent, 'name' | 'tags'>, spread: number): number {
+  if (spread <= 1) return 0;
+  let key = e.name;
+  for (const k of Object.keys(e.tags).sort()) key += `\u0000${k}\u0000${e.tags[k]}`;
+  return fnv1a32(key) % spread;
 }
 
 /** FNV-1a, 32 bit, over UTF-16 code units: stable across runtimes and cheap. */
@@ -66,6 +80,13 @@ export interface EncodeOptions {
   readonly targetRawBytes?: number;
   /** gzip level. @default 6 */
   readonly level?: number;
+  /**
+   * Partition keys per metric (1..MAX_SPREAD), for every metric or per (tenant, name): a metric
+   * spread over K keys can take K shards' write capacity. Must be the same for a retried request
+   * (its records must come out the same).
+   * @default 1
+   */
+  readonly spread?: number | ((tenant: string, name: string) => number);
 }
 
 /**
@@ -77,9 +98,11 @@ export function encodeRecords(events: readonly StreamEvent[], opts: EncodeOption
   const targetRaw = opts.targetRawBytes ?? 4 * 1024 * 1024;
   const level = opts.level ?? 6;
 
+  const spreadOf = typeof opts.spread === 'function' ? opts.spread : () => (opts.spread as number | undefined) ?? 1;
   const groups = new Map<string, string[]>();
   for (const e of events) {
-    const pk = partitionKeyFor(e.tenant, e.name);
+    const spread = Math.min(MAX_SPREAD, spreadOf(e.tenant, e.name));
+    const pk = partitionKeyFor(e.tenant, e.name, spreadSlot(e, spread));
     let lines = groups.get(pk);
     if (lines === undefined) groups.set(pk, (lines = []));
     lines.push(serializeEvent(e));

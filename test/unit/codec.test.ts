@@ -13,6 +13,7 @@ import {
   MAX_INFLATED_BYTES,
   PARTITION_BUCKETS,
   partitionKeyFor,
+  spreadSlot,
   type DecodedRecord,
   type EncodeOptions,
   type EncodedRecord,
@@ -375,6 +376,42 @@ describe('Function: groupPutRequests', () => {
     const groups = groupPutRequests(records);
     // Assess
     expect(groups).toEqual([]);
+  });
+});
+
+describe('Function: encodeRecords with a spread', () => {
+  it('spreads a metric over at most `spread` keys by series, each series under one key', () => {
+    // Prepare: 300 events of one metric over 100 series.
+    const events = Array.from({ length: 300 }, (_, i) => normalized(i, { name: 'hot', tags: { host: `h${i % 100}` } }));
+
+    // Act
+    const spread = encodeRecords(events, { spread: 8 });
+    const one = encodeRecords(events);
+
+    // Assess
+    const keys = new Set(spread.map((r) => r.partitionKey));
+    expect(keys.size).toBe(8);
+    for (const k of keys) expect(k).toMatch(new RegExp(`^acme#${fnv1a32('hot') % PARTITION_BUCKETS}#[1-7]$|^acme#${fnv1a32('hot') % PARTITION_BUCKETS}$`));
+    const keyOfHost = new Map<string, string>();
+    for (const r of spread) {
+      for (const line of gunzipSync(r.data).toString('utf8').trim().split('\n')) {
+        const host = (JSON.parse(line) as { tags: { host: string } }).tags.host;
+        expect(keyOfHost.get(host) ?? r.partitionKey).toBe(r.partitionKey);
+        keyOfHost.set(host, r.partitionKey);
+      }
+    }
+    expect(keyOfHost.size).toBe(100);
+    expect(new Set(one.map((r) => r.partitionKey))).toEqual(new Set([partitionKeyFor('acme', 'hot')]));
+    expect(spread.reduce((n, r) => n + r.count, 0)).toBe(300);
+  });
+
+  it('takes the spread per (tenant, name), and the series slot whatever the tag order', () => {
+    const a = normalized(1, { name: 'm', tags: { a: '1', b: '2' } });
+    const b = normalized(2, { name: 'm', tags: { b: '2', a: '1' } });
+    expect(spreadSlot(a, 16)).toBe(spreadSlot(b, 16));
+    expect(spreadSlot(a, 1)).toBe(0);
+    const keys = encodeRecords([a, normalized(3, { name: 'other', tags: { x: '1' } })], { spread: (_t, name) => (name === 'm' ? 4 : 1) }).map((r) => r.partitionKey);
+    expect(keys).toContain(partitionKeyFor('acme', 'other'));
   });
 });
 

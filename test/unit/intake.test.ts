@@ -5,7 +5,7 @@ import { ingest, MAX_REPORTED_ERRORS, type IntakeDeps } from '../../functions/in
 import type { Claim, IdempotencyStore, Progress, StoredResponse } from '../../functions/intake/idempotency.ts';
 import type { PutRecord, PutResult, RecordSink } from '../../functions/shared/put-records.ts';
 import type { ApiKeyRecord } from '../../functions/shared/tenants.ts';
-import { putAllRecords } from '../../functions/shared/put-records.ts';
+import { HotKeys, putAllRecords } from '../../functions/shared/put-records.ts';
 
 const NOW = Date.parse('2026-11-28T12:00:00Z');
 
@@ -294,5 +294,40 @@ describe('Function: putAllRecords', () => {
     const out = await putAllRecords(sink, records, { deadline: Number.MAX_SAFE_INTEGER });
     expect(sizes).toEqual([500, 500, 200]);
     expect(out.written.every(Boolean)).toBe(true);
+  });
+
+  it('sends records of a throttled key under salted keys, so they reach other shards, and stops once the key cools down', async () => {
+    // Prepare: the shard of key `hot` takes nothing; any other key gets through.
+    let t = 0;
+    const sent: string[] = [];
+    const sink = new ScriptedSink((r) => (sent.push(r.partitionKey), r.partitionKey === 'hot' ? { ok: false, code: 'ProvisionedThroughputExceededException', message: 'Rate exceeded' } : { ok: true }));
+    const hot = new HotKeys(() => t, 60_000);
+    const records = [0, 1, 2].map((i) => ({ partitionKey: 'hot', data: Buffer.from(String(i)) }));
+    let r = 0;
+    const random = () => [0.1, 0.6, 0.9, 0.3][r++ % 4]!;
+
+    // Act
+    const out = await putAllRecords(sink, records, { deadline: 10_000, now: () => t, sleep: async (ms) => void (t += ms), random, hotKeys: hot });
+    const next = await putAllRecords(sink, [{ partitionKey: 'hot', data: Buffer.from('3') }], { deadline: t + 10_000, now: () => t, sleep: async (ms) => void (t += ms), random, hotKeys: hot });
+    t += 60_000;
+    const cooled = hot.keyFor('hot', random);
+
+    // Assess
+    expect(out.written).toEqual([true, true, true]);
+    expect(sent.slice(0, 3)).toEqual(['hot', 'hot', 'hot']);
+    expect(sent.slice(3).every((k) => /^hot~[01]$/.test(k))).toBe(true);
+    expect(next.written).toEqual([true]);
+    expect(next.attempts).toBe(1);
+    expect(cooled).toBe('hot');
+    expect(hot.level('hot')).toBe(1);
+  });
+
+  it('doubles the salt level each time the key is throttled, up to 64', () => {
+    const hot = new HotKeys(() => 0);
+    const levels = Array.from({ length: 8 }, () => {
+      hot.throttled('k');
+      return hot.level('k');
+    });
+    expect(levels).toEqual([2, 4, 8, 16, 32, 64, 64, 64]);
   });
 });
