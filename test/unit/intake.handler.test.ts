@@ -68,9 +68,13 @@ describe('Handler: intake', () => {
     const calls = kinesis.commandCalls(PutRecordsCommand);
     expect(calls).toHaveLength(2);
     expect(calls[0]!.args[0].input.Records).toHaveLength(3);
-    // Only the two failed records are sent again, in their original order.
+    // Only the two failed records are sent again, in their original order: the throttled one under
+    // a salted key (another shard), the other as it was.
     const first = calls[0]!.args[0].input.Records!;
-    expect(calls[1]!.args[0].input.Records!.map((r) => r.PartitionKey)).toEqual([first[0]!.PartitionKey, first[2]!.PartitionKey]);
+    const again = calls[1]!.args[0].input.Records!;
+    expect(again.map((r) => r.Data)).toEqual([first[0]!.Data, first[2]!.Data]);
+    expect(again[0]!.PartitionKey).toMatch(new RegExp(`^${first[0]!.PartitionKey}~[01]$`));
+    expect(again[1]!.PartitionKey).toBe(first[2]!.PartitionKey);
   });
 
   it('answers 429 and accepts nothing when throttling outlasts the time budget', async () => {
