@@ -166,6 +166,7 @@ export const QUERY = {
     bucketQueryP50: 'the bucket Query alone (rollup reader, 24 packed hours): p50',
     bucketQueryP99: 'the bucket Query alone (rollup reader, 24 packed hours): p99',
     readCalls: 'GET /v1/query 24 h × 1 min: DynamoDB read calls',
+    readUnits: 'GET /v1/query 24 h × 1 min: read units (eventually consistent)',
     eventsP50: 'GET /v1/events 1 h, page of 1,000: p50',
     eventsP99: 'GET /v1/events 1 h, page of 1,000: p99',
   }),

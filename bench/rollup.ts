@@ -42,6 +42,7 @@ import type { EventType, StreamEvent } from '../functions/shared/event.ts';
 import { METRICS, Rng, valueFor, type ValueKind } from '../local/fixtures.ts';
 import { defineSection, measureRates, rateFigure, runIfMain, type FigureInput } from './harness.ts';
 import { ROLLUP, type WriteCostInfo } from './ids.ts';
+import { itemSize } from './item-size.ts';
 
 const SHARD = 'shardId-000000000001';
 const TABLE = 'streamfold-rollups';
@@ -99,32 +100,6 @@ function batchRecords(series: readonly SeriesDef[], events: number, minute: numb
       eventSourceARN: '',
     };
   });
-}
-
-// ---------------------------------------------------------------------------------------------
-// DynamoDB item size (developer guide, "Item sizes and formats")
-
-function numberSize(n: string): number {
-  const digits = n.replace(/^-/, '').replace(/[eE].*$/, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '');
-  return Math.ceil(Math.max(1, digits.length) / 2) + 1;
-}
-
-function valueSize(v: AttributeValue): number {
-  if (v.S !== undefined) return Buffer.byteLength(v.S, 'utf8');
-  if (v.N !== undefined) return numberSize(v.N);
-  if (v.B !== undefined) return v.B.length;
-  if (v.M !== undefined) {
-    let n = 3;
-    for (const [k, x] of Object.entries(v.M)) n += Buffer.byteLength(k, 'utf8') + valueSize(x) + 1;
-    return n;
-  }
-  return 1;
-}
-
-export function itemSize(item: Record<string, AttributeValue>): number {
-  let n = 0;
-  for (const [k, v] of Object.entries(item)) n += Buffer.byteLength(k, 'utf8') + valueSize(v);
-  return n;
 }
 
 /** The naive rollup's item: pk, sk, count, sum, name, type, tags, ttl. */

@@ -167,16 +167,19 @@ export class DynamoRollupReader implements RollupReader {
   ): Promise<Map<string, BucketData[]>> {
     const out = new Map<string, BucketData[]>();
     const names: Record<string, string> = { '#sk': 'sk', ...FIELD_NAMES[fields] };
-    const log = await this.readLog(tenant, name, new Set(seriesIds), res, first, last);
+    // The log's reads (shards, heads, segments) and the folded items' reads are independent: run
+    // them side by side, so the log adds to a query's cost but not to its latency.
+    const log = this.readLog(tenant, name, new Set(seriesIds), res, first, last);
+    log.catch(() => {}); // awaited below; a failure must not surface as unhandled meanwhile
     if (res === '1m') {
       await mapPool(seriesIds, this.concurrency, async (id) => {
-        out.set(id, await this.readMinutes(tenant, id, first, last, names, type, log.get(id)));
+        out.set(id, await this.readMinutes(tenant, id, first, last, names, type, log));
       });
       return out;
     }
     await mapPool(seriesIds, this.concurrency, async (id) => {
       const items = await this.queryAll({ pk: bucketPk(tenant, id, res), from: bucketSk(first), to: bucketSk(last), names });
-      out.set(id, overlay(items, bucketPk(tenant, id, res), log.get(id)).map(({ start, item }) => toBucket(start, item)));
+      out.set(id, overlay(items, bucketPk(tenant, id, res), (await log).get(id)).map(({ start, item }) => toBucket(start, item)));
     });
     return out;
   }
@@ -271,19 +274,22 @@ export class DynamoRollupReader implements RollupReader {
     last: number,
     names: Record<string, string>,
     type: EventType,
-    log: Map<string, ItemParts> | undefined,
+    logs: Promise<Map<string, Map<string, ItemParts>>>,
   ): Promise<BucketData[]> {
     const hours = { pk: bucketPk(tenant, id, '1h'), from: bucketSk(bucketStart(first, '1h')), to: bucketSk(bucketStart(last, '1h')), names: PACKED_NAMES };
     const rows = { pk: bucketPk(tenant, id, '1m'), from: bucketSk(first), to: bucketSk(last), names };
-    const hourLog = only(log, '1h');
-    const minuteLog = only(log, '1m');
     if (type === 'distribution') {
-      const [r, h] = await Promise.all([this.queryAll(rows), this.queryAll(hours)]);
+      const [r, h, log] = await Promise.all([this.queryAll(rows), this.queryAll(hours), logs]);
+      const hourLog = only(log.get(id), '1h');
+      const minuteLog = only(log.get(id), '1m');
       return [...overlay(r, rows.pk, minuteLog).map(({ start, item }) => toBucket(start, item)), ...overlay(h, hours.pk, hourLog).flatMap(({ start, item }) => unpackMinutes(item, start, first, last).buckets)];
     }
+    const [h, log] = await Promise.all([this.queryAll(hours), logs]);
+    const hourLog = only(log.get(id), '1h');
+    const minuteLog = only(log.get(id), '1m');
     const out: BucketData[] = [];
     const short: number[] = [];
-    for (const { start, item } of overlay(await this.queryAll(hours), hours.pk, hourLog)) {
+    for (const { start, item } of overlay(h, hours.pk, hourLog)) {
       const { buckets, packed } = unpackMinutes(item, start, first, last);
       out.push(...buckets);
       if (packed < item.count) short.push(start);

@@ -1,11 +1,13 @@
 /** The DynamoDB adapter of the query's rollup port against aws-sdk-client-mock. */
-import { DynamoDBClient, GetItemCommand, QueryCommand, ThrottlingException } from '@aws-sdk/client-dynamodb';
+import { BatchGetItemCommand, DynamoDBClient, GetItemCommand, QueryCommand, ThrottlingException } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DynamoRollupReader, RollupReadError } from '../../functions/query/rollup-reader.ts';
 import { mapPool } from '../../functions/shared/pool.ts';
 import { Sketch } from '../../functions/shared/rollups/sketch.ts';
 import { emptyMinutes, encodeMinutes } from '../../functions/shared/rollups/minutes.ts';
+import { headToItem } from '../../functions/shared/rollups/head.ts';
+import { encodeSegment, type SegmentEntry } from '../../functions/shared/rollups/segment.ts';
 
 const ddb = mockClient(DynamoDBClient);
 const TABLE = 'streamfold-rollups';
@@ -87,6 +89,41 @@ describe('Class: DynamoRollupReader', () => {
       expect.objectContaining({ ProjectionExpression: '#sk, #c, #m, #w', ExpressionAttributeNames: { '#sk': 'sk', '#c': 'count', '#m': 'mins', '#w': 'wm' } }),
     ]);
     expect(r.calls).toBe(2);
+  });
+
+  it("applies the metric's unfolded log: committed attempts only, above each item's watermark", async () => {
+    // Prepare: shard S has commits 4 (attempt a) and 5 (attempt b); the folded hour item holds commit 4.
+    const S = 'shardId-000000000001';
+    const w = (n: number) => ({ sequenceNumber: `4959${String(n).padStart(52, '0')}`, subIndex: 0 });
+    const commits = [
+      { n: 4, attempt: 'aaaaaaaaaaaa', lo: w(1), to: w(2), at: T0, manifestParts: 1 },
+      { n: 5, attempt: 'bbbbbbbbbbbb', lo: w(3), to: w(4), at: T0, manifestParts: 1 },
+    ];
+    const entry = (count: number, sum: number, minute: number): SegmentEntry => {
+      const m = emptyMinutes();
+      m[minute] = { count, sum, min: 1, max: 1 };
+      return { seriesId: 'A'.repeat(22), res: '1h', start: T0, type: 'count', count, sum, min: 1, max: 1, minutes: encodeMinutes(m, T0) };
+    };
+    const seg = (n: number, attempt: string, e: SegmentEntry) => ({ sk: { S: `${String(n).padStart(10, '0')}#${attempt}#000` }, d: { B: encodeSegment([e]) } });
+    const folded = emptyMinutes();
+    folded[0] = { count: 2, sum: 2, min: 1, max: 1 };
+    ddb.on(GetItemCommand, { ProjectionExpression: '#sh' }).resolves({ Item: { shards: { SS: [S] } } });
+    ddb.on(BatchGetItemCommand).resolves({ Responses: { [TABLE]: [headToItem({ shardId: S, n: 5, wm: w(4), commits, ver: 7 })] } });
+    ddb.on(QueryCommand, { ExpressionAttributeValues: { ':pk': { S: `acme#seg#m#${S}` }, ':a': { S: '0000000004' }, ':b': { S: '0000000005~' } } }).resolves({
+      Items: [seg(4, 'aaaaaaaaaaaa', entry(2, 2, 0)), seg(5, 'bbbbbbbbbbbb', entry(3, 30, 1)), seg(5, 'cccccccccccc', entry(100, 100, 1))],
+    });
+    ddb.on(QueryCommand, { ExpressionAttributeValues: { ':pk': { S: `acme#s#${'A'.repeat(22)}#1h` }, ':a': { S: String(T0) }, ':b': { S: String(T0) } } }).resolves({
+      Items: [{ sk: { S: String(T0) }, count: { N: '2' }, mins: { B: encodeMinutes(folded, T0) }, wm: { M: { [S]: { S: `${w(2).sequenceNumber}:0` } } } }],
+    });
+
+    // Act
+    const out = await reader().readBuckets('acme', 'm', ['A'.repeat(22)], '1m', T0, T0 + 59 * 60_000, 'sum', 'count');
+
+    // Assess: minute 0 from the folded item (commit 4 not applied again), minute 1 from commit 5's attempt b only.
+    expect(out.get('A'.repeat(22))!.map((b) => [b.start, b.count, b.sum])).toEqual([
+      [T0, 2, 2],
+      [T0 + 60_000, 3, 30],
+    ]);
   });
 
   it('also reads the 1 m items of an hour whose packed minutes miss some of its events, and only that hour', async () => {
