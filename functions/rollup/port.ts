@@ -9,7 +9,7 @@ import { ServiceError } from '../shared/errors.ts';
 import type { ShardHead } from '../shared/rollups/head.ts';
 import type { EventType } from '../shared/event.ts';
 import type { StoredBucket } from '../shared/rollups/item.ts';
-import type { ItemKey } from '../shared/rollups/keys.ts';
+import type { ItemKey, LogItemRef } from '../shared/rollups/keys.ts';
 
 export interface BucketRead {
   /** By `itemId(key)`; a processed key that is absent here does not exist. */
@@ -41,15 +41,7 @@ export interface MetricEntry {
 }
 
 /** One item of the log: a segment part or a manifest part (keys.ts). */
-export interface LogItem {
-  /** `segment`: of (tenant, name); `manifest`: of the commit. */
-  readonly kind: 'segment' | 'manifest';
-  readonly tenant: string;
-  readonly name: string;
-  readonly shardId: string;
-  readonly n: number;
-  readonly attempt: string;
-  readonly part: number;
+export interface LogItem extends LogItemRef {
   /** Parts this segment or manifest was written in. */
   readonly parts: number;
   /** segment.ts payload. */

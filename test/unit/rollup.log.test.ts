@@ -20,19 +20,15 @@ import { Sketch } from '../../functions/shared/rollups/sketch.ts';
 import { partsByItem, viewItem } from '../../functions/shared/rollups/view.ts';
 import { bucketPk, bucketSk, itemId } from '../../functions/shared/rollups/keys.ts';
 import { seqNo } from './support/rollup.ts';
+import { Rng } from '../../local/fixtures.ts';
 
 const HOUR = Date.parse('2026-11-28T11:00:00Z');
 const SHARD = 'shardId-000000000002';
 
-/** A tiny deterministic generator (mulberry32). */
+/** A seeded generator in [0, 1) (local/fixtures.ts). */
 function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 const ID_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';

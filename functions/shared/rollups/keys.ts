@@ -133,8 +133,8 @@ export function parseLogSk(sk: string): { n: number; attempt: string; part: numb
   return { n: Number(n), attempt: attempt ?? '', part: Number(part) };
 }
 
-/** The table key of a log item: a segment part of (tenant, name), or a manifest part. */
-export function logItemKey(l: {
+/** What names a log item: a segment part of (tenant, name), or a manifest part of a commit. */
+export interface LogItemRef {
   readonly kind: 'segment' | 'manifest';
   readonly tenant: string;
   readonly name: string;
@@ -142,6 +142,9 @@ export function logItemKey(l: {
   readonly n: number;
   readonly attempt: string;
   readonly part: number;
-}): ItemKey {
+}
+
+/** The table key of a log item. */
+export function logItemKey(l: LogItemRef): ItemKey {
   return { pk: l.kind === 'segment' ? segmentPk(l.tenant, l.name, l.shardId) : manifestPk(l.shardId), sk: logSk(l.n, l.attempt, l.part) };
 }
