@@ -26,7 +26,7 @@ export interface CommitContents {
 }
 
 /** Segment entries kept for unfolded commits, at most (~200 B each): past it, folds read the log. */
-const MAX_CONTENT_ENTRIES = 1_000_000;
+const MAX_CONTENT_ENTRIES = 500_000;
 
 export class RollupCache {
   readonly ids: SeriesIdCache;
