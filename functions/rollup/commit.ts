@@ -173,6 +173,9 @@ export function logItems(shardId: string, n: number, attempt: string, agg: Batch
   const items: LogItem[] = [];
   const manifest: ManifestEntry[] = [];
   for (const m of byMetric.values()) {
+    // A series' entries side by side, so a part holds its 1 h entry with its 1 m entries (derived
+    // 1 h entries, segment.ts).
+    m.entries.sort((a, b) => (a.seriesId < b.seriesId ? -1 : a.seriesId > b.seriesId ? 1 : a.start - b.start));
     const parts = splitSegment(m.entries);
     parts.forEach((data, part) => items.push({ kind: 'segment', tenant: m.tenant, name: m.name, shardId, n, attempt, part, parts: parts.length, data, ttl }));
     manifest.push({ tenant: m.tenant, name: m.name, parts: parts.length });

@@ -36,7 +36,11 @@ export interface RollupConfig {
   readonly maxFoldLagMs: number;
   /** Commits one fold takes at most (the rest wait for the next). @default 256 */
   readonly maxCommitsPerFold: number;
-  /** How long segments and manifests are kept after their commit (TTL). @default 3 days */
+  /**
+   * How long segments and manifests are kept after their commit (TTL): long past their fold (the
+   * containers fold within minutes, the sweeper within ROLLUP_SWEEP_AFTER_SECONDS, its alarm
+   * fires if it cannot). @default 1 day
+   */
   readonly logTtlMs: number;
   /** Age of the oldest unfolded commit at which the sweeper folds a shard. @default 600 s */
   readonly sweepAfterMs: number;
@@ -55,7 +59,7 @@ export const DEFAULT_ROLLUP_CONFIG: Omit<RollupConfig, 'ttlMs'> = {
   maxUnfoldedCommits: 256,
   maxFoldLagMs: 3_600_000,
   maxCommitsPerFold: 256,
-  logTtlMs: 3 * 86_400_000,
+  logTtlMs: 86_400_000,
   sweepAfterMs: SETTINGS.rollup.sweepAfterSeconds.default * 1000,
 };
 

@@ -148,7 +148,7 @@ export class Rollup extends Construct {
       targets: [new targets.LambdaFunction(this.sweeper.function, { retryAttempts: 0, maxEventAge: Duration.minutes(5) })],
     });
     props.monitoring?.monitorFunction('Sweeper', this.sweeper.function, {
-      errors: 'The rollup sweeper failed or left shards with unfolded commits older than ROLLUP_SWEEP_AFTER_SECONDS: queries merge a longer log, and a log older than its 3-day TTL would lose data.',
+      errors: 'The rollup sweeper failed or left shards with unfolded commits older than ROLLUP_SWEEP_AFTER_SECONDS: queries merge a longer log, and a log older than its 1-day TTL would lose data.',
     });
   }
 }

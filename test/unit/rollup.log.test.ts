@@ -21,6 +21,10 @@ import { partsByItem, viewItem } from '../../functions/shared/rollups/view.ts';
 import { bucketPk, bucketSk, itemId } from '../../functions/shared/rollups/keys.ts';
 import { seqNo } from './support/rollup.ts';
 import { Rng } from '../../local/fixtures.ts';
+import { aggregateBatch } from '../../functions/rollup/aggregate.ts';
+import { segmentEntry } from '../../functions/rollup/commit.ts';
+import { daysToMs } from '../../functions/shared/rollups/keys.ts';
+import type { LineagedEvent } from '../../functions/shared/codec.ts';
 
 const HOUR = Date.parse('2026-11-28T11:00:00Z');
 const SHARD = 'shardId-000000000002';
@@ -67,6 +71,42 @@ describe('Module: segment', () => {
 
     // Assess
     expect(back).toEqual(entries);
+  });
+
+  it("round-trips a real batch's entries, 1 h entries derived from their minutes and 1 m entries", () => {
+    // Prepare: counts, gauges and distributions over 30 series, some events older than the 1 m retention.
+    const now = HOUR + 3_600_000;
+    const r = new Rng(5);
+    const events: LineagedEvent[] = Array.from({ length: 600 }, (_, i) => {
+      const type = (['count', 'gauge', 'distribution'] as const)[i % 3]!;
+      const ts = i % 50 === 0 ? now - daysToMs(20) : HOUR + r.int(3_600_000);
+      return {
+        event: { tenant: 'acme', name: `m.${type}`, ts, type, value: type === 'count' ? 1 + r.int(5) : Math.round(r.next() * 1e4) / 100, tags: { host: `h${i % 10}` } },
+        lineage: { shardId: SHARD, sequenceNumber: seqNo(i), subIndex: 0 },
+      };
+    });
+    const items = aggregateBatch(events, now, { ttlMs: { '1m': daysToMs(15), '1h': daysToMs(400) } }).items;
+    const entries = items.map(segmentEntry).sort((a, b) => (a.seriesId < b.seriesId ? -1 : a.seriesId > b.seriesId ? 1 : a.start - b.start));
+
+    // Act
+    const bytes = encodeSegment(entries);
+    const back = decodeSegment(bytes);
+
+    // Assess: equal, sums up to the order they are added in.
+    expect(back).toHaveLength(entries.length);
+    back.forEach((b, k) => {
+      const e = entries[k]!;
+      expect({ ...b, sum: 0, sketch: undefined }).toEqual({ ...e, sum: 0, sketch: undefined });
+      expect(b.sum).toBeCloseTo(e.sum, 6);
+      if (e.sketch !== undefined) expect(Sketch.decode(b.sketch!).quantile(0.5)).toBe(Sketch.decode(e.sketch).quantile(0.5));
+    });
+    // A counter's hour entry with one minute is its id, a few flags and that minute: under 32 bytes.
+    const oneMinute = Array.from({ length: 100 }, (_, i): LineagedEvent => ({
+      event: { tenant: 'acme', name: 'req', ts: HOUR + 60_000 + i, type: 'count', value: 1, tags: { host: `h${i}` } },
+      lineage: { shardId: SHARD, sequenceNumber: seqNo(i), subIndex: 0 },
+    }));
+    const counters = aggregateBatch(oneMinute, now, { ttlMs: { '1m': daysToMs(15), '1h': daysToMs(400) } }).items.map(segmentEntry);
+    expect(encodeSegment(counters).length / counters.length).toBeLessThan(32);
   });
 
   it('cuts a large segment into parts under the limit that hold every entry once, in order', () => {

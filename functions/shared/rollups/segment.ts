@@ -10,18 +10,25 @@
  *   0x01
  *   varint base       epoch minutes of the earliest bucket start in the segment
  *   varint n          entries, then n entries:
- *     22 bytes          series id (ASCII, keys.ts seriesId)
+ *     17 bytes          series id (keys.ts seriesId: 22 base64url characters, 6 bits each, packed)
  *     varint flags      bit 0 resolution (0 = 1 h, 1 = 1 m); bits 1-2 type (0 count, 1 gauge,
  *                       2 distribution: the type of the series' first event in the commit);
- *                       bit 3 last; bit 4 sketch; bit 5 minutes
+ *                       bit 3 last; bit 4 sketch; bit 5 minutes; bit 6 derived
  *     varint            bucket start in epoch minutes − base
- *     varint kinds      2 bits each: sum (bits 0-1), min (2-3), max (4-5), last (6-7)
- *     varint count      >= 1
- *     sum, min, max     as their kinds say
- *     if last:          value, then varint (lastTs − bucket start)
- *     if sketch:        varint length, sketch.ts stored form
+ *     unless derived:
+ *       varint kinds    2 bits each: sum (bits 0-1), min (2-3), max (4-5), last (6-7)
+ *       varint count    >= 1
+ *       sum, min, max   as their kinds say
+ *       if last:        value, then varint (lastTs − bucket start)
+ *       if sketch:      varint length, sketch.ts stored form
  *     if minutes:       varint length, minutes.ts stored form, whose one shard is '' (the
  *                       segment's own shard, known from its key)
+ *
+ * A *derived* 1 h entry holds no totals of its own: every event of its hour in the commit is in its
+ * packed minutes and in the series' 1 m entries of that hour (in the same segment), so its count,
+ * sum, min, max, last and sketch are theirs combined (the decoder computes them). Most 1 h entries
+ * are derived; one is not when some of its events are older than the 1 m retention. The sum is
+ * the minutes' sum, added in minute order (one rounding of the same events).
  *
  * A gauge's `last` keeps its value and time only: within a shard, a later commit holds later
  * events, so fold.ts orders points of one shard by commit (the commit's `to` stands in for the
@@ -33,12 +40,17 @@ import { ProtoReader, ProtoWriter } from '../protobuf.ts';
 import { StreamfoldError } from '../errors.ts';
 import type { EventType } from '../event.ts';
 import { RESOLUTION_MS, type Resolution } from './keys.ts';
-import { numberKind, readPackedNumber, writePackedNumber, ABSENT_NUMBER } from './minutes.ts';
+import { decodeMinutes, numberKind, readPackedNumber, writePackedNumber, ABSENT_NUMBER } from './minutes.ts';
+import { Sketch } from './sketch.ts';
 
 export class SegmentFormatError extends StreamfoldError {}
 
-/** Series ids are 22 base64url characters (keys.ts). */
-export const SERIES_ID_BYTES = 22;
+/** Series ids are 22 base64url characters (keys.ts): 132 bits, stored in 17 bytes. */
+export const SERIES_ID_CHARS = 22;
+const SERIES_ID_BYTES = 17;
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const B64_INDEX = new Int8Array(128).fill(-1);
+for (let i = 0; i < B64.length; i++) B64_INDEX[B64.charCodeAt(i)] = i;
 /** Parts are cut below this many payload bytes: DynamoDB's item limit is 400 KB with the keys. */
 export const MAX_PART_BYTES = 350_000;
 
@@ -49,6 +61,8 @@ const F_1M = 1;
 const F_LAST = 1 << 3;
 const F_SKETCH = 1 << 4;
 const F_MINUTES = 1 << 5;
+const F_DERIVED = 1 << 6;
+const HOUR_MS = RESOLUTION_MS['1h'];
 
 /** What one commit adds to one item. */
 export interface SegmentEntry {
@@ -108,37 +122,129 @@ function writeEntries(w: ProtoWriter, entries: readonly SegmentEntry[]): void {
   let base = Infinity;
   for (const e of entries) if (e.start < base) base = e.start;
   const baseMinute = entries.length === 0 ? 0 : Math.floor(base / MINUTE_MS);
+  const derivable = derivableHours(entries);
   w.byte(VERSION);
   w.varint(baseMinute);
   w.varint(entries.length);
   for (const e of entries) {
-    if (e.seriesId.length !== SERIES_ID_BYTES || !/^[A-Za-z0-9_-]+$/.test(e.seriesId)) throw new RangeError(`series id ${JSON.stringify(e.seriesId)} is not 22 base64url characters`);
     if (!(Number.isSafeInteger(e.count) && e.count >= 1)) throw new RangeError(`${e.seriesId}: count ${e.count} is not a positive integer`);
     if (e.start % MINUTE_MS !== 0) throw new RangeError(`${e.seriesId}: bucket start ${e.start} is not on a minute`);
-    for (let i = 0; i < SERIES_ID_BYTES; i++) w.byte(e.seriesId.charCodeAt(i));
+    writeSeriesId(w, e.seriesId);
     const type = TYPES.indexOf(e.type);
-    w.varint((e.res === '1m' ? F_1M : 0) | (type << 1) | (e.last ? F_LAST : 0) | (e.sketch ? F_SKETCH : 0) | (e.minutes ? F_MINUTES : 0));
+    const derived = derivable.has(e);
+    w.varint((e.res === '1m' ? F_1M : 0) | (type << 1) | (e.last ? F_LAST : 0) | (e.sketch ? F_SKETCH : 0) | (e.minutes ? F_MINUTES : 0) | (derived ? F_DERIVED : 0));
     w.varint(e.start / MINUTE_MS - baseMinute);
-    w.varint(numberKind(e.sum) | (numberKind(e.min) << 2) | (numberKind(e.max) << 4) | ((e.last ? numberKind(e.last.value) : ABSENT_NUMBER) << 6));
-    w.varint(e.count);
-    writePackedNumber(w, e.sum);
-    writePackedNumber(w, e.min);
-    writePackedNumber(w, e.max);
-    if (e.last) {
-      const offset = e.last.ts - e.start;
-      if (!(Number.isInteger(offset) && offset >= 0 && offset < RESOLUTION_MS[e.res])) throw new RangeError(`${e.seriesId}: last event time ${e.last.ts} is outside its bucket`);
-      writePackedNumber(w, e.last.value);
-      w.varint(offset);
-    }
-    if (e.sketch) {
-      w.varint(e.sketch.length);
-      w.raw(e.sketch);
+    if (!derived) {
+      w.varint(numberKind(e.sum) | (numberKind(e.min) << 2) | (numberKind(e.max) << 4) | ((e.last ? numberKind(e.last.value) : ABSENT_NUMBER) << 6));
+      w.varint(e.count);
+      writePackedNumber(w, e.sum);
+      writePackedNumber(w, e.min);
+      writePackedNumber(w, e.max);
+      if (e.last) {
+        const offset = e.last.ts - e.start;
+        if (!(Number.isInteger(offset) && offset >= 0 && offset < RESOLUTION_MS[e.res])) throw new RangeError(`${e.seriesId}: last event time ${e.last.ts} is outside its bucket`);
+        writePackedNumber(w, e.last.value);
+        w.varint(offset);
+      }
+      if (e.sketch) {
+        w.varint(e.sketch.length);
+        w.raw(e.sketch);
+      }
     }
     if (e.minutes) {
       w.varint(e.minutes.length);
       w.raw(e.minutes);
     }
   }
+}
+
+function writeSeriesId(w: ProtoWriter, id: string): void {
+  if (id.length !== SERIES_ID_CHARS) throw new RangeError(`series id ${JSON.stringify(id)} is not 22 base64url characters`);
+  // 22 × 6 bits, big-endian, into 17 bytes (the last 4 bits zero).
+  let acc = 0;
+  let bits = 0;
+  for (let i = 0; i < SERIES_ID_CHARS; i++) {
+    const c = id.charCodeAt(i);
+    const v = c < 128 ? B64_INDEX[c]! : -1;
+    if (v < 0) throw new RangeError(`series id ${JSON.stringify(id)} is not 22 base64url characters`);
+    acc = (acc << 6) | v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      w.byte((acc >> bits) & 0xff);
+      acc &= (1 << bits) - 1;
+    }
+  }
+  w.byte((acc << (8 - bits)) & 0xff);
+}
+
+function readSeriesId(bytes: Uint8Array, pos: number): string {
+  let out = '';
+  let acc = 0;
+  let bits = 0;
+  for (let i = 0; i < SERIES_ID_BYTES && out.length < SERIES_ID_CHARS; i++) {
+    acc = (acc << 8) | bytes[pos + i]!;
+    bits += 8;
+    while (bits >= 6 && out.length < SERIES_ID_CHARS) {
+      bits -= 6;
+      out += B64[(acc >> bits) & 63];
+      acc &= (1 << bits) - 1;
+    }
+  }
+  return out;
+}
+
+/**
+ * The 1 h entries whose totals their packed minutes and the series' 1 m entries of the hour give
+ * exactly (every event of the hour in the commit is in one of them; see the header).
+ */
+function derivableHours(entries: readonly SegmentEntry[]): Set<SegmentEntry> {
+  const out = new Set<SegmentEntry>();
+  const minutesOf = new Map<string, SegmentEntry[]>();
+  for (const e of entries) {
+    if (e.res !== '1m') continue;
+    const k = `${e.seriesId}\u0000${e.start - (e.start % HOUR_MS)}`;
+    let list = minutesOf.get(k);
+    if (list === undefined) minutesOf.set(k, (list = []));
+    list.push(e);
+  }
+  for (const e of entries) {
+    if (e.res !== '1h') continue;
+    const derived = deriveHour(e.start, e.minutes, minutesOf.get(`${e.seriesId}\u0000${e.start}`) ?? []);
+    if (derived !== undefined && derived.count === e.count && derived.min === e.min && derived.max === e.max && sameLast(derived.last, e.last) && (derived.sketch === undefined) === (e.sketch === undefined)) out.add(e);
+  }
+  return out;
+}
+
+const sameLast = (a: SegmentEntry['last'], b: SegmentEntry['last']) => (a === undefined ? b === undefined : b !== undefined && a.value === b.value && a.ts === b.ts);
+
+/** A 1 h entry's totals from its packed minutes and its series' 1 m entries of the hour. */
+function deriveHour(start: number, minutes: Uint8Array | undefined, rows: readonly SegmentEntry[]): Pick<SegmentEntry, 'count' | 'sum' | 'min' | 'max' | 'last' | 'sketch'> | undefined {
+  let count = 0;
+  let sum = 0;
+  let min = Infinity;
+  let max = -Infinity;
+  let last: { value: number; ts: number } | undefined;
+  if (minutes !== undefined) {
+    for (const m of decodeMinutes(minutes, start)) {
+      if (m === undefined) continue;
+      count += m.count;
+      sum += m.sum;
+      if (m.min < min) min = m.min;
+      if (m.max > max) max = m.max;
+      if (m.last !== undefined && (last === undefined || m.last.ts >= last.ts)) last = { value: m.last.value, ts: m.last.ts };
+    }
+  }
+  let sketch: Sketch | undefined;
+  for (const r of [...rows].sort((a, b) => a.start - b.start)) {
+    count += r.count;
+    sum += r.sum;
+    if (r.min < min) min = r.min;
+    if (r.max > max) max = r.max;
+    if (r.sketch !== undefined) (sketch ??= new Sketch()).merge(Sketch.decode(r.sketch));
+  }
+  if (count === 0) return undefined;
+  return { count, sum, min, max, ...(last !== undefined ? { last } : {}), ...(sketch !== undefined ? { sketch: sketch.encode() } : {}) };
 }
 
 const fail = (reason: string): SegmentFormatError => new SegmentFormatError(`rollup segment: ${reason}`);
@@ -152,22 +258,31 @@ export function decodeSegment(bytes: Uint8Array): SegmentEntry[] {
   const baseMinute = r.varint();
   const n = r.varint();
   if (n > bytes.length) throw fail(`${n} entries in ${bytes.length} bytes`);
-  const out: SegmentEntry[] = [];
+  const out: Array<{ -readonly [K in keyof SegmentEntry]: SegmentEntry[K] }> = [];
+  const derived: number[] = [];
   for (let k = 0; k < n; k++) {
     if (bytes.length - r.pos < SERIES_ID_BYTES) throw fail(`entry ${k}: truncated series id`);
-    const seriesId = String.fromCharCode(...bytes.subarray(r.pos, r.pos + SERIES_ID_BYTES));
+    const seriesId = readSeriesId(bytes, r.pos);
     r.pos += SERIES_ID_BYTES;
     const flags = r.varint();
-    if (flags > 0x3f || (flags >> 1) % 4 === 3) throw fail(`entry ${k}: flags ${flags}`);
+    if (flags > 0x7f || (flags >> 1) % 4 === 3) throw fail(`entry ${k}: flags ${flags}`);
     const res: Resolution = flags & F_1M ? '1m' : '1h';
     const type = TYPES[(flags >> 1) & 3]!;
     const start = (baseMinute + r.varint()) * MINUTE_MS;
-    if (res === '1h' && start % RESOLUTION_MS['1h'] !== 0) throw fail(`entry ${k}: 1 h bucket ${start} is not on an hour`);
+    if (res === '1h' && start % HOUR_MS !== 0) throw fail(`entry ${k}: 1 h bucket ${start} is not on an hour`);
+    const what = `entry ${k}`;
+    if (flags & F_DERIVED) {
+      if (res !== '1h') throw fail(`entry ${k}: a derived 1 m entry`);
+      const e: { -readonly [K in keyof SegmentEntry]: SegmentEntry[K] } = { seriesId, res, start, type, count: 0, sum: 0, min: 0, max: 0 };
+      if (flags & F_MINUTES) e.minutes = r.bytes();
+      derived.push(out.length);
+      out.push(e);
+      continue;
+    }
     const kinds = r.varint();
     if (kinds > 0xff) throw fail(`entry ${k}: number kinds ${kinds}`);
     const count = r.varint();
     if (count < 1) throw fail(`entry ${k}: count 0`);
-    const what = `entry ${k}`;
     const sum = readPackedNumber(r, kinds & 3, what, fail);
     const min = readPackedNumber(r, (kinds >> 2) & 3, what, fail);
     const max = readPackedNumber(r, (kinds >> 4) & 3, what, fail);
@@ -183,6 +298,22 @@ export function decodeSegment(bytes: Uint8Array): SegmentEntry[] {
     out.push(e);
   }
   if (!r.done) throw fail(`${bytes.length - r.pos} bytes after the last entry`);
+  if (derived.length > 0) {
+    const minutesOf = new Map<string, SegmentEntry[]>();
+    for (const e of out) {
+      if (e.res !== '1m') continue;
+      const key = `${e.seriesId}\u0000${e.start - (e.start % HOUR_MS)}`;
+      let list = minutesOf.get(key);
+      if (list === undefined) minutesOf.set(key, (list = []));
+      list.push(e);
+    }
+    for (const k of derived) {
+      const e = out[k]!;
+      const totals = deriveHour(e.start, e.minutes, minutesOf.get(`${e.seriesId}\u0000${e.start}`) ?? []);
+      if (totals === undefined) throw fail(`entry ${k}: a derived 1 h entry with nothing to derive it from`);
+      Object.assign(e, totals);
+    }
+  }
   return out;
 }
 
