@@ -250,7 +250,7 @@ class MeteredStore extends MemoryRollupStore {
 const BATCH_SECONDS = 5;
 const FOLD_SECONDS = 300;
 
-async function writeCost(seriesCount: number, eventsPerBatch: number, batches: number): Promise<WriteCostInfo> {
+export async function writeCost(seriesCount: number, eventsPerBatch: number, batches: number): Promise<WriteCostInfo> {
   const rng = new Rng(seriesCount);
   const series = seriesDefs(seriesCount, rng);
   const store = new MeteredStore();
