@@ -1,6 +1,8 @@
 /**
  * `npm run cost`: the monthly AWS cost (us-east-1 list prices, `bench/prices.ts`) of running
- * streamfold at a given load, from the benchmark's measured figures, beside two baselines.
+ * streamfold at a given load, from the benchmark's measured figures, beside two baselines; then
+ * issue 15's targets at their reference load (beside the previous rollup layout), the requested
+ * load next to 10 M and 1 B events/s with the service limits each runs into, and one hot metric.
  *
  *   npm run cost -- --events-per-second 1000000 --event-bytes 200 --series 100000
  *   npm run cost -- ... --tenants 10 --metrics 1000 --queries-per-month 300 --results bench/results.json --json
@@ -10,14 +12,16 @@
  * This file is the command line only. The model and its assumptions: `bench/cost/model.ts` (what
  * each service bills: `terms.ts`); reading results.json: `figures.ts`; the fallback figures used
  * where the results lack one: `fallbacks.json`, which `--write-fallbacks` rewrites from a full
- * bench run (`fallbacks.ts`); the rollup log's terms: `log.ts`; the printed report: `format.ts`.
+ * bench run (`fallbacks.ts`); the rollup log's terms: `log.ts`; the limits: `limits.ts`; the
+ * targets, large loads and hot metric: `scale.ts`; the printed report: `format.ts`.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { FALLBACKS_FILE, FallbacksError, formatFallbacks, readFallbacks, runOf, updateFallbacks, type Fallbacks } from './cost/fallbacks.ts';
 import { loadMeasured, measuredFromResults } from './cost/figures.ts';
-import { formatReport, formatRunCheck, withDetails } from './cost/format.ts';
+import { formatHotMetric, formatReport, formatRunCheck, formatScales, formatTargets, withDetails } from './cost/format.ts';
 import { costModel, DEFAULT_CONFIG, MEASURED_FIELDS, type Config, type Measured, type Workload } from './cost/model.ts';
+import { hotMetric, scaleReports, targetReport } from './cost/scale.ts';
 
 export interface CliArgs {
   readonly workload: Workload;
@@ -122,11 +126,14 @@ async function main(): Promise<void> {
   const loaded = loadMeasured(args.results, readFallbacks(args.fallbacks).measured);
   const m = loaded.measured;
   const report = costModel(args.workload, m, args.config);
+  const targets = targetReport(m, args.config);
+  const scales = scaleReports(args.workload, m, args.config);
+  const hot = hotMetric(args.workload, m, args.config);
   if (args.json) {
-    process.stdout.write(`${JSON.stringify({ ...withDetails(report), measured: m, fromResults: loaded.fromResults, source: loaded.source }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ ...withDetails(report), targets, scales, hotMetric: hot, measured: m, fromResults: loaded.fromResults, source: loaded.source }, null, 2)}\n`);
     return;
   }
-  const out = [formatReport(report, loaded, relative(root, args.fallbacks)), formatRunCheck(m)];
+  const out = [formatReport(report, loaded, relative(root, args.fallbacks)), formatRunCheck(m), '', formatTargets(targets), '', formatScales(scales), '', formatHotMetric(hot)];
   process.stdout.write(`${out.join('\n')}\n`);
 }
 

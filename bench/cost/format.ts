@@ -5,7 +5,9 @@
  */
 import type { LoadedMeasured } from './figures.ts';
 import { checkAgainstRun, type LogUsage } from './log.ts';
+import { QUOTAS_TAKEN } from './limits.ts';
 import { DEFAULT_SERIES_PER_METRIC, MEASURED_FIELDS, metricsOf, type CostReport, type Measured, type Scenario } from './model.ts';
+import type { HotMetricReport, ScaleReport, TargetReport } from './scale.ts';
 import { GB, LAMBDA_FUNCTIONS, SERVICES, type CostLine } from './terms.ts';
 
 const usd = (n: number) => `$${n.toLocaleString('en-US', { maximumFractionDigits: 2, minimumFractionDigits: 2 })}`;
@@ -106,6 +108,55 @@ export function formatReport(r: CostReport, loaded?: LoadedMeasured, fallbacksFi
     if (loaded.source && fallbacks.length > 0) out.push(`fallbacks used: ${fallbacks.join(', ')}`);
   }
   return out.join('\n');
+}
+
+/** Issue 15's targets at the reference load, ours beside the previous layout and the baselines. */
+export function formatTargets(t: TargetReport): string {
+  const w = t.workload;
+  const rows = [
+    ['at the target load', '$ per billion events', 'total / month', 'DynamoDB / month', 'DynamoDB share', 'WRU/s'],
+    ...t.rows.map((r) => [r.name, usd(r.usdPerBillionEvents), usd(r.totalUsd), usd(r.dynamoUsd), pct(r.dynamoShare), num(r.wcuPerSecond)]),
+  ];
+  const met = (ok: boolean) => (ok ? 'met' : 'NOT met');
+  return [
+    `targets (issue 15) at ${num(w.eventsPerSecond)} events/s × ${w.eventBytes} B, ${num(w.series)} series, ${w.tenants} tenants:`,
+    `  total ≤ ${usd(t.total.target)} per billion events: ${usd(t.total.value)} — ${met(t.total.met)}`,
+    `  DynamoDB ≤ one third of the bill: ${pct(t.dynamoShare.value)} — ${met(t.dynamoShare.met)}`,
+    '',
+    ...table(rows),
+    '  (previous layout: the issue\'s figures, measured on main before the log layout; not recomputed)',
+  ].join('\n');
+}
+
+/** The requested and the large loads side by side, then the limits each runs into. */
+export function formatScales(scales: readonly ScaleReport[]): string {
+  const col = (f: (s: ScaleReport) => string) => scales.map(f);
+  const rows = [
+    ['load', ...col((s) => s.name)],
+    ['events/s', ...col((s) => num(s.workload.eventsPerSecond))],
+    ['series / metrics', ...col((s) => `${num(s.workload.series)} / ${num(s.workload.metrics)}`)],
+    ['shards', ...col((s) => num(s.shards))],
+    ['K (shards a metric spreads over)', ...col((s) => String(s.spread))],
+    ['$ per billion events', ...col((s) => usd(s.usdPerBillionEvents))],
+    ['total / month', ...col((s) => usd(s.totalUsd))],
+    ['DynamoDB share', ...col((s) => pct(s.dynamoShare))],
+    ['WRU/s, RRU/s', ...col((s) => `${num(s.wcuPerSecond)}, ${num(s.rcuPerSecond)}`)],
+  ];
+  const out = ['scale (ours; same event size, tenants and queries as requested):', '', ...table(rows)];
+  const tag = { ok: 'ok   ', near: 'NEAR ', binds: 'BINDS' } as const;
+  for (const s of scales) {
+    out.push('', `limits at ${s.name} (quotas: us-east-1 defaults read ${QUOTAS_TAKEN}, bench/cost/limits.ts):`);
+    for (const l of s.limits) out.push(`  ${tag[l.status]} ${l.name}: ${num(l.value)} of ${num(l.limit)} ${l.unit}. ${l.message}`);
+  }
+  return out.join('\n');
+}
+
+export function formatHotMetric(h: HotMetricReport): string {
+  return [
+    `hot metric: one metric of one tenant at ${num(h.eventsPerSecond)} events/s (${num(h.series)} series, assumed) is ${num(h.bytesPerSecond / 1024 / 1024)} MiB/s: it needs ${h.shardsNeeded} shards.`,
+    `  The intake spreads it over K = ${h.keys} partition keys by series hash (K = the next power of two; a per-tenant setting or PutRecords throttling raises it, docs/ROLLUPS.md "Partition keys"):`,
+    `  on ${h.streamShards >= h.keys ? `this load's ${num(h.streamShards)} shards` : `${h.keys} shards (this load's stream has ${num(h.streamShards)}; the metric alone needs ${h.shardsNeeded})`} its keys land on ≈ ${num(h.landsOn)} of them (expected, hashing ${h.keys} keys). Cost: ${h.keys} segments per batch round instead of 1, ${num(h.wcuPerRound)} WCU instead of ${num(h.wcuPerRoundOneShard)} (${num(h.wcuPerSecond)} WCU/s); a query of it reads ${h.keys} heads and ${h.keys} segment partitions.`,
+  ].join('\n');
 }
 
 /** The model run on each bench run's own load beside what the run measured (segment and manifest WCU per batch). */

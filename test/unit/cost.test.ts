@@ -1,9 +1,9 @@
 /**
  * The cost model (bench/cost/, its CLI bench/cost.ts): pure functions checked against hand-computed
  * figures for a small load (1,000 events/s, 200 B events, 100 series, 1 tenant), the rollup log's
- * terms term by term, the model against the bench's own write-cost runs, reading figures out of a
- * results file, the fallbacks file and its writer, and the CLI smoke (runs, prints a total). No
- * network.
+ * terms term by term, the model against the bench's own write-cost runs, the large loads and the
+ * limits that bind there, the targets, reading figures out of a results file, the fallbacks file
+ * and its writer, and the CLI smoke (runs, prints a total). No network.
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,7 +14,9 @@ import { parseCostArgs } from '../../bench/cost.ts';
 import { committedFallbacks, FALLBACKS_FILE, formatFallbacks, parseFallbacks, readFallbacks, runOf, updateFallbacks } from '../../bench/cost/fallbacks.ts';
 import { measuredFromResults } from '../../bench/cost/figures.ts';
 import { checkAgainstRun, expectedKb, interpolate, MANIFEST_OVERHEAD_BYTES, SEGMENT_OVERHEAD_BYTES, type WritePoint } from '../../bench/cost/log.ts';
+import { QUOTAS, type LimitCheck } from '../../bench/cost/limits.ts';
 import { costModel, DEFAULT_CONFIG, MEASURED_FIELDS, metricSpread, nearestWritePoint, nextPowerOfTwo, type Measured, type Scenario, type Workload } from '../../bench/cost/model.ts';
+import { hotMetric, PREVIOUS_LAYOUT, scaleReports, targetReport } from '../../bench/cost/scale.ts';
 import { apiGatewayCost, gbSecondsPerEvent, kinesisCost, SECONDS_PER_MONTH } from '../../bench/cost/terms.ts';
 import { INTAKE, ROLLUP } from '../../bench/ids.ts';
 
@@ -265,6 +267,71 @@ describe('partition keys', () => {
   });
 });
 
+describe('large loads and their limits', () => {
+  const requested: Workload = { ...WORKLOAD, tenants: 10 };
+  const [small, tenM, oneB] = scaleReports(requested, MEASURED);
+  const limit = (s: { limits: readonly LimitCheck[] }, name: string) => s.limits.find((l) => l.name.startsWith(name))!;
+  const binding = (s: { limits: readonly LimitCheck[] }) => s.limits.filter((l) => l.status === 'binds').map((l) => l.name);
+
+  it('prints the requested load beside 10 M and 1 B events/s, with metrics at series ÷ 100', () => {
+    expect([small!.name, tenM!.name, oneB!.name]).toEqual(['requested', '10M events/s', '1B events/s']);
+    expect(tenM!.workload).toMatchObject({ eventsPerSecond: 1e7, series: 1e7, metrics: 1e5, tenants: 10, eventBytes: 200 });
+    expect(oneB!.workload).toMatchObject({ eventsPerSecond: 1e9, series: 1e8, metrics: 1e6 });
+    // 20 B per event: 200 MB/s is 191 shards, 20 GB/s is 19,074.
+    expect([small!.shards, tenM!.shards, oneB!.shards]).toEqual([1, 191, 19_074]);
+    expect(binding(small!)).toEqual([]);
+  });
+
+  it('finds the quotas that bind at 10 M events/s: the table\'s write throughput and API Gateway', () => {
+    expect(binding(tenM!)).toEqual(['DynamoDB table write throughput (on-demand)', 'DynamoDB table read throughput (on-demand)', 'API Gateway requests (account)']);
+    expect(limit(tenM!, 'API Gateway')).toMatchObject({ value: 20_000, limit: QUOTAS.apiGatewayRps });
+    expect(limit(tenM!, 'API Gateway').message).toMatch(/write to the stream directly/);
+    expect(limit(tenM!, 'DynamoDB table write').message).toMatch(/request the table-level quota/);
+  });
+
+  it('finds what binds at 1 B events/s: shards per stream, the keys per tenant, DynamoDB, Lambda, API Gateway', () => {
+    expect(binding(oneB!)).toEqual([
+      'Kinesis shards per stream',
+      'partition key (tenant × bucket) throughput',
+      'DynamoDB table write throughput (on-demand)',
+      'DynamoDB table read throughput (on-demand)',
+      'Lambda concurrency (account)',
+      'API Gateway requests (account)',
+    ]);
+    expect(limit(oneB!, 'Kinesis shards per stream').message).toMatch(/split tenants over 2 streams.*stream in those keys/);
+    // 20 GB/s over 640 keys is 29.8 MiB/s a key: every metric spreads over 32 shards.
+    expect(oneB!.spread).toBe(32);
+    expect(limit(oneB!, 'partition key').message).toMatch(/K = 32 keys.*partitionBuckets/);
+    // One rollup and one archive execution per shard, plus the intake.
+    expect(limit(oneB!, 'Lambda concurrency').value).toBeGreaterThan(2 * 19_074);
+    // The hot items stay far from 1,000 WCU/s per partition: one head write per commit and fold.
+    expect(limit(oneB!, 'DynamoDB head item').status).toBe('ok');
+    expect(limit(oneB!, 'DynamoDB item size').status).toBe('ok');
+  });
+
+  it('spreads a hot metric of 500,000 events/s over K = 16 keys, on at least 10 shards', () => {
+    // 500,000 × 20 B = 9.5 MiB/s: 10 shards; K = 16; 16 keys hashed onto 16 shards hit 10.3 of them.
+    const h = hotMetric(requested, MEASURED);
+    expect(h).toMatchObject({ shardsNeeded: 10, keys: 16 });
+    expect(h.landsOn).toBeCloseTo(16 * (1 - (15 / 16) ** 16), 9);
+    expect(h.landsOn).toBeGreaterThanOrEqual(10);
+    // 16 segments per round (one per shard) instead of one: at least 16 WCU, a little more than one big segment.
+    expect(h.wcuPerRound).toBeGreaterThanOrEqual(h.wcuPerRoundOneShard);
+  });
+});
+
+describe('targets', () => {
+  it('compare ours at the reference load with the previous layout and the baselines', () => {
+    const t = targetReport(MEASURED);
+    expect(t.workload).toMatchObject({ eventsPerSecond: 1_000_000, eventBytes: 200, series: 100_000, tenants: 10 });
+    expect(t.rows.map((r) => r.name)).toEqual(['ours', 'previous layout', 'naive', 'firehose']);
+    expect(t.rows[1]).toMatchObject({ usdPerBillionEvents: 95.42, dynamoUsd: 242_003, wcuPerSecond: 147_000 });
+    expect(t.rows[1]!.dynamoShare).toBeCloseTo(PREVIOUS_LAYOUT.dynamoUsd / PREVIOUS_LAYOUT.totalUsd, 9);
+    expect(t.total.met).toBe(t.rows[0]!.usdPerBillionEvents <= 8);
+    expect(t.dynamoShare.met).toBe(t.rows[0]!.dynamoShare <= 1 / 3);
+  });
+});
+
 describe('measured figures', () => {
   it('picks the nearest series-per-batch on a log scale', () => {
     expect(nearestWritePoint(FALLBACK.writePoints, 5555).seriesPerBatch).toBe(10_000);
@@ -504,12 +571,18 @@ describe('Function: npm run cost', () => {
     expect(table.status, table.stderr).toBe(0);
     expect(table.stdout).toMatch(/TOTAL \/ month +\$[\d,.]+ +\$[\d,.]+ +\$[\d,.]+/);
     expect(table.stdout).toContain('all figures are FALLBACK');
-    expect(table.stdout).toMatch(/log WCU per batch, model on the bench's own runs vs measured: 100 series/);
+    expect(table.stdout).toMatch(/total ≤ \$8\.00 per billion events: \$[\d.]+ — (met|NOT met)/);
+    expect(table.stdout).toMatch(/previous layout +\$95\.42/);
+    expect(table.stdout).toMatch(/limits at 1B events\/s[^]*BINDS Kinesis shards per stream/);
+    expect(table.stdout).toMatch(/hot metric: [^]* K = 16 partition keys/);
     const json = run(['--json']);
     expect(json.status, json.stderr).toBe(0);
-    const r = JSON.parse(json.stdout) as { scenarios: Scenario[] };
+    const r = JSON.parse(json.stdout) as { scenarios: Scenario[]; targets: { rows: { name: string }[] }; scales: { name: string }[]; hotMetric: { keys: number } };
     expect(r.scenarios.map((s) => s.name)).toEqual(['ours', 'naive', 'firehose']);
     expect(r.scenarios[0]!.totalUsd).toBeGreaterThan(0);
+    expect(r.targets.rows.map((x) => x.name)).toEqual(['ours', 'previous layout', 'naive', 'firehose']);
+    expect(r.scales.map((x) => x.name)).toEqual(['requested', '10M events/s', '1B events/s']);
+    expect(r.hotMetric.keys).toBe(16);
   });
 
   it('rewrites a fallbacks file from a results file with --write-fallbacks, and reports from it', () => {
