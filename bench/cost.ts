@@ -1,25 +1,32 @@
 /**
  * `npm run cost`: the monthly AWS cost (us-east-1 list prices, `bench/prices.ts`) of running
- * streamfold at a given load, from the benchmark's measured figures, beside two baselines.
+ * streamfold at a given load, from the benchmark's measured figures, beside two baselines; then
+ * issue 15's targets at their reference load (beside the previous rollup layout), the requested
+ * load next to 10 M and 1 B events/s with the service limits each runs into, and one hot metric.
  *
  *   npm run cost -- --events-per-second 1000000 --event-bytes 200 --series 100000
- *   npm run cost -- ... --tenants 10 --queries-per-month 300 --results bench/results.json --json
+ *   npm run cost -- ... --tenants 10 --metrics 1000 --queries-per-month 300 --results bench/results.json --json
+ *   npm run cost -- ... --config rollupBatchSize=10000,foldIntervalSeconds=900   (what-if: any numeric Config field)
  *   npm run cost -- --write-fallbacks [--results bench/results.json]
  *
  * This file is the command line only. The model and its assumptions: `bench/cost/model.ts` (what
  * each service bills: `terms.ts`); reading results.json: `figures.ts`; the fallback figures used
  * where the results lack one: `fallbacks.json`, which `--write-fallbacks` rewrites from a full
- * bench run (`fallbacks.ts`); the printed table: `format.ts`.
+ * bench run (`fallbacks.ts`); the rollup log's terms: `log.ts`; the limits: `limits.ts`; the
+ * targets, large loads and hot metric: `scale.ts`; the printed report: `format.ts`.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { FALLBACKS_FILE, FallbacksError, formatFallbacks, readFallbacks, runOf, updateFallbacks } from './cost/fallbacks.ts';
+import { FALLBACKS_FILE, FallbacksError, formatFallbacks, readFallbacks, runOf, updateFallbacks, type Fallbacks } from './cost/fallbacks.ts';
 import { loadMeasured, measuredFromResults } from './cost/figures.ts';
-import { formatReport, withDetails } from './cost/format.ts';
-import { costModel, MEASURED_FIELDS, type Workload } from './cost/model.ts';
+import { formatHotMetric, formatReport, formatRunCheck, formatScales, formatTargets, withDetails } from './cost/format.ts';
+import { costModel, DEFAULT_CONFIG, MEASURED_FIELDS, type Config, type Measured, type Workload } from './cost/model.ts';
+import { hotMetric, scaleReports, targetReport } from './cost/scale.ts';
 
 export interface CliArgs {
   readonly workload: Workload;
+  /** The model's settings: DEFAULT_CONFIG with `--config` overrides. */
+  readonly config: Config;
   readonly json: boolean;
   readonly results: string;
   /** The fallbacks file to read, and to rewrite with `--write-fallbacks`. */
@@ -39,7 +46,9 @@ export function parseCostArgs(argv: readonly string[], root: string): CliArgs {
     '--series': 'series',
     '--tenants': 'tenants',
     '--queries-per-month': 'queriesPerMonth',
+    '--metrics': 'metrics',
   };
+  const config: { -readonly [K in keyof Config]: Config[K] } = { ...DEFAULT_CONFIG };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const eq = a.indexOf('=');
@@ -53,28 +62,45 @@ export function parseCostArgs(argv: readonly string[], root: string): CliArgs {
     else if (flag === '--write-fallbacks') writeFallbacks = true;
     else if (flag === '--results') results = resolve(take());
     else if (flag === '--fallbacks') fallbacks = resolve(take());
-    else if (flag in flags) {
+    else if (flag === '--config') {
+      for (const pair of take().split(',')) {
+        const [key, value] = pair.split('=') as [string, string | undefined];
+        const v = Number(value);
+        if (!(key in DEFAULT_CONFIG)) throw new Error(`--config: unknown setting ${key} (known: ${Object.keys(DEFAULT_CONFIG).join(', ')})`);
+        if (value === undefined || !Number.isFinite(v) || v <= 0) throw new Error(`--config ${key}: expected a positive number`);
+        config[key as keyof Config] = v;
+      }
+    } else if (flag in flags) {
       const n = Number(take());
       if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag}: expected a positive number`);
       w[flags[flag]!] = n;
-    } else throw new Error(`unknown argument ${a} (known: ${[...Object.keys(flags), '--results', '--json', '--write-fallbacks', '--fallbacks'].join(', ')})`);
+    } else throw new Error(`unknown argument ${a} (known: ${[...Object.keys(flags), '--config', '--results', '--json', '--write-fallbacks', '--fallbacks'].join(', ')})`);
   }
-  return { workload: w, json, results, fallbacks, writeFallbacks };
+  return { workload: w, config, json, results, fallbacks, writeFallbacks };
 }
 
 /** `--write-fallbacks`: the fallbacks file rewritten with every figure the results file holds; returns what to print. */
 function writeFallbacksFrom(args: CliArgs, root: string): string {
-  const previous = readFallbacks(args.fallbacks);
+  // A file of an older shape is replaced whole, by a run that measured every figure.
+  let previous: Fallbacks | null = null;
+  let unreadable: string | undefined;
+  try {
+    previous = readFallbacks(args.fallbacks);
+  } catch (e) {
+    if (!(e instanceof FallbacksError)) throw e;
+    unreadable = `${e.message} (replacing it)`;
+  }
   if (!existsSync(args.results)) throw new FallbacksError(`no results file ${args.results}: run \`npm run bench\` first`);
   const results: unknown = JSON.parse(readFileSync(args.results, 'utf8'));
-  const loaded = measuredFromResults(results, previous.measured);
-  const next = updateFallbacks(previous, loaded, runOf(results, relative(root, args.results)), new Date().toISOString());
+  const loaded = measuredFromResults(results, previous?.measured ?? ({} as Measured));
+  const next = updateFallbacks(previous, loaded, runOf(results, relative(root, args.results)), new Date().toISOString(), unreadable);
   writeFileSync(args.fallbacks, formatFallbacks(next));
-  const changed = MEASURED_FIELDS.filter((k) => JSON.stringify(previous.measured[k]) !== JSON.stringify(next.measured[k]));
+  const changed = MEASURED_FIELDS.filter((k) => JSON.stringify(previous?.measured[k]) !== JSON.stringify(next.measured[k]));
   const run = next.runs.at(-1)!;
   return [
     `${relative(root, args.fallbacks)}: ${run.fields.length} figures from ${run.results} (run of ${run.timestamp}, commit ${run.commit?.slice(0, 12) ?? 'unknown'}${run.dirty ? ', dirty' : ''})`,
     `changed: ${changed.join(', ') || 'none'}`,
+    ...(unreadable ? [`previous file: ${unreadable}`] : []),
   ].join('\n');
 }
 
@@ -98,9 +124,17 @@ async function main(): Promise<void> {
     return;
   }
   const loaded = loadMeasured(args.results, readFallbacks(args.fallbacks).measured);
-  const report = costModel(args.workload, loaded.measured);
-  if (args.json) process.stdout.write(`${JSON.stringify({ ...withDetails(report), measured: loaded.measured, fromResults: loaded.fromResults, source: loaded.source }, null, 2)}\n`);
-  else process.stdout.write(`${formatReport(report, loaded, relative(root, args.fallbacks))}\n`);
+  const m = loaded.measured;
+  const report = costModel(args.workload, m, args.config);
+  const targets = targetReport(m, args.config);
+  const scales = scaleReports(args.workload, m, args.config);
+  const hot = hotMetric(args.workload, m, args.config);
+  if (args.json) {
+    process.stdout.write(`${JSON.stringify({ ...withDetails(report), targets, scales, hotMetric: hot, measured: m, fromResults: loaded.fromResults, source: loaded.source }, null, 2)}\n`);
+    return;
+  }
+  const out = [formatReport(report, loaded, relative(root, args.fallbacks)), formatRunCheck(m), '', formatTargets(targets), '', formatScales(scales), '', formatHotMetric(hot)];
+  process.stdout.write(`${out.join('\n')}\n`);
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) await main();

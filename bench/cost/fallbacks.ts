@@ -46,7 +46,25 @@ export class FallbacksError extends Error {
   override name = 'FallbacksError';
 }
 
-const WRITE_POINT_FIELDS = ['seriesPerBatch', 'eventsPerBatch', 'writesPer1k', 'wcuPer1k', 'rcuPer1k', 'naiveWcuPer1k'] as const;
+const WRITE_POINT_FIELDS = [
+  'seriesPerBatch',
+  'eventsPerBatch',
+  'batchSeconds',
+  'foldSeconds',
+  'itemsPerBatch',
+  'segmentsPerBatch',
+  'bytesPerEntry',
+  'logWcuPerBatch',
+  'headWcuPerWrite',
+  'headWritesPerBatch',
+  'foldItemsPerFold',
+  'foldWcuPerItem',
+  'rcuPerBatch',
+  'p99ItemBytes',
+  'maxItemBytes',
+  'maxLogItemBytes',
+  'naiveWcuPer1k',
+] as const satisfies readonly (keyof WritePoint)[];
 
 /** Checks a parsed fallbacks file; throws a `FallbacksError` naming what is wrong. */
 export function parseFallbacks(json: unknown, source: string): Fallbacks {
@@ -92,9 +110,15 @@ export function readFallbacks(path: string): Fallbacks {
   return parseFallbacks(JSON.parse(readFileSync(path, 'utf8')), path);
 }
 
-/** The committed fallbacks (bench/cost/fallbacks.json). */
-export const FALLBACKS: Fallbacks = readFallbacks(FALLBACKS_FILE);
-export const FALLBACK: Measured = FALLBACKS.measured;
+let committed: Fallbacks | undefined;
+/**
+ * The committed fallbacks (bench/cost/fallbacks.json), read on first use: a broken file stops the
+ * cost run that needs it, not the `--write-fallbacks` that replaces it.
+ */
+export function committedFallbacks(): Fallbacks {
+  committed ??= readFallbacks(FALLBACKS_FILE);
+  return committed;
+}
 
 /** The run a parsed results.json describes (bench/run.ts `Results`), its fields still to be filled in. */
 export function runOf(results: unknown, file: string): Omit<FallbackRun, 'fields'> {
@@ -119,14 +143,17 @@ export function runOf(results: unknown, file: string): Omit<FallbackRun, 'fields
 /**
  * The fallbacks after taking every field `loaded` read from the run `run` (loaded over
  * `previous.measured`): those fields now name this run; the others keep theirs. Pure. Refuses a
- * quick run (fewer repetitions, and a tenth of the hour the stored bytes need) and a run that
- * measured nothing.
+ * quick run (fewer repetitions, and a fifth of the event time the stored bytes need) and a run that
+ * measured nothing. With no previous fallbacks (the file is of an older shape, `unreadable` says
+ * why), the run must have measured every field.
  */
-export function updateFallbacks(previous: Fallbacks, loaded: LoadedMeasured, run: Omit<FallbackRun, 'fields'>, written: string): Fallbacks {
+export function updateFallbacks(previous: Fallbacks | null, loaded: LoadedMeasured, run: Omit<FallbackRun, 'fields'>, written: string, unreadable = 'no previous fallbacks'): Fallbacks {
   if (run.quick) throw new FallbacksError(`${run.results ?? 'the results'} is a quick run: fallbacks come from a full \`npm run bench\``);
   const taken = new Set(loaded.fromResults);
   if (taken.size === 0) throw new FallbacksError(`${run.results ?? 'the results'} holds none of the figures the cost model reads`);
-  const kept = previous.runs.map((r) => ({ ...r, fields: r.fields.filter((k) => !taken.has(k)) })).filter((r) => r.fields.length > 0);
+  const missing = MEASURED_FIELDS.filter((k) => !taken.has(k));
+  if (previous === null && missing.length > 0) throw new FallbacksError(`${unreadable}, and ${run.results ?? 'the results'} lacks ${missing.join(', ')}: run the sections that measure them`);
+  const kept = (previous?.runs ?? []).map((r) => ({ ...r, fields: r.fields.filter((k) => !taken.has(k)) })).filter((r) => r.fields.length > 0);
   const fields = MEASURED_FIELDS.filter((k) => taken.has(k));
   const measured = Object.fromEntries(MEASURED_FIELDS.map((k) => [k, loaded.measured[k]])) as unknown as Measured;
   return { about: ABOUT, written, runs: [...kept, { ...run, fields }], measured };

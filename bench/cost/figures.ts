@@ -6,48 +6,76 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { ARCHIVE, INTAKE, isFigure, ROLLUP, type FigureName, type RecordedFigureName, type WriteCostInfo } from '../ids.ts';
-import { FALLBACK } from './fallbacks.ts';
+import { committedFallbacks } from './fallbacks.ts';
 import type { Measured, WritePoint } from './model.ts';
 
 const pos = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n) && n > 0;
 
+/** Event time a full write-cost run covers (120 batches of 5 s); --quick covers 2 minutes. */
+const FULL_RUN_SECONDS = 600;
+
 /**
- * Stored bytes per series-hour from a write-cost run of a whole hour. Otherwise (runs before they
- * were measured, quick runs): one item per minute and one per hour, each of the p99 item size (else
- * `fallbackItem`) plus 100 B; naive the same.
+ * Stored bytes per series-hour from a full write-cost run (its items scaled to an hour of data,
+ * bench/rollup.ts). Otherwise (quick runs): one item per minute and one per hour, each of the p99
+ * item size plus 100 B; naive the same.
  */
-function storedOf(c: Partial<WriteCostInfo>, fallbackItem: number): Pick<WritePoint, 'storedPerSeriesHour' | 'naiveStoredPerSeriesHour'> {
-  const { stored1m, stored1h, naiveStored1m, naiveStored1h, batches } = c;
-  // Only a whole hour (60 one-minute batches) of items says what an hour stores (not --quick's 10).
-  if (pos(batches) && batches >= 60 && typeof stored1m === 'number' && pos(stored1h) && pos(naiveStored1m) && pos(naiveStored1h)) {
+function storedOf(c: Partial<WriteCostInfo>, seconds: number): Pick<WritePoint, 'storedPerSeriesHour' | 'naiveStoredPerSeriesHour'> {
+  const { stored1m, stored1h, naiveStored1m, naiveStored1h } = c;
+  if (seconds >= FULL_RUN_SECONDS && typeof stored1m === 'number' && pos(stored1h) && pos(naiveStored1m) && pos(naiveStored1h)) {
     return {
       storedPerSeriesHour: { '1m': stored1m, '1h': stored1h },
       naiveStoredPerSeriesHour: { '1m': naiveStored1m, '1h': naiveStored1h },
     };
   }
-  const item = pos(c.p99ItemBytes) ? c.p99ItemBytes + 100 : fallbackItem;
+  const item = (c.p99ItemBytes ?? 0) + 100;
   const per = { '1m': 60 * item, '1h': item };
   return { storedPerSeriesHour: per, naiveStoredPerSeriesHour: per };
 }
 
-/** A rollup write-cost run (info `writeCost<series>`) as a write point, or undefined when it lacks events or batches. */
+/** The `WriteCostInfo` fields a write point is made of (results of the first layout's bench lack them). */
+const WRITE_COST_FIELDS = [
+  'events',
+  'batches',
+  'batchSeconds',
+  'foldSeconds',
+  'itemsPerBatch',
+  'segments',
+  'manifests',
+  'bytesPerEntry',
+  'logWcu',
+  'headWrites',
+  'headWcu',
+  'folds',
+  'foldItemsWritten',
+  'foldWcu',
+  'naiveWcu',
+] as const satisfies readonly (keyof WriteCostInfo)[];
+
+/** A rollup write-cost run (info `writeCost<series>`) as a write point, or undefined when it lacks a field the model needs. */
 function writePointOf(series: number, raw: unknown): WritePoint | undefined {
   const c = raw as Partial<WriteCostInfo> | null;
-  if (!c || !pos(c.events) || !pos(c.batches)) return undefined;
-  const events = c.events;
-  const per1k = (n: number | undefined) => ((n ?? 0) * 1000) / events;
-  // The log layout (docs/ROLLUPS.md): log, head and folded-item writes.
-  const itemWrites = (c.segments ?? 0) + (c.manifests ?? 0) + (c.headWrites ?? 0) + (c.foldItemsWritten ?? 0);
-  const writes = itemWrites + (c.indexWrites ?? 0);
-  const wcu = (c.logWcu ?? 0) + (c.headWcu ?? 0) + (c.foldWcu ?? 0) + (c.indexWrites ?? 0);
+  if (!c || !WRITE_COST_FIELDS.every((k) => pos(c[k]))) return undefined;
+  const w = c as WriteCostInfo;
+  const perBatch = (n: number) => n / w.batches;
   return {
     seriesPerBatch: series,
-    eventsPerBatch: events / c.batches,
-    writesPer1k: per1k(itemWrites),
-    wcuPer1k: per1k(wcu),
-    rcuPer1k: per1k(c.rcu),
-    naiveWcuPer1k: per1k(c.naiveWcu),
-    ...storedOf(c, writes > 0 ? (wcu / writes) * 1024 : 1024),
+    eventsPerBatch: perBatch(w.events),
+    batchSeconds: w.batchSeconds,
+    foldSeconds: w.foldSeconds,
+    itemsPerBatch: w.itemsPerBatch,
+    segmentsPerBatch: perBatch(w.segments),
+    bytesPerEntry: w.bytesPerEntry,
+    logWcuPerBatch: perBatch(w.logWcu),
+    headWcuPerWrite: w.headWcu / w.headWrites,
+    headWritesPerBatch: perBatch(w.headWrites),
+    foldItemsPerFold: w.foldItemsWritten / w.folds,
+    foldWcuPerItem: w.foldWcu / w.foldItemsWritten,
+    rcuPerBatch: perBatch(w.rcu ?? 0),
+    p99ItemBytes: w.p99ItemBytes ?? 0,
+    maxItemBytes: w.maxItemBytes ?? 0,
+    maxLogItemBytes: w.maxLogItemBytes ?? 0,
+    naiveWcuPer1k: (w.naiveWcu * 1000) / w.events,
+    ...storedOf(c, w.batches * w.batchSeconds),
   };
 }
 
@@ -72,7 +100,7 @@ export interface LoadedMeasured {
 }
 
 /** Merges the figures found in a parsed results.json over `fallback`. Pure. */
-export function measuredFromResults(results: unknown, fallback: Measured = FALLBACK): LoadedMeasured {
+export function measuredFromResults(results: unknown, fallback: Measured = committedFallbacks().measured): LoadedMeasured {
   const m: { -readonly [K in keyof Measured]: Measured[K] } = { ...fallback };
   const from = new Set<keyof Measured>();
   const sections = (results as { sections?: SectionLike[] } | null)?.sections ?? [];
@@ -106,13 +134,14 @@ export function measuredFromResults(results: unknown, fallback: Measured = FALLB
     const r = fig(rollup, ROLLUP.figures.steadyRate);
     set('rollupRate', r?.value);
     set('naiveRollupRate', r?.baseline?.value);
+    set('rollupFoldRate', fig(rollup, ROLLUP.figures.foldRate)?.value);
     const points: WritePoint[] = [];
     for (const [key, raw] of Object.entries(rollup.info ?? {})) {
       const series = ROLLUP.info.writeCostSeries(key);
       const point = series === undefined ? undefined : writePointOf(series, raw);
       if (point) points.push(point);
     }
-    if (points.length > 0 && points.every((p) => pos(p.wcuPer1k) && pos(p.naiveWcuPer1k))) {
+    if (points.length > 0) {
       m.writePoints = points.sort((a, b) => a.seriesPerBatch - b.seriesPerBatch);
       from.add('writePoints');
     }
@@ -132,7 +161,7 @@ export function measuredFromResults(results: unknown, fallback: Measured = FALLB
 }
 
 /** Reads a results file when it exists; otherwise all fallbacks. */
-export function loadMeasured(path: string, fallback: Measured = FALLBACK): LoadedMeasured {
+export function loadMeasured(path: string, fallback: Measured = committedFallbacks().measured): LoadedMeasured {
   if (!existsSync(path)) return { measured: fallback, fromResults: [], source: null };
   const loaded = measuredFromResults(JSON.parse(readFileSync(path, 'utf8')), fallback);
   return { ...loaded, source: path };

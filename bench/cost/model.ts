@@ -7,7 +7,9 @@
  *
  * Pipelines compared:
  * - ours: intake packs events into gzip'd NDJSON records (partition key tenant#bucket); rollup
- *   writes one update per touched item per batch; archive writes Parquet (ZSTD).
+ *   commits each batch to a per-shard log (a segment per metric, a manifest, one head write) and
+ *   folds the log into per-series items every fold interval (docs/ROLLUPS.md; `log.ts`); archive
+ *   writes Parquet (ZSTD).
  * - naive: one Kinesis record per event, one UpdateItem per event and resolution, gzip'd NDJSON archive.
  * - firehose: ours for intake and rollups, but Amazon Data Firehose (Direct PUT, one JSON record per
  *   event, since format conversion needs JSON records) converts to Parquet and writes S3; no archive λ.
@@ -15,12 +17,13 @@
  * Assumptions (all overridable in `Workload`/`Config`, all printed with `--json`):
  * - A month is 730 hours; the load is steady (so provisioned Kinesis is priced, with on-demand shown
  *   beside it, and the cheaper mode taken).
- * - Measured figures: records and bytes per event (intake section), WCU/RCU per 1k events at the
- *   measured series-per-batch nearest the modeled one (rollup section, batches of 10,000 events),
- *   Parquet and gzip NDJSON bytes per event (archive section), CPU-clock event rates (all three; the
- *   rollup section's rate is wall-clock on one pinned CPU).
+ * - Measured figures: records and bytes per event (intake section), the rollup log's bytes per
+ *   entry, items per touched series, head and folded-item WCU (rollup section's write-cost runs,
+ *   interpolated by events per series per batch: `log.ts`), Parquet and gzip NDJSON bytes per
+ *   event (archive section), CPU-clock event rates (all three).
  * - Bytes per event scale linearly with --event-bytes (the compression ratio of the fixture is kept).
- * - Lambda GB-s per event = CPU s/event (1 / measured CPU-clock rate) × wall stretch × memory GB ×
+ * - Lambda GB-s per event = CPU s/event (1 / measured CPU-clock rate; the rollup's is its commit's
+ *   plus its fold's) × wall stretch × memory GB ×
  *   IO_WAIT_FACTOR, where a function below 1,769 MB gets memory/1,769 of a vCPU (wall stretch
  *   1,769/memory) and IO_WAIT_FACTOR (1.5, an estimate, not measured) covers waiting on
  *   Kinesis/DynamoDB/S3. Memory sizes come from lib/functions.ts. arm64 is priced at its list price
@@ -28,12 +31,15 @@
  * - API requests carry 500 events each (`eventsPerRequest`); intake invocations = API requests.
  * - Shards = max(bytes/s ÷ 1 MiB, records/s ÷ 1,000, 2 consumers × bytes/s ÷ 2 MiB). Consumer
  *   invocations/s = max(shards ÷ batching window, records/s ÷ batch size, bytes/s ÷ 6 MB).
- * - Items per rollup batch: series are spread over shards (partition key tenant#bucket(hash(name))),
- *   so a batch of n events on a shard holding S series touches S·(1 − e^(−n/S)) series (uniform activity).
+ * - Rollup batches: series are spread evenly over shards, so a batch of n events on a shard holding
+ *   S series touches S·(1 − e^(−n/S)) series (uniform activity). A metric (tenant, name) stays on
+ *   one shard (partition key tenant#(hash(name) mod partitionBuckets)) unless a key would carry
+ *   more than a shard: then every metric spreads over K = the next power of two of the shards a
+ *   key needs (docs/ROLLUPS.md "Partition keys"). `metrics` defaults to series ÷ 100.
  * - DynamoDB storage: the bytes the rollup section measured per series for an hour of data (items
  *   plus 100 B of per-item overhead each), kept for the TTL defaults: 1 m items (distribution
- *   minutes) 15 days, 1 h items (with count and gauge minutes packed in) 400 days. The naive
- *   pipeline's own items the same way.
+ *   minutes) 15 days, 1 h items (with count and gauge minutes packed in) 400 days; plus the log
+ *   (segments, manifests) kept for its 3-day TTL. The naive pipeline's own items the same way.
  * - S3: one object per tenant per archive invocation; compaction reads each small object once and
  *   writes one object per tenant-hour; storage priced for one month of data (it grows with retention).
  * - Athena: `queriesPerMonth` queries, each over one tenant-day; Parquet reads `athenaColumnFraction`
@@ -44,7 +50,8 @@
  * it; a new measured figure is a field of `Measured` (read in `figures.ts`, its fallback written by
  * `--write-fallbacks`); a new pipeline is a function of `ModelInput` to a `Scenario` in `PIPELINES`.
  */
-import { DEFAULT_ITEM_CACHE_ENTRIES } from '../../functions/rollup/core.ts';
+import { DEFAULT_ITEM_CACHE_ENTRIES, DEFAULT_ROLLUP_CONFIG } from '../../functions/rollup/core.ts';
+import { PARTITION_BUCKETS } from '../../functions/shared/codec.ts';
 import { DEFAULT_TTL_DAYS } from '../../functions/shared/rollups/keys.ts';
 import { FUNCTIONS } from '../../lib/functions.ts';
 import { PRICES, PRICES_REGION, PRICES_TAKEN, type Prices } from '../prices.ts';
@@ -60,12 +67,16 @@ import {
   kinesisLine,
   lambdaLine,
   MIB,
+  SHARD_IN_BYTES,
   s3Line,
   SECONDS_PER_MONTH,
   type CostLine,
   type KinesisCost,
   type Stored,
 } from './terms.ts';
+import { logRcuPerSecond, logUsage, logWcuPerSecond, storedAt, type LogUsage, type WritePoint } from './log.ts';
+
+export type { WritePoint } from './log.ts';
 
 /** Hours of data kept per resolution: the TTL defaults, 15 days of 1 m items, 400 days of 1 h items. */
 const HOURS_KEPT: Stored = { '1m': 24 * DEFAULT_TTL_DAYS['1m'], '1h': 24 * DEFAULT_TTL_DAYS['1h'] };
@@ -82,7 +93,13 @@ export interface Workload {
   readonly tenants: number;
   /** Athena queries per month, each over one tenant-day. */
   readonly queriesPerMonth: number;
+  /** Distinct metric names summed over the tenants ((tenant, name) pairs); default series ÷ 100. */
+  readonly metrics?: number;
 }
+
+/** Metric names (summed over tenants) when the workload does not say: series ÷ 100. */
+export const DEFAULT_SERIES_PER_METRIC = 100;
+export const metricsOf = (w: Workload): number => Math.max(1, w.metrics ?? w.series / DEFAULT_SERIES_PER_METRIC);
 
 export interface Config {
   readonly eventsPerRequest: number;
@@ -91,8 +108,18 @@ export interface Config {
   readonly archiveMemoryMb: number;
   readonly rollupWindowSeconds: number;
   readonly rollupBatchSize: number;
+  readonly rollupParallelization: number;
   readonly archiveWindowSeconds: number;
   readonly archiveBatchSize: number;
+  readonly archiveParallelization: number;
+  /** The rollup log (functions/rollup/config.ts): fold interval, commits that fold sooner, log TTL. */
+  readonly foldIntervalSeconds: number;
+  readonly foldCommits: number;
+  readonly logTtlDays: number;
+  /** Seconds between sweeper runs (lib/functions.ts). */
+  readonly sweepSeconds: number;
+  /** Partition-key buckets per tenant (functions/shared/codec.ts PARTITION_BUCKETS). */
+  readonly partitionBuckets: number;
   /** Kinesis consumers reading every byte (rollup and archive, or rollup and Firehose). */
   readonly consumers: number;
   /** Bucket items a rollup container keeps between batches (functions/rollup/core.ts RollupCache). */
@@ -109,28 +136,20 @@ export const DEFAULT_CONFIG: Config = {
   archiveMemoryMb: FUNCTIONS.archive.memoryMb,
   rollupWindowSeconds: FUNCTIONS.rollup.consumer.maxBatchingWindowSeconds,
   rollupBatchSize: FUNCTIONS.rollup.consumer.batchSize,
+  rollupParallelization: FUNCTIONS.rollup.consumer.parallelizationFactor,
   archiveWindowSeconds: FUNCTIONS.archive.consumer.maxBatchingWindowSeconds,
   archiveBatchSize: FUNCTIONS.archive.consumer.batchSize,
+  archiveParallelization: FUNCTIONS.archive.consumer.parallelizationFactor,
+  foldIntervalSeconds: DEFAULT_ROLLUP_CONFIG.foldIntervalMs / 1000,
+  foldCommits: DEFAULT_ROLLUP_CONFIG.foldCommits,
+  logTtlDays: DEFAULT_ROLLUP_CONFIG.logTtlMs / 86_400_000,
+  sweepSeconds: FUNCTIONS.sweep.scheduleSeconds,
+  partitionBuckets: PARTITION_BUCKETS,
   consumers: 2,
   rollupItemCache: DEFAULT_ITEM_CACHE_ENTRIES,
   ioWaitFactor: 1.5,
   athenaColumnFraction: 0.5,
 };
-
-/** One measured write-cost point of the rollup section (batches of `eventsPerBatch` events). */
-export interface WritePoint {
-  readonly seriesPerBatch: number;
-  readonly eventsPerBatch: number;
-  /** Bucket writes (items written) per 1,000 events. */
-  readonly writesPer1k: number;
-  readonly wcuPer1k: number;
-  /** Consistent-read units per 1,000 events: one batch a minute, a cache holding every item. */
-  readonly rcuPer1k: number;
-  readonly naiveWcuPer1k: number;
-  /** Bytes stored per series for one hour of data, by the retention that keeps them (bench/rollup.ts). */
-  readonly storedPerSeriesHour: Stored;
-  readonly naiveStoredPerSeriesHour: Stored;
-}
 
 /** Per-event figures the model needs; each has an `ours` and a `naive` value where both exist. */
 export interface Measured {
@@ -146,6 +165,8 @@ export interface Measured {
   readonly naiveIntakeRate: number;
   readonly rollupRate: number;
   readonly naiveRollupRate: number;
+  /** The fold's CPU-clock events/s (entries of these events merged into their items). */
+  readonly rollupFoldRate: number;
   readonly archiveRate: number;
   readonly naiveArchiveRate: number;
   readonly writePoints: readonly WritePoint[];
@@ -164,6 +185,7 @@ const FIELDS: Readonly<Record<keyof Measured, true>> = {
   naiveIntakeRate: true,
   rollupRate: true,
   naiveRollupRate: true,
+  rollupFoldRate: true,
   archiveRate: true,
   naiveArchiveRate: true,
   writePoints: true,
@@ -212,6 +234,7 @@ export function nearestWritePoint(points: readonly WritePoint[], seriesPerBatch:
 }
 
 const eventsPerMonth = (w: Workload) => w.eventsPerSecond * SECONDS_PER_MONTH;
+const eventsPerSeriesMinute = (w: Workload) => (w.eventsPerSecond * 60) / w.series;
 /** Stream bytes per event scale from the intake fixture's event size, archive bytes from the archive fixture's. */
 const streamScale = ({ workload, measured }: ModelInput) => workload.eventBytes / measured.intakeAvgEventBytes;
 const archiveScale = ({ workload, measured }: ModelInput) => workload.eventBytes / measured.archiveAvgEventBytes;
@@ -237,18 +260,37 @@ function athena(input: ModelInput, bytesPerEvent: number, columnFraction: number
 
 const apiGateway = ({ workload: w, config: c, prices: p }: ModelInput): CostLine => apiGatewayLine(eventsPerMonth(w), w.eventBytes, c.eventsPerRequest, p);
 
-/** Our stream and rollup, which the Firehose pipeline shares: packed records, and the write point a rollup batch is priced at. */
-interface OursStream {
+/** Our stream and rollup, which the Firehose pipeline shares: packed records, partition keys, the rollup log's load. */
+export interface OursStream {
   readonly kinesis: KinesisCost;
+  /** Stream bytes per event (data + key) at the workload's event size. */
+  readonly bytesPerEvent: number;
   readonly rollupInvocations: number;
   readonly archiveInvocations: number;
   readonly seriesPerShard: number;
   /** Distinct series one rollup batch touches. */
   readonly touched: number;
-  readonly point: WritePoint;
+  /** Partition keys per tenant before spreading (buckets holding at least one metric), and K. */
+  readonly keysPerTenant: number;
+  readonly spread: number;
+  readonly metrics: number;
+  readonly log: LogUsage;
 }
 
-function oursStream(input: ModelInput): OursStream {
+/** The next power of two at or above `n` (at least 1). */
+export const nextPowerOfTwo = (n: number): number => 2 ** Math.max(0, Math.ceil(Math.log2(Math.max(1, n))));
+
+/**
+ * Keys a metric must spread over so that no partition key carries more than a shard takes: every
+ * tenant's metrics sit in `buckets` keys; a key carrying more than a shard's 1 MiB/s spreads its
+ * metrics by series over K = the next power of two of the shards it needs (docs/ROLLUPS.md).
+ */
+export function metricSpread(bytesPerSecond: number, tenants: number, metrics: number, buckets: number): { keysPerTenant: number; spread: number } {
+  const keysPerTenant = Math.max(1, Math.min(buckets, metrics / tenants));
+  return { keysPerTenant, spread: nextPowerOfTwo(bytesPerSecond / (tenants * keysPerTenant) / SHARD_IN_BYTES) };
+}
+
+export function oursStream(input: ModelInput): OursStream {
   const { workload: w, measured: m, config: c, prices: p } = input;
   const eps = w.eventsPerSecond;
   const bytesPerEvent = m.streamBytesPerEvent * streamScale(input);
@@ -256,32 +298,44 @@ function oursStream(input: ModelInput): OursStream {
   const recordsPerSec = eps * m.recordsPerEvent;
   const rollupInvocations = consumerInvocationsPerSecond(kinesis.shards, c.rollupWindowSeconds, c.rollupBatchSize, recordsPerSec, eps * bytesPerEvent);
   const archiveInvocations = consumerInvocationsPerSecond(kinesis.shards, c.archiveWindowSeconds, c.archiveBatchSize, recordsPerSec, eps * bytesPerEvent);
-  // Series per shard; events per rollup batch; distinct series one batch touches.
-  const seriesPerShard = w.series / kinesis.shards;
-  const eventsPerBatch = eps / rollupInvocations;
-  const touched = seriesPerShard * (1 - Math.exp(-eventsPerBatch / seriesPerShard));
-  return { kinesis, rollupInvocations, archiveInvocations, seriesPerShard, touched, point: nearestWritePoint(m.writePoints, touched) };
+  const metrics = metricsOf(w);
+  const { keysPerTenant, spread } = metricSpread(eps * bytesPerEvent, w.tenants, metrics, c.partitionBuckets);
+  const log = logUsage(
+    {
+      eventsPerSecond: eps,
+      shards: kinesis.shards,
+      commitsPerSecond: rollupInvocations,
+      series: w.series,
+      metrics,
+      metricSpread: spread,
+      foldIntervalSeconds: c.foldIntervalSeconds,
+      foldCommits: c.foldCommits,
+      itemCacheEntries: c.rollupItemCache,
+      sweepSeconds: c.sweepSeconds,
+      logTtlSeconds: c.logTtlDays * 86_400,
+    },
+    m.writePoints,
+  );
+  return { kinesis, bytesPerEvent, rollupInvocations, archiveInvocations, seriesPerShard: log.seriesPerShard, touched: log.touchedPerBatch, keysPerTenant, spread, metrics, log };
 }
 
-/** Our rollup's DynamoDB: one write per touched item per batch, reads for new items and cache misses. */
+/**
+ * Our rollup's DynamoDB: the log's segments, manifests and head per commit, the folded items per
+ * fold, index refreshes (`log.ts`); consistent reads of the fold's cache misses and the sweeper's
+ * head reads; the folded items' storage and the log's for its TTL.
+ */
 function oursDynamo(input: ModelInput, s: OursStream): CostLine {
-  const { workload: w, config: c, prices: p } = input;
-  const eps = w.eventsPerSecond;
-  const wp = s.point;
-  const perSeriesBatch = (per1k: number) => (per1k * wp.eventsPerBatch) / 1000 / wp.seriesPerBatch;
-  // Never more than the naive per-event cost (a batch of one event per series writes like naive).
-  const wcuPerSecond = Math.min(s.rollupInvocations * s.touched * perSeriesBatch(wp.wcuPer1k), (eps * wp.naiveWcuPer1k) / 1000);
-  // Consistent reads (1 RCU each: items < 4 KB): a container reads an item it does not hold, that
-  // is each new item (the bench's reads, one batch a minute: new items per series-minute), and
-  // the items its cache is too small for (LRU over uniform activity: hit rate cache ÷ items).
-  // Never more than every touched item in every batch.
-  const itemsPerSeriesBatch = perSeriesBatch(wp.writesPer1k);
-  const allReads = s.rollupInvocations * s.touched * itemsPerSeriesBatch;
-  const touchedPerMinute = s.seriesPerShard * (1 - Math.exp(-(eps * 60) / s.kinesis.shards / s.seriesPerShard));
-  const hit = Math.min(1, c.rollupItemCache / (s.seriesPerShard * itemsPerSeriesBatch));
-  const rcuPerSecond = Math.min(allReads, (s.kinesis.shards * touchedPerMinute * perSeriesBatch(wp.rcuPer1k)) / 60 + allReads * (1 - hit));
+  const { workload: w, measured: m, prices: p } = input;
   return dynamoLine(
-    { wcuPerSecond, rcuPerSecond, stored: wp.storedPerSeriesHour, series: w.series, hoursKept: HOURS_KEPT, batch: { touchedSeries: s.touched, measuredSeriesPerBatch: wp.seriesPerBatch } },
+    {
+      wcuPerSecond: logWcuPerSecond(s.log),
+      rcuPerSecond: logRcuPerSecond(s.log),
+      stored: storedAt(m.writePoints, eventsPerSeriesMinute(w)).ours,
+      series: w.series,
+      hoursKept: HOURS_KEPT,
+      otherStoredBytes: s.log.logStoredBytes,
+      log: s.log,
+    },
     p,
   );
 }
@@ -291,7 +345,8 @@ function oursLambda(input: ModelInput, s: OursStream, withArchive: boolean): Cos
   const { workload: w, measured: m, config: c, prices: p } = input;
   const E = eventsPerMonth(w);
   const intakeGbs = E * gbSecondsPerEvent(m.intakeRate, c.intakeMemoryMb, c.ioWaitFactor);
-  const rollupGbs = E * gbSecondsPerEvent(m.rollupRate, c.rollupMemoryMb, c.ioWaitFactor);
+  // The commit, and the fold of every event's entry into its items.
+  const rollupGbs = E * (gbSecondsPerEvent(m.rollupRate, c.rollupMemoryMb, c.ioWaitFactor) + gbSecondsPerEvent(m.rollupFoldRate, c.rollupMemoryMb, c.ioWaitFactor));
   const archiveGbs = E * gbSecondsPerEvent(m.archiveRate, c.archiveMemoryMb, c.ioWaitFactor);
   const gbs = intakeGbs + rollupGbs + (withArchive ? archiveGbs : 0);
   const invocations = E / c.eventsPerRequest + (s.rollupInvocations + (withArchive ? s.archiveInvocations : 0)) * SECONDS_PER_MONTH;
@@ -313,7 +368,7 @@ export function oursPipeline(input: ModelInput): Scenario {
     apiGateway(input),
     athena(input, parquet, c.athenaColumnFraction),
   ];
-  return scenario(w, 'ours', 'packed gzip NDJSON records, one write per item per batch, Parquet archive', lines, s.kinesis.shards);
+  return scenario(w, 'ours', 'packed gzip NDJSON records, rollup log per shard folded into series items, Parquet archive', lines, s.kinesis.shards);
 }
 
 export function naivePipeline(input: ModelInput): Scenario {
@@ -331,13 +386,15 @@ export function naivePipeline(input: ModelInput): Scenario {
       gbSecondsPerEvent(m.naiveRollupRate, c.rollupMemoryMb, c.ioWaitFactor) +
       gbSecondsPerEvent(m.naiveArchiveRate, c.archiveMemoryMb, c.ioWaitFactor));
   const invocations = E / c.eventsPerRequest + (rollupInvocations + archiveInvocations) * SECONDS_PER_MONTH;
-  // The rollup section measures the naive writes beside ours at each point: take the point ours is priced at.
-  const wp = oursStream(input).point;
+  // The rollup section measures the naive writes beside ours at each run (one UpdateItem per
+  // event and resolution: the same WCU per event at every run); storage at the workload's rate.
+  const naiveWcuPer1k = nearestWritePoint(m.writePoints, w.series).naiveWcuPer1k;
+  const naiveStored = storedAt(m.writePoints, eventsPerSeriesMinute(w)).naive;
   const ndjson = m.ndjsonGzipBytesPerEvent * archiveScale(input);
   const lines = [
     kinesisLine(kinesis),
     lambdaLine(gbs, invocations, ['intake', 'rollup', 'archive'], p),
-    dynamoLine({ wcuPerSecond: (eps * wp.naiveWcuPer1k) / 1000, rcuPerSecond: 0, stored: wp.naiveStoredPerSeriesHour, series: w.series, hoursKept: HOURS_KEPT }, p),
+    dynamoLine({ wcuPerSecond: (eps * naiveWcuPer1k) / 1000, rcuPerSecond: 0, stored: naiveStored, series: w.series, hoursKept: HOURS_KEPT }, p),
     archiveS3(input, ndjson, archiveInvocations * SECONDS_PER_MONTH * w.tenants, false),
     apiGateway(input),
     athena(input, ndjson, 1),

@@ -6,6 +6,7 @@
  * business; a new billed quantity is a new function here and a call in the pipelines that pay it.
  */
 import { PRICES, type Prices } from '../prices.ts';
+import type { LogUsage } from './log.ts';
 
 /** A month is 730 hours. */
 export const HOURS_PER_MONTH = 730;
@@ -15,10 +16,10 @@ export const MIB = 1024 * 1024;
 /** Memory at which Lambda gives a function one full vCPU. */
 const FULL_VCPU_MB = 1769;
 /** Lambda's cap on one batch's payload from Kinesis. */
-const LAMBDA_BATCH_PAYLOAD_BYTES = 6 * 1000 * 1000;
+export const LAMBDA_BATCH_PAYLOAD_BYTES = 6 * 1000 * 1000;
 /** One Kinesis shard's write limits and its read limit (shared by the consumers). */
-const SHARD_IN_BYTES = MIB;
-const SHARD_IN_RECORDS = 1000;
+export const SHARD_IN_BYTES = MIB;
+export const SHARD_IN_RECORDS = 1000;
 const SHARD_OUT_BYTES = 2 * MIB;
 
 export const SERVICES = ['Kinesis', 'Lambda', 'DynamoDB', 'S3', 'API Gateway', 'Athena', 'Firehose'] as const;
@@ -52,8 +53,8 @@ export interface DynamoUsage {
   readonly wcuPerSecond: number;
   readonly rcuPerSecond: number;
   readonly storageGb: number;
-  /** For a batched rollup: the series one batch touches, and the measured point priced for it. */
-  readonly batch?: { readonly touchedSeries: number; readonly measuredSeriesPerBatch: number };
+  /** The rollup log layout's writes, reads and storage, term by term (log.ts). */
+  readonly log?: LogUsage;
 }
 
 export interface S3Usage {
@@ -117,14 +118,17 @@ export function kinesisLine(k: KinesisCost): CostLine {
 }
 
 /**
- * GB-s of one event's work: CPU s/event (1 / measured CPU-clock rate) × wall stretch × memory GB ×
+ * Wall seconds of one event's work: CPU s/event (1 / measured CPU-clock rate) × wall stretch ×
  * `ioWaitFactor`, where a function below 1,769 MB gets memory/1,769 of a vCPU (wall stretch
  * 1,769/memory).
  */
+export function wallSecondsPerEvent(cpuEventsPerSecond: number, memoryMb: number, ioWaitFactor: number): number {
+  return (1 / cpuEventsPerSecond) * Math.max(1, FULL_VCPU_MB / memoryMb) * ioWaitFactor;
+}
+
+/** GB-s of one event's work: its wall seconds (`wallSecondsPerEvent`) × memory GB. */
 export function gbSecondsPerEvent(cpuEventsPerSecond: number, memoryMb: number, ioWaitFactor: number): number {
-  const cpuSeconds = 1 / cpuEventsPerSecond;
-  const wallSeconds = cpuSeconds * Math.max(1, FULL_VCPU_MB / memoryMb) * ioWaitFactor;
-  return wallSeconds * (memoryMb / 1024);
+  return wallSecondsPerEvent(cpuEventsPerSecond, memoryMb, ioWaitFactor) * (memoryMb / 1024);
 }
 
 /** Invocations/s of a Kinesis consumer: max(shards ÷ batching window, records/s ÷ batch size, bytes/s ÷ 6 MB). */
@@ -146,13 +150,22 @@ export interface Stored {
 
 /**
  * DynamoDB on demand: write and read units per second, and the storage of `series` series, each
- * storing `stored` bytes per hour of data kept for `hoursKept` hours per resolution.
+ * storing `stored` bytes per hour of data kept for `hoursKept` hours per resolution, plus
+ * `otherStoredBytes` (the rollup log).
  */
 export function dynamoLine(
-  u: { readonly wcuPerSecond: number; readonly rcuPerSecond: number; readonly stored: Stored; readonly series: number; readonly hoursKept: Stored; readonly batch?: DynamoUsage['batch'] },
+  u: {
+    readonly wcuPerSecond: number;
+    readonly rcuPerSecond: number;
+    readonly stored: Stored;
+    readonly series: number;
+    readonly hoursKept: Stored;
+    readonly otherStoredBytes?: number;
+    readonly log?: LogUsage;
+  },
   p: Prices = PRICES,
 ): CostLine {
-  const storageGb = (u.series * (u.stored['1m'] * u.hoursKept['1m'] + u.stored['1h'] * u.hoursKept['1h'])) / GB;
+  const storageGb = (u.series * (u.stored['1m'] * u.hoursKept['1m'] + u.stored['1h'] * u.hoursKept['1h']) + (u.otherStoredBytes ?? 0)) / GB;
   const monthlyUsd =
     ((u.wcuPerSecond * SECONDS_PER_MONTH) / 1e6) * p.dynamodb.perMillionWru +
     ((u.rcuPerSecond * SECONDS_PER_MONTH) / 1e6) * p.dynamodb.perMillionRru +
@@ -160,7 +173,7 @@ export function dynamoLine(
   return {
     service: 'DynamoDB',
     monthlyUsd,
-    usage: { wcuPerSecond: u.wcuPerSecond, rcuPerSecond: u.rcuPerSecond, storageGb, ...(u.batch && { batch: u.batch }) },
+    usage: { wcuPerSecond: u.wcuPerSecond, rcuPerSecond: u.rcuPerSecond, storageGb, ...(u.log && { log: u.log }) },
   };
 }
 
