@@ -134,6 +134,14 @@ describe('Module: segment', () => {
     expect(() => decodeSegment(Uint8Array.of(9))).toThrow('rollup segment: unknown version 9');
     expect(() => decodeSegment(bytes.subarray(0, 10))).toThrow('rollup segment: entry 0: truncated series id');
     expect(() => decodeSegment(Uint8Array.from([...bytes, 0]))).toThrow('rollup segment: 1 bytes after the last entry');
+    expect(() => decodeSegment(Uint8Array.of(2, 0xff, 0xff))).toThrow(/^rollup segment: deflated payload does not inflate/);
+  });
+
+  it('deflates a payload that compresses, and reads it back', () => {
+    const entries = Array.from({ length: 300 }, (_, i) => ({ ...entryOf(rng(i), 0), count: 7, sum: 7, min: 1, max: 1 }));
+    const bytes = encodeSegment(entries);
+    expect(bytes[0]).toBe(2);
+    expect(decodeSegment(bytes)).toEqual(entries);
   });
 
   it('round-trips manifests, cut into parts when long', () => {

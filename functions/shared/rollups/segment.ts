@@ -34,8 +34,13 @@
  * events, so fold.ts orders points of one shard by commit (the commit's `to` stands in for the
  * event's sequence number) and points of different shards by shard id, as the first layout did.
  *
+ * A payload of more than 256 bytes that deflate makes at least 10 % smaller is stored as 0x02 and
+ * the raw deflate of the form above: series ids do not compress, the rest does (a segment of a
+ * busy shard shrinks ~40 %, bench/rollup.ts).
+ *
  * Manifest, version 1: 0x01, varint n, then n × (string tenant, string name, varint parts).
  */
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { ProtoReader, ProtoWriter } from '../protobuf.ts';
 import { StreamfoldError } from '../errors.ts';
 import type { EventType } from '../event.ts';
@@ -55,6 +60,10 @@ for (let i = 0; i < B64.length; i++) B64_INDEX[B64.charCodeAt(i)] = i;
 export const MAX_PART_BYTES = 350_000;
 
 const VERSION = 1;
+const DEFLATED = 2;
+/** Smallest payload worth deflating, and the largest a deflated one may inflate to. */
+const DEFLATE_FROM = 256;
+const MAX_INFLATED = 4 * 1024 * 1024;
 const MINUTE_MS = RESOLUTION_MS['1m'];
 const TYPES: readonly EventType[] = ['count', 'gauge', 'distribution'];
 const F_1M = 1;
@@ -90,7 +99,14 @@ export function encodeSegment(entries: readonly SegmentEntry[]): Uint8Array {
   const w = writer;
   w.len = 0;
   writeEntries(w, entries);
-  return w.finish();
+  const raw = w.finish();
+  if (raw.length <= DEFLATE_FROM) return raw;
+  const packed = deflateRawSync(raw, { level: 1 });
+  if (packed.length + 1 > raw.length * 0.9) return raw;
+  const out = new Uint8Array(packed.length + 1);
+  out[0] = DEFLATED;
+  out.set(packed, 1);
+  return out;
 }
 
 /**
@@ -250,7 +266,17 @@ function deriveHour(start: number, minutes: Uint8Array | undefined, rows: readon
 const fail = (reason: string): SegmentFormatError => new SegmentFormatError(`rollup segment: ${reason}`);
 
 /** Every entry of a payload; malformed input is a SegmentFormatError naming what is wrong. */
-export function decodeSegment(bytes: Uint8Array): SegmentEntry[] {
+export function decodeSegment(stored: Uint8Array): SegmentEntry[] {
+  if (stored.length === 0) throw fail('empty');
+  let bytes = stored;
+  if (stored[0] === DEFLATED) {
+    try {
+      const inflated = inflateRawSync(stored.subarray(1), { maxOutputLength: MAX_INFLATED });
+      bytes = new Uint8Array(inflated.buffer, inflated.byteOffset, inflated.length);
+    } catch (e) {
+      throw fail(`deflated payload does not inflate: ${(e as Error).message}`);
+    }
+  }
   const r = new ProtoReader(bytes, fail, 'rollup segment');
   if (r.done) throw fail('empty');
   const version = r.varint();
