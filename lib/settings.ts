@@ -211,6 +211,14 @@ export const SETTINGS = {
       max: 64,
       doc: "Partition keys per metric, by series (functions/shared/codec.ts partitionKeyFor): a metric's series spread over up to this many shards; 1 keeps each metric on one shard (fewest rollup writes)",
     },
+    partitionBuckets: {
+      kind: 'integer',
+      envVar: 'INTAKE_PARTITION_BUCKETS',
+      default: 64,
+      min: 1,
+      max: 65_536,
+      doc: "Partition-key buckets per tenant (metrics hash into them): a tenant spreads over at most this many shards before its metrics must spread by series; raise it for a tenant that needs more shards (bench/cost: at 1B events/s, shards ÷ tenants)",
+    },
   },
   query: {
     serviceName: serviceName('query'),

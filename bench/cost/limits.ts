@@ -140,7 +140,7 @@ export function limitChecks(f: LoadFacts): LimitCheck[] {
     ...check('partition key (tenant × bucket) throughput', perKey / MIB, 1, 'MiB/s (a shard)', ''),
     message:
       f.spread > 1
-        ? `${f.tenants} tenants × ${n(f.keysPerTenant)} buckets carry ${n(perKey / MIB)} MiB/s each, more than a shard: every metric spreads by series over K = ${f.spread} keys (${n(keys)} keys on ${n(N)} shards), so each shard writes ${n(u.segmentsPerBatch)} small segments a batch instead of ${n(f.segmentsPerBatchUnspread)}. More buckets per tenant (partitionBuckets ≥ shards ÷ tenants) would keep metrics whole`
+        ? `${f.tenants} tenants × ${n(f.keysPerTenant)} buckets carry ${n(perKey / MIB)} MiB/s each, more than a shard: every metric spreads by series over K = ${f.spread} keys (${n(keys)} keys on ${n(N)} shards), so each shard writes ${n(u.segmentsPerBatch)} small segments a batch instead of ${n(f.segmentsPerBatchUnspread)}. Set INTAKE_PARTITION_BUCKETS ≥ shards ÷ tenants (npm run cost -- --config partitionBuckets=…) to keep metrics whole`
         : `${n(f.tenants * f.keysPerTenant)} keys on ${n(N)} shards: a metric stays on one shard (${n(u.segmentsPerBatch)} segments per batch)${N > f.tenants * f.keysPerTenant / 4 ? '; with few keys per shard, hashing leaves some shards above the mean: their throttled records retry under salted keys' : ''}`,
   });
 

@@ -51,7 +51,7 @@
  * `--write-fallbacks`); a new pipeline is a function of `ModelInput` to a `Scenario` in `PIPELINES`.
  */
 import { DEFAULT_ITEM_CACHE_ENTRIES, DEFAULT_ROLLUP_CONFIG } from '../../functions/rollup/core.ts';
-import { PARTITION_BUCKETS } from '../../functions/shared/codec.ts';
+import { SETTINGS } from '../../lib/settings.ts';
 import { DEFAULT_TTL_DAYS } from '../../functions/shared/rollups/keys.ts';
 import { FUNCTIONS } from '../../lib/functions.ts';
 import { PRICES, PRICES_REGION, PRICES_TAKEN, type Prices } from '../prices.ts';
@@ -118,7 +118,7 @@ export interface Config {
   readonly logTtlDays: number;
   /** Seconds between sweeper runs (lib/functions.ts). */
   readonly sweepSeconds: number;
-  /** Partition-key buckets per tenant (functions/shared/codec.ts PARTITION_BUCKETS). */
+  /** Partition-key buckets per tenant (INTAKE_PARTITION_BUCKETS, lib/settings.ts). */
   readonly partitionBuckets: number;
   /** Kinesis consumers reading every byte (rollup and archive, or rollup and Firehose). */
   readonly consumers: number;
@@ -144,7 +144,7 @@ export const DEFAULT_CONFIG: Config = {
   foldCommits: DEFAULT_ROLLUP_CONFIG.foldCommits,
   logTtlDays: DEFAULT_ROLLUP_CONFIG.logTtlMs / 86_400_000,
   sweepSeconds: FUNCTIONS.sweep.scheduleSeconds,
-  partitionBuckets: PARTITION_BUCKETS,
+  partitionBuckets: SETTINGS.intake.partitionBuckets.default,
   consumers: 2,
   rollupItemCache: DEFAULT_ITEM_CACHE_ENTRIES,
   ioWaitFactor: 1.5,

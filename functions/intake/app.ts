@@ -31,6 +31,7 @@ export function createIntakeHandler(env: Env, overrides: Partial<IntakeDeps> = {
     sink: new KinesisRecordSink(kinesisClient(clientEnv), streamName(env)),
     idempotency: new DynamoIdempotencyStore(db, tableName(env, 'idempotency')),
     spread: settings.spread,
+    partitionBuckets: settings.partitionBuckets,
     hotKeys: new HotKeys(),
     ...overrides,
   };

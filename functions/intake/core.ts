@@ -34,6 +34,8 @@ export interface IntakeDeps {
   readonly random?: () => number;
   /** Partition keys per metric (codec.ts encodeRecords). @default 1 */
   readonly spread?: number;
+  /** Partition-key buckets per tenant (codec.ts encodeRecords). @default 64 */
+  readonly partitionBuckets?: number;
   /** Keys Kinesis throttled lately, salted on the next sends (put-records.ts). @default none */
   readonly hotKeys?: HotKeys;
 }
@@ -88,7 +90,7 @@ async function ingestOrThrow(req: IntakeRequest, deps: IntakeDeps): Promise<Http
 
   const bodyHash = idemKey === undefined ? '' : hashBody(req.body);
   let skip: ReadonlySet<number> = new Set();
-  const records = encodeRecords(events, { spread: deps.spread ?? 1 });
+  const records = encodeRecords(events, { spread: deps.spread ?? 1, ...(deps.partitionBuckets !== undefined ? { buckets: deps.partitionBuckets } : {}) });
   const recordsHash = idemKey === undefined ? '' : hashRecords(records);
   if (idemKey !== undefined) {
     const claim = await deps.idempotency.claim(tenant, idemKey, bodyHash, now(), req.remainingMs());

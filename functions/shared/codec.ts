@@ -25,8 +25,10 @@ export const KINESIS_LIMITS = {
 } as const;
 
 /**
- * Number of partition-key buckets per tenant. Consumers do not depend on it (the rollup log is
- * exact whatever shard an event takes, docs/ROLLUPS.md): it only decides how metrics share shards.
+ * Partition-key buckets per tenant by default (INTAKE_PARTITION_BUCKETS). Consumers do not depend
+ * on it (the rollup log is exact whatever shard an event takes, docs/ROLLUPS.md): it only decides
+ * how metrics share shards. A tenant's traffic spreads over at most this many keys before its
+ * metrics must spread by series: raise it when a tenant needs more shards than this.
  */
 export const PARTITION_BUCKETS = 64;
 
@@ -43,8 +45,9 @@ export const MAX_INFLATED_BYTES = 64 * 1024 * 1024;
  * its series go to up to `spread` shards, each series to one. Exactness does not depend on the
  * key (docs/ROLLUPS.md, "Partition keys"), so the rule may change while records are in the stream.
  */
-export function partitionKeyFor(tenant: string, name: string, slot = 0): string {
-  return slot === 0 ? `${tenant}#${fnv1a32(name) % PARTITION_BUCKETS}` : `${tenant}#${fnv1a32(name) % PARTITION_BUCKETS}#${slot}`;
+export function partitionKeyFor(tenant: string, name: string, slot = 0, buckets = PARTITION_BUCKETS): string {
+  const bucket = fnv1a32(name) % buckets;
+  return slot === 0 ? `${tenant}#${bucket}` : `${tenant}#${bucket}#${slot}`;
 }
 
 /** The slot of an event's series among `spread` keys (0 when not spread). */
@@ -87,6 +90,8 @@ export interface EncodeOptions {
    * @default 1
    */
   readonly spread?: number | ((tenant: string, name: string) => number);
+  /** Partition-key buckets per tenant. @default PARTITION_BUCKETS (64) */
+  readonly buckets?: number;
 }
 
 /**
@@ -102,7 +107,7 @@ export function encodeRecords(events: readonly StreamEvent[], opts: EncodeOption
   const groups = new Map<string, string[]>();
   for (const e of events) {
     const spread = Math.min(MAX_SPREAD, spreadOf(e.tenant, e.name));
-    const pk = partitionKeyFor(e.tenant, e.name, spreadSlot(e, spread));
+    const pk = partitionKeyFor(e.tenant, e.name, spreadSlot(e, spread), opts.buckets ?? PARTITION_BUCKETS);
     let lines = groups.get(pk);
     if (lines === undefined) groups.set(pk, (lines = []));
     lines.push(serializeEvent(e));

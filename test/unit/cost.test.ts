@@ -116,7 +116,7 @@ describe('cost model at 1,000 events/s', () => {
   });
 
   it('prices the rollup log term by term: segments, manifest and head per commit, the fold per fold interval, index refreshes', () => {
-    // One shard; the rollup's 5 s window binds (4 records/s never fill 500): a commit every 5 s of
+    // One shard; the rollup's 5 s window binds (4 records/s never fill 10,000): a commit every 5 s of
     // 5,000 events, touching all 100 series (1 − e^−50), 150 entries in 1 segment (1 metric).
     const d = ours.lines.find((l) => l.service === 'DynamoDB')!;
     const u = d.service === 'DynamoDB' ? d.usage.log! : undefined;
@@ -140,9 +140,9 @@ describe('cost model at 1,000 events/s', () => {
     // the rest in the 20,000-item cache; the sweeper reads the 2 KB head every 300 s.
     const rru = (300 + 100 / 12) / 300 + 1 / 300;
     expect(d.usage.rcuPerSecond).toBeCloseTo(rru, 9);
-    // Storage: 400 days of the 1 h share and 15 days of the 1 m share per series, plus 3 days of
+    // Storage: 400 days of the 1 h share and 15 days of the 1 m share per series, plus a day of
     // log: (15,000 + 106 + 100) B of segment and (37 + 73 + 100) B of manifest per commit.
-    const log = (15_206 + 210) * 0.2 * 3 * 86_400;
+    const log = (15_206 + 210) * 0.2 * 1 * 86_400;
     expect(u!.logStoredBytes).toBeCloseTo(log, 3);
     const storageGb = (100 * (600 * 24 * 15 + 2_000 * 24 * 400) + log) / GB;
     const expected = ((wru * SECONDS_PER_MONTH) / 1e6) * 0.625 + ((rru * SECONDS_PER_MONTH) / 1e6) * 0.125 + storageGb * 0.25;
@@ -222,11 +222,11 @@ describe('cost model at 1,000 events/s', () => {
       rollupMemoryMb: 1024,
       archiveMemoryMb: 2048,
       rollupWindowSeconds: 5,
-      rollupBatchSize: 500,
+      rollupBatchSize: 10_000,
       rollupParallelization: 1,
       foldIntervalSeconds: 300,
       foldCommits: 64,
-      logTtlDays: 3,
+      logTtlDays: 1,
       sweepSeconds: 300,
       partitionBuckets: 64,
       eventsPerRequest: 500,
