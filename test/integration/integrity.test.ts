@@ -1,0 +1,114 @@
+/**
+ * Issue 18's reproductions on the embedded stack (startStack on port 0, a temp data dir, the
+ * product's rollup and archive consumers): what the intake accepts is in `/v1/query` and in
+ * `/v1/events`, before and after compaction, and the two agree.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCompactHandler } from '../../functions/compact/app.ts';
+import { bucketStart } from '../../functions/shared/rollups/keys.ts';
+import { partitionOf, partitionPrefix } from '../../functions/shared/archive/keys.ts';
+import { S3ArchiveBucket } from '../../functions/shared/archive/s3-store.ts';
+import { s3Client } from '../../functions/shared/clients.ts';
+import { startStack, type RunningStack } from '../../local/index.ts';
+
+const KEY = 'acme-integrity-key-1';
+const H = 3_600_000;
+/** An hour long closed (its partition may be compacted), five minutes in. */
+const T = bucketStart(Date.now() - 3 * H, '1h') + 5 * 60_000;
+
+interface EventOut {
+  name: string;
+  ts: number;
+  value: number;
+  tags: Record<string, string>;
+  id?: string;
+}
+
+describe('Integrity on the embedded stack', () => {
+  let dataDir: string;
+  let stack: RunningStack;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'streamfold-integrity-'));
+    stack = await startStack({ port: 0, dataDir, tenants: { acme: KEY }, batchingWindowSeconds: 0, log: () => {} });
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  async function post(events: unknown[]): Promise<{ status: number; body: { accepted: number; rejected: number; errors: Array<{ index: number; reason: string }> } }> {
+    const res = await fetch(`${stack.url}/v1/events`, {
+      method: 'POST',
+      headers: { 'x-api-key': KEY, 'content-type': 'application/json' },
+      body: JSON.stringify(events),
+    });
+    return { status: res.status, body: (await res.json()) as never };
+  }
+
+  async function get<T>(path: string, query: Record<string, string>): Promise<{ status: number; body: T }> {
+    const res = await fetch(`${stack.url}${path}?${new URLSearchParams(query)}`, { headers: { 'x-api-key': KEY } });
+    return { status: res.status, body: (await res.json()) as T };
+  }
+
+  /** Every event of [from, to), all pages. */
+  async function allEvents(query: Record<string, string>): Promise<EventOut[]> {
+    const out: EventOut[] = [];
+    let cursor: string | null = null;
+    for (let page = 0; page < 50; page++) {
+      const res: { status: number; body: { events: EventOut[]; nextCursor: string | null } } = await get('/v1/events', { ...query, limit: '1000', ...(cursor ? { cursor } : {}) });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      out.push(...res.body.events);
+      cursor = res.body.nextCursor;
+      if (cursor === null) return out;
+    }
+    throw new Error('more than 50 pages');
+  }
+
+  /** The count of `metric` over [from, to) in one point per hour. */
+  async function counted(metric: string, from: number, to: number, extra: Record<string, string> = {}): Promise<{ status: number; total: number }> {
+    const res = await get<{ series: Array<{ points: Array<[number, number]> }> }>('/v1/query', {
+      metric, from: String(from), to: String(to), agg: 'count', interval: '3600', ...extra,
+    });
+    if (res.status !== 200) return { status: res.status, total: 0 };
+    return { status: 200, total: res.body.series.reduce((n, s) => n + s.points.reduce((m, p) => m + p[1], 0), 0) };
+  }
+
+  describe('defect 1: events sharing an id', () => {
+    it('keeps all three events of three metrics sharing id "req-42" in /v1/query and /v1/events, before and after compaction', async () => {
+      // Prepare: the issue's request.
+      const events = [
+        { name: 'req.latency', ts: T, value: 120, id: 'req-42' },
+        { name: 'req.bytes', ts: T, value: 5, id: 'req-42' },
+        { name: 'req.count', ts: T, id: 'req-42' },
+      ];
+      const range = { from: String(T - 1000), to: String(T + 1000) };
+      const ids = (evs: EventOut[]) => evs.filter((e) => e.id === 'req-42').map((e) => [e.name, e.value]).sort();
+      const want = [['req.bytes', 5], ['req.count', 1], ['req.latency', 120]];
+
+      // Act
+      const res = await post(events);
+      await stack.drain(60_000);
+
+      // Assess: the rollups count each, the archive returns each.
+      expect(res).toEqual({ status: 202, body: { accepted: 3, rejected: 0, errors: [] } });
+      for (const name of ['req.latency', 'req.bytes', 'req.count']) expect(await counted(name, T - H, T + H)).toEqual({ status: 200, total: 1 });
+      expect(ids(await allEvents(range))).toEqual(want);
+
+      // Act: compact the partition-hour (the compaction function on the stack's bucket).
+      const p = partitionOf('acme', T);
+      const summary = await createCompactHandler(stack.env)({ tenant: 'acme', dt: p.dt, hour: p.hour });
+
+      // Assess: one compacted file holding the three rows; all three still returned and counted.
+      expect(summary).toMatchObject({ compacted: 1, duplicatesDropped: 0, failed: [] });
+      const listed = await new S3ArchiveBucket(s3Client(stack.env), stack.env.ARCHIVE_BUCKET_NAME!).list(partitionPrefix(p));
+      expect(listed.objects.map((o) => o.key)).toEqual([expect.stringMatching(/\/compacted-[0-9a-f]{32}\.parquet$/)]);
+      expect(ids(await allEvents(range))).toEqual(want);
+      for (const name of ['req.latency', 'req.bytes', 'req.count']) expect(await counted(name, T - H, T + H)).toEqual({ status: 200, total: 1 });
+    });
+  });
+});
