@@ -4,8 +4,8 @@
  * `process.env` for Lambda; the embedded stack binds it to the stack's environment.
  *
  * Environment: EVENTS_STREAM_NAME, TENANTS_TABLE_NAME, IDEMPOTENCY_TABLE_NAME (required); the
- * settings of SETTINGS.intake in lib/settings.ts (partition keys per metric, Powertools service
- * name and log level).
+ * settings of SETTINGS.intake in lib/settings.ts (partition keys per metric, the rollups' 1 h
+ * retention, Powertools service name and log level).
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { SETTINGS } from '../../lib/settings.ts';
@@ -16,6 +16,7 @@ import { KinesisRecordSink } from '../shared/kinesis-sink.ts';
 import { HotKeys } from '../shared/put-records.ts';
 import { createLogger } from '../shared/logger.ts';
 import { TenantStore } from '../shared/tenants.ts';
+import { daysToMs } from '../shared/rollups/keys.ts';
 import { ingest, type IntakeDeps } from './core.ts';
 import { DynamoIdempotencyStore } from './idempotency.ts';
 
@@ -31,6 +32,7 @@ export function createIntakeHandler(env: Env, overrides: Partial<IntakeDeps> = {
     sink: new KinesisRecordSink(kinesisClient(clientEnv), streamName(env)),
     idempotency: new DynamoIdempotencyStore(db, tableName(env, 'idempotency')),
     spread: settings.spread,
+    maxAgeMs: daysToMs(settings.rollupTtl1hDays),
     hotKeys: new HotKeys(),
     ...overrides,
   };

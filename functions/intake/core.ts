@@ -6,6 +6,8 @@
 import { createHash } from 'node:crypto';
 import { encodeRecords } from '../shared/codec.ts';
 import { validateEvent, type StreamEvent } from '../shared/event.ts';
+import { daysToMs } from '../shared/rollups/keys.ts';
+import { SETTINGS } from '../../lib/settings.ts';
 import { errorResponse, HttpError, json, requireKey, type HttpResponse, type KeyAuthenticator } from '../shared/http.ts';
 import { THROTTLING_CODES } from '../shared/aws-errors.ts';
 import { putAllRecords, type HotKeys, type RecordSink } from '../shared/put-records.ts';
@@ -36,6 +38,12 @@ export interface IntakeDeps {
   readonly spread?: number;
   /** Keys Kinesis throttled lately, salted on the next sends (put-records.ts). @default none */
   readonly hotKeys?: HotKeys;
+  /**
+   * Oldest event accepted, ms: the rollups' 1 h retention (ROLLUP_TTL_1H_DAYS), so nothing is
+   * accepted that the rollups cannot hold.
+   * @default the setting's default, 400 days
+   */
+  readonly maxAgeMs?: number;
 }
 
 export interface IntakeResult {
@@ -68,11 +76,12 @@ async function ingestOrThrow(req: IntakeRequest, deps: IntakeDeps): Promise<Http
   // Parse before claiming the key: a malformed body never holds an Idempotency-Key.
   const items = parseBody(req.body, req.headers['content-type'], req.headers['content-encoding']);
   const started = now();
+  const maxAgeMs = deps.maxAgeMs ?? daysToMs(SETTINGS.intake.rollupTtl1hDays.default);
   const events: StreamEvent[] = [];
   const errors: IntakeResult['errors'] = [];
   let rejected = 0;
   items.forEach((item, index) => {
-    const r = 'parseError' in item ? { ok: false as const, reason: item.parseError } : validateEvent(item.value, { now: started, tenant });
+    const r = 'parseError' in item ? { ok: false as const, reason: item.parseError } : validateEvent(item.value, { now: started, tenant, maxAgeMs });
     if (r.ok) events.push(r.event);
     else {
       rejected++;

@@ -35,13 +35,34 @@ export const LIMITS = {
   maxFutureMs: 10 * 60 * 1000,
   /** Earliest accepted timestamp (2000-01-01T00:00:00Z): anything older is almost surely epoch seconds. */
   minTs: 946_684_800_000,
+  /**
+   * Values the rollups hold: 0, or 1e-100 <= |v| <= 1e100. DynamoDB numbers hold 1e-130..9.99e125
+   * in magnitude, and within these bounds no sum of accepted values leaves that range
+   * (functions/rollup/aggregate.ts); the sketch covers the same range (shared/rollups/sketch.ts).
+   */
+  valueMinAbs: 1e-100,
+  valueMaxAbs: 1e100,
+  /**
+   * Added by the consumers to the oldest age the intake accepts (`maxAgeMs`). The archive judges
+   * age at the record's arrival in the stream (the rollup at its own clock, later still), and an
+   * event the intake accepted arrives within one intake invocation (a Lambda runs at most 15 min),
+   * so the archive never refuses what the intake accepted.
+   */
+  arrivalSlackMs: 15 * 60 * 1000,
 } as const;
 
 export type ValidationResult = { ok: true; event: StreamEvent } | { ok: false; reason: string };
 
 export interface ValidateOptions {
-  /** Receiver's clock, epoch ms. */
+  /** Receiver's clock, epoch ms (a consumer passes the record's arrival in the stream). */
   readonly now: number;
+  /**
+   * Oldest accepted event, ms before `now`: the rollups' 1 h retention (ROLLUP_TTL_1H_DAYS), so
+   * that nothing is accepted that the rollups cannot hold. The consumers add
+   * `LIMITS.arrivalSlackMs` (consumerMaxAgeMs).
+   * @default - no limit
+   */
+  readonly maxAgeMs?: number;
   /**
    * Tenant stamped by the intake from the API key; a `tenant` field in the body is then ignored.
    * When absent (trusted direct Kinesis producers), the event must carry a valid `tenant`.
@@ -89,13 +110,14 @@ export function validateEvent(input: unknown, opts: ValidateOptions): Validation
   const nameProblem = checkName(name);
   if (nameProblem !== undefined) return fail(`name: ${nameProblem}`);
 
-  const tsResult = parseTs(o.ts, opts.now);
+  const tsResult = parseTs(o.ts, opts.now, opts.maxAgeMs);
   if (typeof tsResult === 'string') return fail(`ts: ${tsResult}`);
 
   let value = 1;
   if (o.value !== undefined) {
     if (typeof o.value !== 'number') return fail(`value: expected a number, got ${describe(o.value)}`);
     if (!Number.isFinite(o.value)) return fail(`value: must be a finite number, got ${String(o.value)}`);
+    if (!inRollupRange(o.value)) return fail(`value: ${String(o.value)} is outside what rollups hold (0, or 1e-100 to 1e100 in magnitude)`);
     value = o.value;
   }
 
@@ -141,6 +163,18 @@ export function validateEvent(input: unknown, opts: ValidateOptions): Validation
   o.type = type;
   o.tags = tags;
   return { ok: true, event: o as unknown as StreamEvent };
+}
+
+/** Whether the rollups hold `v`: 0, or 1e-100 <= |v| <= 1e100 (LIMITS). */
+export function inRollupRange(v: number): boolean {
+  if (v === 0) return true;
+  const a = v < 0 ? -v : v;
+  return a >= LIMITS.valueMinAbs && a <= LIMITS.valueMaxAbs;
+}
+
+/** The `maxAgeMs` a consumer validates with, judging by arrival: the intake's plus LIMITS.arrivalSlackMs. */
+export function consumerMaxAgeMs(intakeMaxAgeMs: number): number {
+  return intakeMaxAgeMs + LIMITS.arrivalSlackMs;
 }
 
 /** Tenant ids appear in object keys and item keys: lower-case letters, digits, `_` and `-`. */
@@ -247,7 +281,7 @@ const RFC3339_RE =
   /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
 
 /** Returns epoch ms, or a reason (without the `ts: ` prefix). */
-export function parseTs(ts: unknown, now: number): number | string {
+export function parseTs(ts: unknown, now: number, maxAgeMs?: number): number | string {
   let ms: number;
   if (typeof ts === 'number') {
     if (!Number.isFinite(ts)) return `must be a finite number, got ${String(ts)}`;
@@ -264,6 +298,9 @@ export function parseTs(ts: unknown, now: number): number | string {
   }
   if (ms < LIMITS.minTs) {
     return `${ms} is before 2000-01-01T00:00:00Z; ts is epoch milliseconds (was it sent in seconds?)`;
+  }
+  if (maxAgeMs !== undefined && ms < now - maxAgeMs) {
+    return `${new Date(ms).toISOString()} is more than ${duration(maxAgeMs)} old, past the rollups' retention (receiver clock ${new Date(now).toISOString()})`;
   }
   if (ms > now + LIMITS.maxFutureMs) {
     // Beyond ±8.64e15 ms a Date cannot hold the value (toISOString would throw).
@@ -300,6 +337,18 @@ function parseRfc3339(s: string): number | string {
     offsetMin = (m[9] === '-' ? -1 : 1) * (oh * 60 + om);
   }
   return Date.UTC(year, month - 1, day, hour, minute, second, frac) - offsetMin * 60_000;
+}
+
+/** `400 days`, `400 days 15 min`, `90 s`: a duration in the largest whole units that add up to it. */
+function duration(ms: number): string {
+  const parts: string[] = [];
+  let rest = Math.round(ms);
+  for (const [unit, size] of [['days', 86_400_000], ['h', 3_600_000], ['min', 60_000], ['s', 1000], ['ms', 1]] as const) {
+    const n = Math.floor(rest / size);
+    rest -= n * size;
+    if (n > 0) parts.push(`${n} ${unit === 'days' && n === 1 ? 'day' : unit}`);
+  }
+  return parts.length === 0 ? '0 ms' : parts.join(' ');
 }
 
 function daysInMonth(year: number, month: number): number {

@@ -78,6 +78,56 @@ describe('Integrity on the embedded stack', () => {
     return { status: 200, total: res.body.series.reduce((n, s) => n + s.points.reduce((m, p) => m + p[1], 0), 0) };
   }
 
+  describe('defect 2: accepted means rolled up', () => {
+    it('refuses, per event with its reason, what the rollups cannot hold, and every accepted event is in /v1/query and /v1/events', async () => {
+      // Prepare: the issue's values and an event older than the rollups' 1 h retention (400 days),
+      // beside accepted events at the edges of what the rollups hold.
+      const now = Date.now();
+      const day = 86_400_000;
+      const ancient = now - 401 * day;
+      const events = [
+        { name: 'd2.huge', ts: now, value: 1e200 },
+        { name: 'd2.tiny', ts: now, value: 1e-200 },
+        { name: 'd2.ancient', ts: ancient },
+        { name: 'd2.max', ts: now, value: 1e100 },
+        { name: 'd2.min', ts: now, value: -1e-100 },
+        { name: 'd2.zero', ts: now, value: 0 },
+        { name: 'd2.aged', ts: now - 30 * day, value: 7 },
+      ];
+
+      // Act
+      const res = await post(events);
+      await stack.drain(60_000);
+
+      // Assess: the intake tells the truth, per event.
+      expect(res.status).toBe(202);
+      expect(res.body).toEqual({
+        accepted: 4,
+        rejected: 3,
+        errors: [
+          { index: 0, reason: 'value: 1e+200 is outside what rollups hold (0, or 1e-100 to 1e100 in magnitude)' },
+          { index: 1, reason: 'value: 1e-200 is outside what rollups hold (0, or 1e-100 to 1e100 in magnitude)' },
+          { index: 2, reason: expect.stringMatching(new RegExp(`^ts: ${new Date(ancient).toISOString()} is more than 400 days old, past the rollups' retention \\(receiver clock \\d{4}-\\d{2}-\\d{2}T[\\d:.]+Z\\)$`)) },
+        ],
+      });
+      // Every accepted event is counted and summed by /v1/query, and returned by /v1/events.
+      for (const e of events.slice(3)) {
+        const range = { metric: e.name, from: String(e.ts - H), to: String(e.ts + H), interval: '3600' };
+        const sum = await get<{ series: Array<{ points: Array<[number, number]> }> }>('/v1/query', { ...range, agg: 'sum' });
+        expect(sum.status, e.name).toBe(200);
+        expect(sum.body.series.flatMap((x) => x.points.map((p) => p[1])), e.name).toEqual([e.value]);
+        expect(await counted(e.name, e.ts - H, e.ts + H), e.name).toEqual({ status: 200, total: 1 });
+        const archived = await allEvents({ name: e.name, from: String(e.ts - 1000), to: String(e.ts + 1000) });
+        expect(archived.map((a) => [a.name, a.ts, a.value]), e.name).toEqual([[e.name, e.ts, e.value]]);
+      }
+      // What was refused is in neither.
+      for (const e of events.slice(0, 3)) {
+        expect((await counted(e.name, now - 2 * H, now + H)).status, e.name).toBe(404);
+        expect(await allEvents({ name: e.name, from: String(now - 2 * H), to: String(now + H) }), e.name).toEqual([]);
+      }
+    });
+  });
+
   describe('defect 1: events sharing an id', () => {
     it('keeps all three events of three metrics sharing id "req-42" in /v1/query and /v1/events, before and after compaction', async () => {
       // Prepare: the issue's request.

@@ -246,6 +246,25 @@ describe('Function: validateEvent', () => {
   });
 
   describe('ts', () => {
+    it('refuses, with maxAgeMs, an event older than the rollups keep, and accepts one at the limit', () => {
+      // Prepare: the default 1 h retention, 400 days.
+      const opts = { ...STAMPED, maxAgeMs: 400 * 86_400_000 };
+      const limit = NOW - 400 * 86_400_000;
+      // Act & Assess
+      expect(accepted(ev({ ts: limit }), opts).ts).toBe(limit);
+      expect(reasonOf(ev({ ts: limit - 1 }), opts)).toBe(
+        `ts: 2025-10-24T11:59:59.999Z is more than 400 days old, past the rollups' retention (receiver clock ${NOW_ISO})`,
+      );
+      expect(reasonOf(ev({ ts: '2020-01-01T00:00:00Z' }), { ...opts, maxAgeMs: 400 * 86_400_000 + LIMITS.arrivalSlackMs })).toBe(
+        `ts: 2020-01-01T00:00:00.000Z is more than 400 days 15 min old, past the rollups' retention (receiver clock ${NOW_ISO})`,
+      );
+      expect(reasonOf(ev({ ts: NOW - 86_400_001 }), { ...opts, maxAgeMs: 86_400_000 })).toBe(
+        `ts: 2026-11-27T11:59:59.999Z is more than 1 day old, past the rollups' retention (receiver clock ${NOW_ISO})`,
+      );
+      // Without maxAgeMs, only the 2000-01-01 floor applies.
+      expect(accepted(ev({ ts: limit - 1 })).ts).toBe(limit - 1);
+    });
+
     it.each([
       ['epoch ms', NOW - 3_600_000, NOW - 3_600_000],
       ['epoch ms of 2000-01-01 (the earliest)', LIMITS.minTs, LIMITS.minTs],
@@ -404,8 +423,11 @@ describe('Function: validateEvent', () => {
       ['the default 1 when absent', undefined, 1],
       ['zero', 0, 0],
       ['a negative number', -3.25, -3.25],
-      ['a large number', Number.MAX_VALUE, Number.MAX_VALUE],
-      ['a tiny number', Number.MIN_VALUE, Number.MIN_VALUE],
+      ['the largest the rollups hold, 1e100', 1e100, 1e100],
+      ['the smallest nonzero the rollups hold, 1e-100', 1e-100, 1e-100],
+      ['-1e100', -1e100, -1e100],
+      ['-1e-100', -1e-100, -1e-100],
+      ['negative zero', -0, -0],
     ])('accepts %s', (_label, value, expected) => {
       // Prepare
       const input = value === undefined ? ev() : ev({ value });
@@ -423,6 +445,13 @@ describe('Function: validateEvent', () => {
       ['NaN', ev({ value: Number.NaN }), 'value: must be a finite number, got NaN'],
       ['Infinity from JSON 1e999', JSON.parse(`{"name":"a","ts":${NOW},"value":1e999}`), 'value: must be a finite number, got Infinity'],
       ['-Infinity', ev({ value: Number.NEGATIVE_INFINITY }), 'value: must be a finite number, got -Infinity'],
+      // What the rollups cannot hold is refused here, not accepted and then left out of them.
+      ['1e200', ev({ value: 1e200 }), 'value: 1e+200 is outside what rollups hold (0, or 1e-100 to 1e100 in magnitude)'],
+      ['just above 1e100', ev({ value: 1.0000000000000002e100 }), 'value: 1.0000000000000002e+100 is outside what rollups hold (0, or 1e-100 to 1e100 in magnitude)'],
+      ['-1e101', ev({ value: -1e101 }), 'value: -1e+101 is outside what rollups hold (0, or 1e-100 to 1e100 in magnitude)'],
+      ['Number.MAX_VALUE', ev({ value: Number.MAX_VALUE }), 'value: 1.7976931348623157e+308 is outside what rollups hold (0, or 1e-100 to 1e100 in magnitude)'],
+      ['1e-101', ev({ value: 1e-101 }), 'value: 1e-101 is outside what rollups hold (0, or 1e-100 to 1e100 in magnitude)'],
+      ['-5e-324', ev({ value: -Number.MIN_VALUE }), 'value: -5e-324 is outside what rollups hold (0, or 1e-100 to 1e100 in magnitude)'],
     ])('rejects a value that is %s', (_label, input, reason) => {
       // Prepare: input from the table
       // Act

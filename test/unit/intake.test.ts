@@ -117,6 +117,45 @@ describe('Function: ingest', () => {
     expect(storedEvents(sink)).toHaveLength(3);
   });
 
+  it('refuses, per event with its reason, what the rollups cannot hold: values out of range, events older than their 1 h retention', async () => {
+    // Prepare: the retention as the stack sets it (ROLLUP_TTL_1H_DAYS = 30 here).
+    const sink = new ScriptedSink();
+    const day = 86_400_000;
+    const body = JSON.stringify([
+      { name: 'big', ts: NOW, value: 1e200 },
+      { name: 'tiny', ts: NOW, value: 1e-200 },
+      { name: 'old', ts: NOW - 30 * day - 1 },
+      { name: 'edge', ts: NOW - 30 * day, value: -1e100 },
+      { name: 'zero', ts: NOW, value: 0 },
+      { name: 'small', ts: NOW, value: 1e-100 },
+    ]);
+    // Act
+    const res = await ingest(request(body), { ...deps(sink), maxAgeMs: 30 * day });
+    // Assess: 202, the three refused named by index, the three others in the stream.
+    expect(res.statusCode).toBe(202);
+    expect(JSON.parse(res.body)).toEqual({
+      accepted: 3,
+      rejected: 3,
+      errors: [
+        { index: 0, reason: 'value: 1e+200 is outside what rollups hold (0, or 1e-100 to 1e100 in magnitude)' },
+        { index: 1, reason: 'value: 1e-200 is outside what rollups hold (0, or 1e-100 to 1e100 in magnitude)' },
+        { index: 2, reason: "ts: 2026-10-29T11:59:59.999Z is more than 30 days old, past the rollups' retention (receiver clock 2026-11-28T12:00:00.000Z)" },
+      ],
+    });
+    expect(storedEvents(sink).map((e) => [e.name, e.value]).sort()).toEqual([['edge', -1e100], ['small', 1e-100], ['zero', 0]]);
+  });
+
+  it("refuses events older than the rollups' default 1 h retention (400 days) when not told otherwise", async () => {
+    // Act
+    const res = await ingest(request(JSON.stringify([{ name: 'old', ts: NOW - 400 * 86_400_000 - 1 }, { name: 'ok', ts: NOW - 400 * 86_400_000 }])), deps());
+    // Assess
+    expect(JSON.parse(res.body)).toEqual({
+      accepted: 1,
+      rejected: 1,
+      errors: [{ index: 0, reason: "ts: 2025-10-24T11:59:59.999Z is more than 400 days old, past the rollups' retention (receiver clock 2026-11-28T12:00:00.000Z)" }],
+    });
+  });
+
   it('caps the listed reasons and counts the rest', async () => {
     const body = JSON.stringify(Array.from({ length: 150 }, () => ({ ts: NOW })));
     const res = await ingest(request(body), deps());
