@@ -187,7 +187,21 @@ export function checkTenant(t: string): string | undefined {
   return undefined;
 }
 
-/** Metric names: 1-200 chars of `[A-Za-z0-9_.:/-]`. */
+/**
+ * Names, tag keys and tag values: the one rule, applied by the intake (validateEvent) and accepted
+ * by every query route (functions/query/params.ts), so whatever is accepted can be queried.
+ *
+ * - A metric name is 1-200 chars of `[A-Za-z0-9_.:/-]` with no empty, `.` or `..` segment between
+ *   `/`s: it is a safe path (an object key, an item key, a URL path), and no HTTP client or proxy
+ *   normalizes it into another one.
+ * - A tag key is 1-100 printable characters (no control character: C0, DEL, C1; no unpaired
+ *   surrogate) other than `:` and `,`. `:` ends the key in `filter=key:value` and in the
+ *   `key:value` tag notation of Datadog and others; `,` separates the items of `filter` and `by`.
+ *   Keys without them are written in those lists as they are.
+ * - A tag value is at most 200 printable characters, any others included (`#`, `,`, `:`, `%`,
+ *   `/`, spaces, any script); `filter` escapes `,` and `\` in it (params.ts).
+ */
+/** Metric names: 1-200 chars of `[A-Za-z0-9_.:/-]`, no empty, `.` or `..` path segment. */
 export function checkName(name: string): string | undefined {
   const n = name.length;
   if (n === 0) return 'empty';
@@ -209,8 +223,57 @@ export function checkName(name: string): string | undefined {
     const ch = String.fromCodePoint(name.codePointAt(i)!);
     return `invalid character ${JSON.stringify(ch)} at position ${i} (allowed: A-Z a-z 0-9 _ . : / -)`;
   }
+  let start = 0;
+  for (let i = 0; i <= n; i++) {
+    if (i < n && name.charCodeAt(i) !== 47) continue;
+    const len = i - start;
+    if (len === 0) return `empty path segment at position ${start} (a leading, trailing or doubled "/" is not allowed)`;
+    if ((len === 1 || len === 2) && name.charCodeAt(start) === 46 && (len === 1 || name.charCodeAt(start + 1) === 46)) {
+      return `"${name.slice(start, i)}" path segment at position ${start} is not allowed (a name must be a safe path)`;
+    }
+    start = i + 1;
+  }
   return undefined;
 }
+
+/**
+ * A tag key's problem, or undefined: what follows `key "<k>" ` in a message ("contains ...",
+ * "longer than ..."). Empty and forbidden keys are reported by the callers.
+ */
+export function checkTagKey(k: string): string | undefined {
+  if (tooLong(k, LIMITS.tagKeyMaxChars)) return `longer than ${LIMITS.tagKeyMaxChars} chars`;
+  for (let i = 0; i < k.length; i++) {
+    const c = k.charCodeAt(i);
+    if (c === 58) return 'contains ":" (not allowed in a tag key: it ends the key in filter=key:value)';
+    if (c === 44) return 'contains "," (not allowed in a tag key: it separates the items of filter and by)';
+  }
+  return unprintable(k);
+}
+
+/** A tag value's problem, or undefined: what follows `value ` in a message. */
+export function checkTagValue(v: string): string | undefined {
+  if (tooLong(v, LIMITS.tagValueMaxChars)) return `longer than ${LIMITS.tagValueMaxChars} chars`;
+  return unprintable(v);
+}
+
+/** A control character (C0, DEL, C1) or an unpaired surrogate in `s`, described; or undefined. */
+function unprintable(s: string): string | undefined {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) return `contains control character ${uPlus(c)} at position ${i}`;
+    if (c >= 0xd800 && c <= 0xdfff) {
+      const next = i + 1 < s.length ? s.charCodeAt(i + 1) : 0;
+      if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+        i++;
+        continue;
+      }
+      return `contains an unpaired surrogate ${uPlus(c)} at position ${i}`;
+    }
+  }
+  return undefined;
+}
+
+const uPlus = (c: number): string => `U+${c.toString(16).toUpperCase().padStart(4, '0')}`;
 
 const EMPTY_TAGS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
@@ -225,14 +288,12 @@ function validateTags(input: unknown): Record<string, string> | string {
     if (n > LIMITS.tagsMax) return `tags: more than ${LIMITS.tagsMax} tags`;
     if (k.length === 0) return 'tags: empty key';
     if (FORBIDDEN_KEYS.has(k)) return `tags: key ${JSON.stringify(k)} is not allowed`;
-    if (tooLong(k, LIMITS.tagKeyMaxChars)) {
-      return `tags: key ${JSON.stringify(clip(k))} longer than ${LIMITS.tagKeyMaxChars} chars`;
-    }
+    const keyProblem = checkTagKey(k);
+    if (keyProblem !== undefined) return `tags: key ${quoted(k)} ${keyProblem}`;
     const v = src[k];
     if (typeof v !== 'string') return `tags.${printable(k)}: expected a string, got ${describe(v)}`;
-    if (tooLong(v, LIMITS.tagValueMaxChars)) {
-      return `tags.${printable(k)}: value longer than ${LIMITS.tagValueMaxChars} chars`;
-    }
+    const valueProblem = checkTagValue(v);
+    if (valueProblem !== undefined) return `tags.${printable(k)}: value ${valueProblem}`;
   }
   if (n === 0) return EMPTY_TAGS;
   // JSON.parse yields plain objects whose own keys we have just checked; keep it as is.
@@ -376,9 +437,17 @@ function describe(v: unknown): string {
 
 /** A user-supplied key as it may appear in a reason: bare when simple, else JSON-quoted and clipped. */
 function printable(k: string): string {
-  return /^[A-Za-z0-9_.:/-]{1,100}$/.test(k) ? k : JSON.stringify(clip(k));
+  return /^[A-Za-z0-9_.:/-]{1,100}$/.test(k) ? k : quoted(k);
 }
 
 function clip(s: string): string {
   return s.length > 40 ? `${s.slice(0, 40)}…` : s;
+}
+
+/**
+ * A user-supplied string as it may appear in a message: clipped, JSON-quoted, and with the
+ * control characters JSON leaves as they are (DEL, C1) escaped too, so a message is printable.
+ */
+export function quoted(s: string): string {
+  return JSON.stringify(clip(s)).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

@@ -51,7 +51,8 @@ describe('Integrity on the embedded stack', () => {
   }
 
   async function get<T>(path: string, query: Record<string, string>): Promise<{ status: number; body: T }> {
-    const res = await fetch(`${stack.url}${path}?${new URLSearchParams(query)}`, { headers: { 'x-api-key': KEY } });
+    const qs = new URLSearchParams(query).toString();
+    const res = await fetch(`${stack.url}${path}${qs ? `?${qs}` : ''}`, { headers: { 'x-api-key': KEY } });
     return { status: res.status, body: (await res.json()) as T };
   }
 
@@ -125,6 +126,82 @@ describe('Integrity on the embedded stack', () => {
         expect((await counted(e.name, now - 2 * H, now + H)).status, e.name).toBe(404);
         expect(await allEvents({ name: e.name, from: String(now - 2 * H), to: String(now + H) }), e.name).toEqual([]);
       }
+    });
+  });
+
+  describe('defect 3: one rule for names and tags, and every query route finds what the intake accepted', () => {
+    /** A `filter` value as the API documents it: `\` escapes `,` and `\` (URLSearchParams percent-encodes the rest). */
+    const esc = (s: string) => s.replace(/\\/g, '\\\\').replace(/,/g, '\\,');
+    const VALUES = ['a#b', 'a,b', '%41', '%2F%00', 'x:y:z', 'C:\\tmp\\', ' sp ace ', 'ünï/代码 😀', '', 'a\\,b', '+plus+', '?q=1&r=2', '../..'];
+
+    it('refuses at the intake, with a reason, what no query could ask for', async () => {
+      // Act
+      const res = await post([
+        { name: 'd3/../x', ts: Date.now() },
+        { name: 'd3/', ts: Date.now() },
+        { name: 'd3.bad', ts: Date.now(), tags: { 'a:b': 'v' } },
+        { name: 'd3.bad', ts: Date.now(), tags: { 'a,b': 'v' } },
+        { name: 'd3.bad', ts: Date.now(), tags: { k: 'bell\u0007' } },
+      ]);
+      // Assess
+      expect(res).toEqual({
+        status: 202,
+        body: {
+          accepted: 0,
+          rejected: 5,
+          errors: [
+            { index: 0, reason: 'name: ".." path segment at position 3 is not allowed (a name must be a safe path)' },
+            { index: 1, reason: 'name: empty path segment at position 3 (a leading, trailing or doubled "/" is not allowed)' },
+            { index: 2, reason: 'tags: key "a:b" contains ":" (not allowed in a tag key: it ends the key in filter=key:value)' },
+            { index: 3, reason: 'tags: key "a,b" contains "," (not allowed in a tag key: it separates the items of filter and by)' },
+            { index: 4, reason: 'tags.k: value contains control character U+0007 at position 4' },
+          ],
+        },
+      });
+    });
+
+    it('finds each accepted tag value and key with filter and by, and a name holding "/" on every route', async () => {
+      // Prepare
+      const now = Date.now();
+      const events = [
+        ...VALUES.map((v, i) => ({ name: 'd3.tags', ts: now, value: i + 1, tags: { k: v } })),
+        { name: 'd3.keys', ts: now, value: 5, tags: { 'k#1': 'v', 'dotted.key/x': 'w', 'x\\y': 'z' } },
+        { name: 'd3.keys', ts: now, value: 6, tags: { 'k#1': 'other' } },
+        { name: 'd3/http/requests', ts: now, value: 2, tags: { route: '/a/b' } },
+      ];
+      const range = { from: String(now - H), to: String(now + 60_000) };
+
+      // Act
+      const res = await post(events);
+      await stack.drain(60_000);
+
+      // Assess: every value and key is found, exactly.
+      expect(res.body).toEqual({ accepted: events.length, rejected: 0, errors: [] });
+      for (const [i, v] of VALUES.entries()) {
+        const filter = `k:${esc(v)}`;
+        const q = await get<{ series: Array<{ tags: Record<string, string>; points: Array<[number, number]> }> }>('/v1/query', { metric: 'd3.tags', agg: 'sum', interval: '3600', filter, ...range });
+        expect(q.status, `${JSON.stringify(v)}: ${JSON.stringify(q.body)}`).toBe(200);
+        expect(q.body.series.flatMap((x) => x.points.map((p) => p[1])), JSON.stringify(v)).toEqual([i + 1]);
+        expect((await allEvents({ name: 'd3.tags', filter, ...range })).map((e) => e.tags), JSON.stringify(v)).toEqual([{ k: v }]);
+        const s = await get<{ series: Array<{ tags: Record<string, string> }> }>('/v1/metrics/d3.tags/series', { filter });
+        expect(s.body.series.map((x) => x.tags), JSON.stringify(v)).toEqual([{ k: v }]);
+      }
+      const keys = 'k#1:v,dotted.key/x:w,x\\\\y:z';
+      expect(await counted('d3.keys', now - H, now + 60_000, { filter: keys })).toEqual({ status: 200, total: 1 });
+      expect((await allEvents({ name: 'd3.keys', filter: keys, ...range })).map((e) => e.value)).toEqual([5]);
+      const by = await get<{ series: Array<{ tags: Record<string, string>; points: Array<[number, number]> }> }>('/v1/query', { metric: 'd3.keys', agg: 'sum', interval: '3600', by: 'k#1', ...range });
+      expect(by.body.series.map((x) => [x.tags, x.points.map((p) => p[1])])).toEqual([[{ 'k#1': 'other' }, [6]], [{ 'k#1': 'v' }, [5]]]);
+
+      // A name with "/": /v1/query, /v1/events, and /v1/metrics/{name}/series sent as is and with %2F.
+      expect(await counted('d3/http/requests', now - H, now + 60_000)).toEqual({ status: 200, total: 1 });
+      expect((await allEvents({ name: 'd3/http/requests', ...range })).map((e) => e.name)).toEqual(['d3/http/requests']);
+      for (const path of ['/v1/metrics/d3/http/requests/series', '/v1/metrics/d3%2Fhttp%2Frequests/series']) {
+        const s = await get<{ metric: string; series: Array<{ tags: Record<string, string> }> }>(path, { filter: 'route:/a/b' });
+        expect([s.status, s.body.metric, s.body.series.map((x) => x.tags)], path).toEqual([200, 'd3/http/requests', [{ route: '/a/b' }]]);
+      }
+      expect((await get<{ metrics: Array<{ name: string }> }>('/v1/metrics', {})).body.metrics.map((m) => m.name)).toEqual(
+        expect.arrayContaining(['d3.keys', 'd3.tags', 'd3/http/requests']),
+      );
     });
   });
 

@@ -192,11 +192,12 @@ describe('Function: validateEvent', () => {
       ['lower case', 'abcdefghijklmnopqrstuvwxyz'],
       ['digits', '0123456789'],
       ['underscore', '_'],
-      ['dot', '.'],
+      ['dot', 'a.b'],
       ['colon', ':'],
-      ['slash', '/'],
+      ['slash', 'a/b'],
       ['hyphen', '-'],
       ['a mix', 'Api.v2/requests:count_total-x'],
+      ['segments that start with dots but are not "." or ".."', '.well-known/...x/..y/z..'],
     ])('accepts %s', (_label, name) => {
       // Prepare
       const input = ev({ name });
@@ -227,6 +228,16 @@ describe('Function: validateEvent', () => {
       ['a Latin-1 letter', ev({ name: 'caf\u00e9' }), `name: invalid character "é" at position 3 ${ALLOWED}`],
       ['an emoji', ev({ name: `ok${EMOJI}` }), `name: invalid character "${EMOJI}" at position 2 ${ALLOWED}`],
       ['a lone surrogate', ev({ name: 'x\ud800' }), `name: invalid character "\\ud800" at position 1 ${ALLOWED}`],
+      // A name is a safe path: no segment a client, proxy or store would normalize away.
+      ['"."', ev({ name: '.' }), 'name: "." path segment at position 0 is not allowed (a name must be a safe path)'],
+      ['".."', ev({ name: '..' }), 'name: ".." path segment at position 0 is not allowed (a name must be a safe path)'],
+      ['a "." segment', ev({ name: 'a/./b' }), 'name: "." path segment at position 2 is not allowed (a name must be a safe path)'],
+      ['a ".." segment', ev({ name: 'a/../b' }), 'name: ".." path segment at position 2 is not allowed (a name must be a safe path)'],
+      ['a trailing ".."', ev({ name: 'a/..' }), 'name: ".." path segment at position 2 is not allowed (a name must be a safe path)'],
+      ['"/"', ev({ name: '/' }), 'name: empty path segment at position 0 (a leading, trailing or doubled "/" is not allowed)'],
+      ['a leading "/"', ev({ name: '/a' }), 'name: empty path segment at position 0 (a leading, trailing or doubled "/" is not allowed)'],
+      ['a trailing "/"', ev({ name: 'a/' }), 'name: empty path segment at position 2 (a leading, trailing or doubled "/" is not allowed)'],
+      ['a doubled "/"', ev({ name: 'a//b' }), 'name: empty path segment at position 2 (a leading, trailing or doubled "/" is not allowed)'],
     ])('rejects a name that is %s', (_label, input, reason) => {
       // Prepare: input from the table
       // Act
@@ -514,6 +525,13 @@ describe('Function: validateEvent', () => {
       ['a 200-emoji value (200 code points, 400 UTF-16 units)', { env: EMOJI.repeat(200) }, { env: EMOJI.repeat(200) }],
       ['an empty value', { env: '' }, { env: '' }],
       ['unicode keys and values', { 'région': 'Île-de-France', 'ключ': '值' }, { 'région': 'Île-de-France', 'ключ': '值' }],
+      // Every one of these can be filtered on (functions/query/params.ts).
+      [
+        'values with "#", ",", ":", "%XX", "\\", "/", ".." and spaces',
+        { a: 'x#y', b: 'a,b', c: 'http://h:1/p', d: '%2F%00', e: 'C:\\tmp', f: '../..', g: ' sp ace ' },
+        { a: 'x#y', b: 'a,b', c: 'http://h:1/p', d: '%2F%00', e: 'C:\\tmp', f: '../..', g: ' sp ace ' },
+      ],
+      ['keys with "#", ".", "/", "%" and "\\"', { 'k#1': 'v', '.': 'v', 'a/b': 'v', '%41': 'v', 'x\\y': 'v' }, { 'k#1': 'v', '.': 'v', 'a/b': 'v', '%41': 'v', 'x\\y': 'v' }],
     ])('accepts %s', (_label, tags, expected) => {
       // Prepare
       const input = tags === undefined ? ev() : ev({ tags });
@@ -543,6 +561,15 @@ describe('Function: validateEvent', () => {
         'tags."my key": value longer than 200 chars',
       ],
       ['an empty key', ev({ tags: { '': 'v' } }), 'tags: empty key'],
+      ['a key with ":"', ev({ tags: { 'a:b': 'v' } }), 'tags: key "a:b" contains ":" (not allowed in a tag key: it ends the key in filter=key:value)'],
+      ['a key with ","', ev({ tags: { 'a,b': 'v' } }), 'tags: key "a,b" contains "," (not allowed in a tag key: it separates the items of filter and by)'],
+      ['a key with a newline', ev({ tags: { 'a\nb': 'v' } }), 'tags: key "a\\nb" contains control character U+000A at position 1'],
+      ['a key with DEL', ev({ tags: { 'a\u007f': 'v' } }), 'tags: key "a\\u007f" contains control character U+007F at position 1'],
+      ['a key with a lone surrogate', ev({ tags: { '\udc00': 'v' } }), 'tags: key "\\udc00" contains an unpaired surrogate U+DC00 at position 0'],
+      ['a value with NUL', ev({ tags: { env: 'a\u0000' } }), 'tags.env: value contains control character U+0000 at position 1'],
+      ['a value with a tab', ev({ tags: { env: '\tx' } }), 'tags.env: value contains control character U+0009 at position 0'],
+      ['a value with a C1 control', ev({ tags: { env: 'x\u0085' } }), 'tags.env: value contains control character U+0085 at position 1'],
+      ['a value with a lone surrogate', ev({ tags: { env: `${EMOJI}\ud800` } }), 'tags.env: value contains an unpaired surrogate U+D800 at position 2'],
       ['a number value', ev({ tags: { env: 1 } }), 'tags.env: expected a string, got number'],
       ['a null value', ev({ tags: { env: null } }), 'tags.env: expected a string, got null'],
       ['an object value', ev({ tags: { env: { a: 'b' } } }), 'tags.env: expected a string, got object'],

@@ -200,8 +200,9 @@ describe('Function: parseEventsParams', () => {
     [{ limit: '0' }, 'limit: must be an integer from 1 to 1000, got "0"'],
     [{ limit: '5000' }, 'limit: must be an integer from 1 to 1000, got "5000"'],
     [{ from: String(T0 - 8 * 86_400_000) }, 'range too large: 196 hours, more than 168 (7 days) for /v1/events; narrow from/to'],
-    [{ name: '../globex' }, 'name: "." and ".." path segments are not allowed'],
-    [{ name: 'a%2Fb' }, 'name: percent-escapes (e.g. "%2F") are not allowed'],
+    [{ name: '../globex' }, 'name: ".." path segment at position 0 is not allowed (a name must be a safe path)'],
+    [{ name: 'a%2Fb' }, 'name: invalid character "%" at position 1 (allowed: A-Z a-z 0-9 _ . : / -)'],
+    [{ filter: 'env:a\\x' }, 'filter: "\\" at position 5 must be followed by "," or "\\" (write \\, for a comma and \\\\ for a backslash in a tag value)'],
     [{ tenant: 'globex' }, 'unknown parameter "tenant" (allowed: from, to, name, filter, limit, cursor)'],
   ])('refuses %j', (q, message) => {
     expect(error400(() => parseEventsParams(q, NOW))).toBe(message);
