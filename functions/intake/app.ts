@@ -14,7 +14,7 @@ import { readSettings, streamName, tableName, type Env } from '../shared/config.
 import { CachedAuthenticator, errorResponse } from '../shared/http.ts';
 import { KinesisRecordSink } from '../shared/kinesis-sink.ts';
 import { HotKeys } from '../shared/put-records.ts';
-import { createLogger } from '../shared/logger.ts';
+import { createLogger, logPort } from '../shared/logger.ts';
 import { TenantStore } from '../shared/tenants.ts';
 import { daysToMs } from '../shared/rollups/keys.ts';
 import { ingest, type IntakeDeps } from './core.ts';
@@ -33,6 +33,7 @@ export function createIntakeHandler(env: Env, overrides: Partial<IntakeDeps> = {
     idempotency: new DynamoIdempotencyStore(db, tableName(env, 'idempotency')),
     spread: settings.spread,
     maxAgeMs: daysToMs(settings.rollupTtl1hDays),
+    logger: logPort(logger),
     hotKeys: new HotKeys(),
     ...overrides,
   };

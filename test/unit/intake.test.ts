@@ -51,6 +51,24 @@ class MemoryIdempotency implements IdempotencyStore {
   }
 }
 
+/** The memory store whose next `complete` and `fail` calls throw, as a lost DynamoDB write would. */
+class FlakyIdempotency extends MemoryIdempotency {
+  constructor(
+    private completeFailures: number,
+    private failFailures: number,
+  ) {
+    super();
+  }
+  override async complete(tenant: string, key: string, bodyHash: string, response: StoredResponse): Promise<void> {
+    if (this.completeFailures-- > 0) throw new Error('InternalServerError: the answer was not stored');
+    return super.complete(tenant, key, bodyHash, response);
+  }
+  override async fail(tenant: string, key: string, bodyHash: string, progress: Progress): Promise<void> {
+    if (this.failFailures-- > 0) throw new Error('InternalServerError: the progress was not stored');
+    return super.fail(tenant, key, bodyHash, progress);
+  }
+}
+
 function deps(sink: RecordSink = new ScriptedSink(), idempotency: IdempotencyStore = new MemoryIdempotency()): IntakeDeps {
   return {
     auth: { authenticate: async (k) => KEYS[k] },
@@ -297,6 +315,49 @@ describe('Function: ingest', () => {
       const names = storedEvents(sink).map((e) => e.name);
       expect(names).toHaveLength(200);
       expect(new Set(names).size).toBe(200);
+    });
+
+    it('after the answer failed to be stored, the retry neither waits for the lock nor writes again', async () => {
+      // Prepare: every record is written, then storing the answer fails once (a lost DynamoDB write).
+      const sink = new ScriptedSink();
+      const store = new FlakyIdempotency(1, 0);
+      const logged: string[] = [];
+      const logger = { warn: (m: string) => logged.push(`warn ${m}`), error: (m: string) => logged.push(`error ${m}`) };
+      const body = JSON.stringify(Array.from({ length: 120 }, (_, i) => ({ ...ev(i), name: `metric.${i}` })));
+      // Act: the retry comes at once, well within the first attempt's lock.
+      const first = await ingest(request(body, { 'idempotency-key': 'k' }), { ...deps(sink, store), logger });
+      const callsAfterFirst = sink.calls;
+      const second = await ingest(request(body, { 'idempotency-key': 'k' }), { ...deps(sink, store), logger });
+      const third = await ingest(request(body, { 'idempotency-key': 'k' }), { ...deps(sink, store), logger });
+      // Assess: both 202 with the same answer; nothing written twice; the answer stored by the retry.
+      expect(first.statusCode).toBe(202);
+      expect(JSON.parse(first.body)).toEqual({ accepted: 120, rejected: 0, errors: [] });
+      expect([second.statusCode, second.body]).toEqual([202, first.body]);
+      expect(sink.calls).toBe(callsAfterFirst);
+      expect(storedEvents(sink)).toHaveLength(120);
+      expect([third.statusCode, third.body, third.headers['idempotent-replayed']]).toEqual([202, first.body, 'true']);
+      expect(logged).toEqual(['warn idempotency answer not stored; storing the progress instead']);
+    });
+
+    it('when neither the answer nor the progress can be stored, still answers 202 and says so in the log', async () => {
+      // Prepare: the idempotency table fails every write after the claim.
+      const sink = new ScriptedSink();
+      const store = new FlakyIdempotency(1, 1);
+      const logged: string[] = [];
+      const logger = { warn: (m: string) => logged.push(`warn ${m}`), error: (m: string) => logged.push(`error ${m}`) };
+      const body = JSON.stringify([ev(1), ev(2)]);
+      // Act
+      const first = await ingest(request(body, { 'idempotency-key': 'k' }), { ...deps(sink, store), logger });
+      const retry = await ingest(request(body, { 'idempotency-key': 'k' }), { ...deps(sink, store), logger });
+      // Assess: every event is in the stream, so 202; the retry meets the lock, as after a crash.
+      expect(JSON.parse(first.body)).toEqual({ accepted: 2, rejected: 0, errors: [] });
+      expect(first.statusCode).toBe(202);
+      expect(retry.statusCode).toBe(409);
+      expect(storedEvents(sink)).toHaveLength(2);
+      expect(logged).toEqual([
+        'warn idempotency answer not stored; storing the progress instead',
+        'error neither the idempotency answer nor the progress was stored: a retry under this key waits for the lock, then writes again',
+      ]);
     });
 
     it('refuses a malformed key', async () => {
