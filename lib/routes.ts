@@ -7,16 +7,23 @@ export type RouteTarget = 'intake' | 'query';
 
 export interface RouteDef {
   readonly method: 'GET' | 'POST';
-  /** API Gateway path syntax: `{name}` is a path parameter. */
+  /**
+   * API Gateway path syntax: `{name}` is a path parameter (one segment), `{name+}` a greedy one
+   * (the rest of the path, `/`s included; last in the path only).
+   */
   readonly path: string;
   readonly target: RouteTarget;
+  /** The path as openapi.yaml documents it, where it differs from `path`. @default path */
+  readonly documentedPath?: string;
 }
 
 export const ROUTES: readonly RouteDef[] = [
   { method: 'POST', path: '/v1/events', target: 'intake' },
   { method: 'GET', path: '/v1/events', target: 'query' },
   { method: 'GET', path: '/v1/metrics', target: 'query' },
-  { method: 'GET', path: '/v1/metrics/{name}/series', target: 'query' },
+  // A metric name may hold `/`, and API Gateway decodes %2F before it routes: the greedy variable
+  // takes `<name>/series` whole, and the query function takes `/series` off its end.
+  { method: 'GET', path: '/v1/metrics/{name+}', target: 'query', documentedPath: '/v1/metrics/{name}/series' },
   { method: 'GET', path: '/v1/query', target: 'query' },
   { method: 'GET', path: '/', target: 'query' },
 ];

@@ -115,6 +115,20 @@ export const PARQUET = {
   },
 } as const satisfies SettingsTable;
 
+/**
+ * The rollups' 1 h retention (ROLLUP_TTL_1H_DAYS): how long the rollup keeps 1 h items, and so the
+ * oldest event the intake and the archive accept (an older one could not be rolled up). One
+ * variable, set from one prop (the stack's `rollup.ttl1hDays`) on all three.
+ */
+const TTL_1H_DAYS = {
+  kind: 'integer',
+  envVar: 'ROLLUP_TTL_1H_DAYS',
+  default: 400,
+  min: 1,
+  max: 3650,
+  unit: 'days',
+} as const;
+
 /** The rollup's settings, shared by its consumer and its sweeper (functions/rollup/app.ts). */
 const ROLLUP = {
   logLevel: POWERTOOLS.logLevel,
@@ -129,12 +143,7 @@ const ROLLUP = {
     doc: 'How long 1-minute buckets are kept: distribution minutes expire then, and older events no longer enter their minute',
   },
   ttl1hDays: {
-    kind: 'integer',
-    envVar: 'ROLLUP_TTL_1H_DAYS',
-    default: 400,
-    min: 1,
-    max: 3650,
-    unit: 'days',
+    ...TTL_1H_DAYS,
     notShorterThan: { setting: 'ttl1mDays', why: 'count and gauge minutes live in 1 h items' },
     doc: 'How long 1-hour buckets, and the count and gauge minutes packed into them, are kept',
   },
@@ -219,6 +228,10 @@ export const SETTINGS = {
       max: 65_536,
       doc: "Partition-key buckets per tenant (metrics hash into them): a tenant spreads over at most this many shards before its metrics must spread by series; raise it for a tenant that needs more shards (bench/cost: at 1B events/s, shards ÷ tenants)",
     },
+    rollupTtl1hDays: {
+      ...TTL_1H_DAYS,
+      doc: "The rollups' 1 h retention: an event older than that is refused with a reason (the rollups could not hold it)",
+    },
   },
   query: {
     serviceName: serviceName('query'),
@@ -262,6 +275,10 @@ export const SETTINGS = {
       min: 1,
       max: 64,
       doc: 'Objects written at once',
+    },
+    rollupTtl1hDays: {
+      ...TTL_1H_DAYS,
+      doc: "The rollups' 1 h retention: an event older than that (plus 15 min, LIMITS.arrivalSlackMs) when its record reached the stream is quarantined with the reason, as the rollup skips it",
     },
     timeMarginMs: {
       kind: 'integer',

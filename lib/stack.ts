@@ -46,7 +46,7 @@ export interface StreamfoldStackProps extends StackProps {
    * Archive, compaction and catalog settings.
    * @default - see ArchiveProps (FUNCTIONS.archive and .compact, hourly compaction)
    */
-  readonly archive?: Omit<ArchiveProps, 'stream' | 'storage' | 'monitoring' | 'prefix'>;
+  readonly archive?: Omit<ArchiveProps, 'stream' | 'storage' | 'monitoring' | 'prefix' | 'rollupTtl1hDays'>;
 }
 
 /** Composes the flows of streamfold; each construct owns its resources. */
@@ -75,17 +75,20 @@ export class StreamfoldStack extends Stack {
 
     this.api = new StreamfoldApi(this, 'Api', { ...props.api, prefix });
     this.monitoring.monitorApi('Api', this.api);
+    // The rollups' 1 h retention bounds what the intake accepts and the archive keeps: one prop.
+    const rollupTtl1hDays = props.rollup?.ttl1hDays;
     this.intake = new Intake(this, 'Intake', {
       stream: this.events,
       storage: this.storage,
       api: this.api,
       monitoring: this.monitoring,
       prefix,
+      rollupTtl1hDays,
     });
 
     const flow = { stream: this.events, storage: this.storage, monitoring: this.monitoring, prefix };
     this.rollup = new Rollup(this, 'Rollup', { ...props.rollup, ...flow });
-    this.archive = new Archive(this, 'Archive', { ...props.archive, ...flow });
+    this.archive = new Archive(this, 'Archive', { ...props.archive, ...flow, rollupTtl1hDays });
 
     this.query = new Query(this, 'Query', {
       storage: this.storage,

@@ -75,7 +75,7 @@ async function main(): Promise<number> {
       const detail =
         p.action === 'compacted' || p.action === 'planned'
           ? ` files ${p.filesBefore} → ${p.kept.length + (p.plan?.merge.length ?? 0)}, rows ${p.rowsBefore} → ${p.rowsAfter}` +
-            ` (dropped ${p.lineageDuplicates} lineage + ${p.idDuplicates} id duplicates)`
+            ` (dropped ${p.lineageDuplicates} duplicate copies)`
           : ` files ${p.filesBefore}`;
       process.stdout.write(`${p.action.padEnd(9)} ${where}${detail}\n`);
     }

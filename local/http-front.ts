@@ -38,12 +38,18 @@ interface CompiledRoute {
   readonly params: string[];
 }
 
+/** `{name}` matches one segment, `{name+}` (greedy, last) the rest of the path, as API Gateway does. */
 function compile(def: RouteDef): CompiledRoute {
   const params: string[] = [];
-  const pattern = def.path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{(\w+)\}/g, (_m, name: string) => {
-    params.push(name);
-    return '([^/]+)';
-  });
+  const pattern = def.path
+    .split(/(\{\w+\+?\})/)
+    .map((part) => {
+      const m = /^\{(\w+)(\+?)\}$/.exec(part);
+      if (m === null) return part.replace(/[.*+?^$()|[\]\\{}]/g, '\\$&');
+      params.push(m[1]!);
+      return m[2] === '+' ? '(.+)' : '([^/]+)';
+    })
+    .join('');
   return { def, re: new RegExp(`^${pattern}$`), params };
 }
 
@@ -75,13 +81,16 @@ export async function startHttpFront(opts: HttpFrontOptions): Promise<HttpFront>
       send(res, ok ? 200 : 503, { 'content-type': 'application/json' }, JSON.stringify({ status: ok ? 'ok' : 'starting' }));
       return;
     }
+    // API Gateway (HTTP API) decodes the path before it routes, and passes it decoded (rawPath
+    // and path parameters): a %2F is a "/" by then, so a name holding one needs a greedy variable.
+    const path = safeDecode(url.pathname);
     let matched: { route: CompiledRoute; params: Record<string, string> } | undefined;
     for (const route of routes) {
       if (route.def.method !== method) continue;
-      const m = route.re.exec(url.pathname);
+      const m = route.re.exec(path);
       if (m === null) continue;
       const params: Record<string, string> = {};
-      route.params.forEach((p, i) => (params[p] = safeDecode(m[i + 1]!)));
+      route.params.forEach((p, i) => (params[p] = m[i + 1]!));
       matched = { route, params };
       break;
     }

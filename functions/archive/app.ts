@@ -5,8 +5,8 @@
  * stack's environment.
  *
  * Environment: ARCHIVE_BUCKET_NAME (required); the settings of SETTINGS.archive in lib/settings.ts
- * (zstd level, row group size, write concurrency, time margin, Powertools service name, log level
- * and namespace); the standard AWS variables (AWS_ENDPOINT_URL_S3, AWS_REGION, credentials).
+ * (zstd level, row group size, write concurrency, time margin, the rollups' 1 h retention,
+ * Powertools service name, log level and namespace); the standard AWS variables (AWS_ENDPOINT_URL_S3, AWS_REGION, credentials).
  *
  * The event source mapping should set ReportBatchItemFailures and BisectBatchOnFunctionError:
  * unwritten objects come back as a batch item failure, unexpected errors as a function error.
@@ -20,6 +20,7 @@ import { createLogger, logPort } from '../shared/logger.ts';
 import { archiveBatch, type ArchiveDeps, type ArchiveStats } from './core.ts';
 import { S3ArchiveBucket } from '../shared/archive/s3-store.ts';
 import { loadZstd, type BlockCodec } from '../shared/archive/zstd.ts';
+import { daysToMs } from '../shared/rollups/keys.ts';
 
 export type ArchiveHandler = (
   event: KinesisStreamEvent,
@@ -32,6 +33,8 @@ export interface ArchiveConfig {
   readonly rowGroupRows: number;
   readonly concurrency: number;
   readonly marginMs: number;
+  /** The rollups' 1 h retention, ms. */
+  readonly maxAgeMs: number;
 }
 
 /** Reads and checks every setting; throws ConfigError naming the variable. */
@@ -46,6 +49,7 @@ function archiveConfig(env: Env, s: Settings<typeof SETTINGS.archive>): ArchiveC
     rowGroupRows: s.rowGroupRows,
     concurrency: s.writeConcurrency,
     marginMs: s.timeMarginMs,
+    maxAgeMs: daysToMs(s.rollupTtl1hDays),
   };
 }
 
@@ -86,6 +90,7 @@ export function createArchiveHandler(env: Env, overrides: ArchiveOverrides = {})
       rowGroupRows: config.rowGroupRows,
       concurrency: config.concurrency,
       marginMs: config.marginMs,
+      maxAgeMs: config.maxAgeMs,
       logger: log,
       ...depOverrides,
       store,

@@ -36,6 +36,12 @@ export interface ArchiveDeps {
   readonly attemptTimeoutMs?: number;
   /** Time kept back from the function's budget for answering. @default 2000 */
   readonly marginMs?: number;
+  /**
+   * The rollups' 1 h retention, ms (ROLLUP_TTL_1H_DAYS): an event older than that, plus
+   * LIMITS.arrivalSlackMs, when its record arrived is quarantined (plan.ts).
+   * @default the setting's default, 400 days
+   */
+  readonly maxAgeMs?: number;
   readonly logger?: ArchiveLogger;
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
@@ -73,6 +79,7 @@ export async function archiveBatch(input: ArchiveInput, deps: ArchiveDeps): Prom
   const deadline = started + input.remainingMs() - (deps.marginMs ?? SETTINGS.archive.timeMarginMs.default);
   const plan = planBatch(input.records, started, {
     codec: deps.codec,
+    ...(deps.maxAgeMs !== undefined && { maxAgeMs: deps.maxAgeMs }),
     ...(deps.rowGroupRows !== undefined && { rowGroupRows: deps.rowGroupRows }),
   });
 

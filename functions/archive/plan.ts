@@ -3,7 +3,10 @@
  * deterministic: it depends only on the records (and on `now` only for records without an arrival
  * timestamp), so a retried batch plans the same objects under the same keys.
  *
- * - Each record is decoded and validated with its own arrival time as "now" for the future-ts check.
+ * - Each record is decoded and validated with its own arrival time as "now": for the future-ts
+ *   check, and for the age check (the rollups' 1 h retention plus LIMITS.arrivalSlackMs, so an
+ *   event the intake accepted is never refused here, and one the rollup cannot hold is quarantined
+ *   with the reason rather than archived but missing from the rollups).
  * - Valid events → one Parquet file per (shard, tenant, UTC hour of `ts`), named by the batch's
  *   first and last sequence numbers (shared/archive/keys.ts); its columns come from table.ts.
  * - Rejected pieces → one quarantine object per record (quarantine.ts). Nothing is dropped.
@@ -20,6 +23,9 @@ import type { BlockCodec } from '../shared/archive/zstd.ts';
 import { compareSeq, decodeBatch, shardIdOf } from '../shared/batch.ts';
 import type { LineagedEvent } from '../shared/codec.ts';
 import type { RecordRejectedError } from '../shared/errors.ts';
+import { consumerMaxAgeMs } from '../shared/event.ts';
+import { daysToMs } from '../shared/rollups/keys.ts';
+import { SETTINGS } from '../../lib/settings.ts';
 import { buildQuarantineObjects } from './quarantine.ts';
 import { tableOf } from './table.ts';
 
@@ -61,7 +67,12 @@ export function arrivalMsOf(record: KinesisStreamRecord, fallback: number): numb
  * Decides every object a batch produces. Pure and deterministic: depends only on the records
  * (and `now` only for records without an arrival timestamp).
  */
-export function planBatch(records: readonly KinesisStreamRecord[], now: number, opts: { codec: BlockCodec; rowGroupRows?: number }): BatchPlan {
+export function planBatch(
+  records: readonly KinesisStreamRecord[],
+  now: number,
+  opts: { codec: BlockCodec; rowGroupRows?: number; /** The rollups' 1 h retention, ms. @default the setting's default (400 days) */ maxAgeMs?: number },
+): BatchPlan {
+  const decodeOpts = { maxAgeMs: consumerMaxAgeMs(opts.maxAgeMs ?? daysToMs(SETTINGS.archive.rollupTtl1hDays.default)) };
   const infos: RecordInfo[] = [];
   const events: Array<{ e: LineagedEvent; arrivalMs: number }> = [];
   const rejected: RecordRejectedError[] = [];
@@ -81,7 +92,7 @@ export function planBatch(records: readonly KinesisStreamRecord[], now: number, 
       if (compareSeq(sequenceNumber, b.first) < 0) b.first = sequenceNumber;
       if (compareSeq(sequenceNumber, b.last) > 0) b.last = sequenceNumber;
     }
-    const d = decodeBatch([r], arrivalMs);
+    const d = decodeBatch([r], arrivalMs, decodeOpts);
     for (const e of d.events) events.push({ e, arrivalMs });
     for (const x of d.rejected) rejected.push(x);
   }

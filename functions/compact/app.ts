@@ -149,7 +149,7 @@ export function summarize(run: RunOutcome): CompactSummary {
     compacted++;
     written += p.written.length;
     deleted += p.deleted.length;
-    duplicatesDropped += p.lineageDuplicates + p.idDuplicates;
+    duplicatesDropped += p.lineageDuplicates;
   }
   return { partitions: run.partitions.length, compacted, written, deleted, duplicatesDropped, failed: run.failed, skipped: run.skipped };
 }

@@ -84,7 +84,6 @@ export interface PartitionOutcome {
   readonly rowsBefore: number;
   readonly rowsAfter: number;
   readonly lineageDuplicates: number;
-  readonly idDuplicates: number;
   readonly written: readonly string[];
   readonly deleted: readonly string[];
   readonly kept: readonly string[];
@@ -94,7 +93,7 @@ export interface PartitionOutcome {
 /** Compacts one partition-hour. Throws on S3 errors (nothing is lost: see the module comment). */
 export async function compactPartition(p: Partition, deps: CompactDeps): Promise<PartitionOutcome> {
   const now = (deps.now ?? Date.now)();
-  const base = { partition: p, filesBefore: 0, rowsBefore: 0, rowsAfter: 0, lineageDuplicates: 0, idDuplicates: 0, written: [], deleted: [], kept: [] };
+  const base = { partition: p, filesBefore: 0, rowsBefore: 0, rowsAfter: 0, lineageDuplicates: 0, written: [], deleted: [], kept: [] };
   if (!isPartitionClosed(p, now, deps.graceMs ?? DEFAULT_GRACE_MS)) return { ...base, action: 'open' };
 
   const listed = (await deps.bucket.list(partitionPrefix(p))).objects.filter((o) => o.key.endsWith(PARQUET_SUFFIX));
@@ -112,7 +111,6 @@ export async function compactPartition(p: Partition, deps: CompactDeps): Promise
     rowsBefore: sel.rows,
     rowsAfter: sel.survivors,
     lineageDuplicates: sel.lineageDuplicates,
-    idDuplicates: sel.idDuplicates,
     kept: plan.keep,
     plan,
   };
@@ -224,7 +222,7 @@ async function readKeys(o: ObjectInfo, deps: CompactDeps): Promise<FileKeys> {
     if (bytes === undefined) throw gone();
     source = bytes;
   }
-  const t = await readArchiveFile(source, { codec: deps.codec, columns: ['_shard', '_seq', '_sub', 'id'] });
+  const t = await readArchiveFile(source, { codec: deps.codec, columns: ['_shard', '_seq', '_sub'] });
   return {
     key: o.key,
     size: o.size,
@@ -233,7 +231,6 @@ async function readKeys(o: ObjectInfo, deps: CompactDeps): Promise<FileKeys> {
     _shard: t._shard,
     _seq: t._seq,
     _sub: t._sub,
-    id: t.id,
   };
 }
 

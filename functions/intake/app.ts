@@ -4,8 +4,8 @@
  * `process.env` for Lambda; the embedded stack binds it to the stack's environment.
  *
  * Environment: EVENTS_STREAM_NAME, TENANTS_TABLE_NAME, IDEMPOTENCY_TABLE_NAME (required); the
- * settings of SETTINGS.intake in lib/settings.ts (partition keys per metric, Powertools service
- * name and log level).
+ * settings of SETTINGS.intake in lib/settings.ts (partition keys per metric, the rollups' 1 h
+ * retention, Powertools service name and log level).
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { SETTINGS } from '../../lib/settings.ts';
@@ -14,8 +14,9 @@ import { readSettings, streamName, tableName, type Env } from '../shared/config.
 import { CachedAuthenticator, errorResponse } from '../shared/http.ts';
 import { KinesisRecordSink } from '../shared/kinesis-sink.ts';
 import { HotKeys } from '../shared/put-records.ts';
-import { createLogger } from '../shared/logger.ts';
+import { createLogger, logPort } from '../shared/logger.ts';
 import { TenantStore } from '../shared/tenants.ts';
+import { daysToMs } from '../shared/rollups/keys.ts';
 import { ingest, type IntakeDeps } from './core.ts';
 import { DynamoIdempotencyStore } from './idempotency.ts';
 
@@ -32,6 +33,8 @@ export function createIntakeHandler(env: Env, overrides: Partial<IntakeDeps> = {
     idempotency: new DynamoIdempotencyStore(db, tableName(env, 'idempotency')),
     spread: settings.spread,
     partitionBuckets: settings.partitionBuckets,
+    maxAgeMs: daysToMs(settings.rollupTtl1hDays),
+    logger: logPort(logger),
     hotKeys: new HotKeys(),
     ...overrides,
   };

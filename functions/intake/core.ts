@@ -6,11 +6,14 @@
 import { createHash } from 'node:crypto';
 import { encodeRecords } from '../shared/codec.ts';
 import { validateEvent, type StreamEvent } from '../shared/event.ts';
+import { daysToMs } from '../shared/rollups/keys.ts';
+import { SETTINGS } from '../../lib/settings.ts';
 import { errorResponse, HttpError, json, requireKey, type HttpResponse, type KeyAuthenticator } from '../shared/http.ts';
 import { THROTTLING_CODES } from '../shared/aws-errors.ts';
 import { putAllRecords, type HotKeys, type RecordSink } from '../shared/put-records.ts';
+import type { LogPort } from '../shared/logger.ts';
 import { parseBody } from './body.ts';
-import { hashBody, IDEMPOTENCY_KEY_MAX_CHARS, type IdempotencyStore } from './idempotency.ts';
+import { hashBody, IDEMPOTENCY_KEY_MAX_CHARS, type IdempotencyStore, type Progress } from './idempotency.ts';
 
 /** Per-event reasons returned in a 202, at most. */
 export const MAX_REPORTED_ERRORS = 100;
@@ -38,6 +41,14 @@ export interface IntakeDeps {
   readonly partitionBuckets?: number;
   /** Keys Kinesis throttled lately, salted on the next sends (put-records.ts). @default none */
   readonly hotKeys?: HotKeys;
+  /**
+   * Oldest event accepted, ms: the rollups' 1 h retention (ROLLUP_TTL_1H_DAYS), so nothing is
+   * accepted that the rollups cannot hold.
+   * @default the setting's default, 400 days
+   */
+  readonly maxAgeMs?: number;
+  /** Where a lost idempotency answer is reported (see storeAnswer). @default none */
+  readonly logger?: Pick<LogPort, 'warn' | 'error'>;
 }
 
 export interface IntakeResult {
@@ -70,11 +81,12 @@ async function ingestOrThrow(req: IntakeRequest, deps: IntakeDeps): Promise<Http
   // Parse before claiming the key: a malformed body never holds an Idempotency-Key.
   const items = parseBody(req.body, req.headers['content-type'], req.headers['content-encoding']);
   const started = now();
+  const maxAgeMs = deps.maxAgeMs ?? daysToMs(SETTINGS.intake.rollupTtl1hDays.default);
   const events: StreamEvent[] = [];
   const errors: IntakeResult['errors'] = [];
   let rejected = 0;
   items.forEach((item, index) => {
-    const r = 'parseError' in item ? { ok: false as const, reason: item.parseError } : validateEvent(item.value, { now: started, tenant });
+    const r = 'parseError' in item ? { ok: false as const, reason: item.parseError } : validateEvent(item.value, { now: started, tenant, maxAgeMs });
     if (r.ok) events.push(r.event);
     else {
       rejected++;
@@ -121,9 +133,7 @@ async function ingestOrThrow(req: IntakeRequest, deps: IntakeDeps): Promise<Http
 
   if (outcome.written.every(Boolean)) {
     const response = json(202, result);
-    if (idemKey !== undefined) {
-      await deps.idempotency.complete(tenant, idemKey, bodyHash, { statusCode: 202, body: response.body }, now());
-    }
+    if (idemKey !== undefined) await storeAnswer(deps, tenant, idemKey, bodyHash, response.body, { recordsHash, written: records.map((_, i) => i) }, now);
     return response;
   }
 
@@ -140,6 +150,36 @@ async function ingestOrThrow(req: IntakeRequest, deps: IntakeDeps): Promise<Http
   return throttled
     ? errorResponse(429, `the event stream is throttling writes; retry with backoff${retryHint}`, { 'retry-after': '1' })
     : errorResponse(503, `the event stream is unavailable; retry later${retryHint}`, { 'retry-after': '1' });
+}
+
+/**
+ * Stores the answer under the key once every record is in the stream. If that write fails, the
+ * progress is stored instead, as after a partial failure (status failed, every record index
+ * written): the retry under the key then claims it at once (no 409 until the lock expires),
+ * writes nothing again and answers 202. If neither can be stored, the 202 still tells the truth
+ * (every accepted event is in the stream) and the error is logged: a retry then waits out the
+ * lock (409) and writes again, as after a crash.
+ */
+async function storeAnswer(
+  deps: IntakeDeps,
+  tenant: string,
+  key: string,
+  bodyHash: string,
+  body: string,
+  progress: Progress,
+  now: () => number,
+): Promise<void> {
+  try {
+    await deps.idempotency.complete(tenant, key, bodyHash, { statusCode: 202, body }, now());
+    return;
+  } catch (err) {
+    deps.logger?.warn('idempotency answer not stored; storing the progress instead', { tenant, error: err as Error });
+  }
+  try {
+    await deps.idempotency.fail(tenant, key, bodyHash, progress, now());
+  } catch (err) {
+    deps.logger?.error('neither the idempotency answer nor the progress was stored: a retry under this key waits for the lock, then writes again', { tenant, error: err as Error });
+  }
 }
 
 function hashRecords(records: ReadonlyArray<{ partitionKey: string; data: Uint8Array }>): string {

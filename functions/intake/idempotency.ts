@@ -8,7 +8,9 @@
  * A request claims the key with a conditional put on the version it read; a claim left by a
  * crashed invocation expires at `lockUntil` (the function's time budget). An attempt that fails
  * after writing some records stores which ones, so the retry writes only the others: a request
- * retried under its key lands in the stream once, even after a partial failure.
+ * retried under its key lands in the stream once, even after a partial failure. An attempt that
+ * wrote every record but could not store its answer stores the same progress (every index), so
+ * its retry claims the key at once, writes nothing and answers 202 (core.ts storeAnswer).
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';

@@ -5,13 +5,14 @@
  *
  *   GET /v1/metrics                 → { metrics: [{ name, type, lastSeen }] }
  *   GET /v1/metrics/{name}/series   → { metric, type, series: [{ tags, firstSeen, lastSeen }] }
+ *                                     (route `GET /v1/metrics/{name+}`: a name may hold `/`)
  *   GET /v1/query                   → { series: [{ tags, points: [[tsMs, value], …] }], interval }
  */
 import { SETTINGS } from '../../lib/settings.ts';
 import { checkTenant, type EventType } from '../shared/event.ts';
 import { HttpError, json, requireKey, type HttpResponse, type KeyAuthenticator } from '../shared/http.ts';
 import { INDEX_REFRESH_MS } from '../shared/rollups/keys.ts';
-import { checkKnown, parseFilter, parseMetricName, parseQueryParams, QUANTILES, type Agg, type Filter, type RawParams } from './params.ts';
+import { checkKnown, clip, parseFilter, parseMetricName, parseQueryParams, QUANTILES, type Agg, type Filter, type RawParams } from './params.ts';
 import type { BucketFields, RollupReader, SeriesInfo } from './rollup-reader.ts';
 import { aggregateSeries, bucketRange, resolutionFor } from './series.ts';
 
@@ -53,7 +54,7 @@ export async function handleQueryRequest(req: QueryRequest, deps: QueryDeps): Pr
 async function route(req: QueryRequest, deps: QueryDeps): Promise<HttpResponse> {
   const pub = deps.publicRoutes?.[req.routeKey];
   if (pub !== undefined) return pub(req);
-  const known = ['GET /v1/metrics', 'GET /v1/metrics/{name}/series', 'GET /v1/query'];
+  const known = ['GET /v1/metrics', SERIES_ROUTE, 'GET /v1/query'];
   const extra = deps.extraRoutes?.[req.routeKey];
   if (!known.includes(req.routeKey) && extra === undefined) throw new HttpError(404, `no route ${req.routeKey}`);
   const key = await requireKey(req.headers, deps.auth, 'read');
@@ -64,7 +65,7 @@ async function route(req: QueryRequest, deps: QueryDeps): Promise<HttpResponse> 
   switch (req.routeKey) {
     case 'GET /v1/metrics':
       return listMetrics(req, tenant, deps);
-    case 'GET /v1/metrics/{name}/series':
+    case SERIES_ROUTE:
       return listSeries(req, tenant, deps);
     default:
       return query(req, tenant, deps);
@@ -78,10 +79,21 @@ async function listMetrics(req: QueryRequest, tenant: string, deps: QueryDeps): 
   return json(200, { metrics: metrics.map((m) => ({ name: m.name, type: m.type, lastSeen: m.lastSeen })) });
 }
 
-/** The `{name}` path parameter, refusing encoded separators in the raw path. */
+/** The series route (lib/routes.ts): its greedy `{name+}` is `<metric name>/series`. */
+export const SERIES_ROUTE = 'GET /v1/metrics/{name+}';
+const SERIES_SUFFIX = '/series';
+
+/**
+ * The metric name of `GET /v1/metrics/{name}/series`: the greedy path parameter (decoded, as API
+ * Gateway passes it: a name's `/` may be sent as is or as %2F) without its `/series` end, checked
+ * by the event contract's name rule, under which a name is a safe path.
+ */
 export function pathName(req: QueryRequest): string {
-  if (/%2f|%23|%25|%00/i.test(req.rawPath)) throw new HttpError(400, 'name: percent-escapes of "/", "#", "%" or NUL (e.g. "%2F") are not allowed in the path');
-  return parseMetricName('name', req.pathParameters.name);
+  const rest = req.pathParameters.name ?? '';
+  if (!rest.endsWith(SERIES_SUFFIX) || rest.length === SERIES_SUFFIX.length) {
+    throw new HttpError(404, `no route GET /v1/metrics/${clip(rest)} (the series of a metric are at GET /v1/metrics/{name}/series)`);
+  }
+  return parseMetricName('name', rest.slice(0, -SERIES_SUFFIX.length));
 }
 
 async function listSeries(req: QueryRequest, tenant: string, deps: QueryDeps): Promise<HttpResponse> {

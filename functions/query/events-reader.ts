@@ -1,14 +1,13 @@
 /**
  * Reads raw events of one partition-hour from the archive for `GET /v1/events`, by the reader
  * rule of functions/shared/archive/keys.ts: list the partition, read every Parquet file, keep one
- * row per lineage and per `id` (shared/archive/dedupe.ts); if a listed file is gone (compaction
- * replaced it), list again and start over.
+ * row per lineage (shared/archive/dedupe.ts); if a listed file is gone (compaction replaced it),
+ * list again and start over.
  *
  * Only what the query needs is fetched: each file is read through byte ranges (footer first), row
  * groups whose `ts` min/max statistics miss [from, to) are skipped, and `_ingested_at` is never
  * read. Pruning by `ts` before the reader rule is safe: copies of a lineage are identical rows
- * (same `ts`), and a client retry carrying the same `id` carries the same `ts`
- * (shared/archive/keys.ts).
+ * (same `ts`).
  */
 import { parquetMetadataAsync, parquetRead, type AsyncBuffer, type FileMetaData } from 'hyparquet';
 import type { ArchiveBucket } from '../shared/archive/bucket.ts';
@@ -155,7 +154,6 @@ export function survivors(files: ReadonlyArray<{ key: string; size: number; rows
     _shard: f.rows.map((r) => r._shard),
     _seq: f.rows.map((r) => r._seq),
     _sub: f.rows.map((r) => r._sub),
-    id: f.rows.map((r) => r.id),
   });
   for (const { file, rows } of survivorsByFile(files, columns)) for (const r of rows) out.push(file.rows[r]!);
   return out;

@@ -3,11 +3,17 @@
  * checked here, before it can reach an item key, an object key or a filter, and every rejection is
  * an HttpError(400) naming the parameter and saying what to change.
  *
- * Safety rules (on top of the event contract's name rule): no control characters, no `#` (the
- * rollup key separator), no percent-escapes (`%2F`: a value arrives decoded once; a second escape
- * is an attempt to smuggle a character past this check), no `.`/`..` path segment.
+ * Names, tag keys and tag values follow the event contract's one rule (functions/shared/event.ts:
+ * checkName, checkTagKey, checkTagValue), so every name and tag the intake accepted can be asked
+ * for, and nothing else. A name is a safe path by that rule (no `.`/`..` or empty segment, no `#`,
+ * no `%`); tag values never reach a key or a path (series ids are hashes), only comparisons.
+ *
+ * `filter` and `by` are comma-separated lists in which `\` escapes the next character: `\,` is a
+ * comma and `\\` a backslash inside an item (a tag value may hold both; a key holds no `,` and no
+ * `:`). A `filter` item is `key:value`, the value being everything after the first `:`. The query
+ * string itself is percent-decoded once before this (API Gateway, or the local front).
  */
-import { checkName, LIMITS } from '../shared/event.ts';
+import { checkName, checkTagKey, checkTagValue, LIMITS, quoted } from '../shared/event.ts';
 import { HttpError } from '../shared/http.ts';
 
 export const AGGS = ['sum', 'avg', 'min', 'max', 'count', 'last', 'p50', 'p90', 'p95', 'p99'] as const;
@@ -46,62 +52,78 @@ export type RawParams = Readonly<Record<string, string | undefined>>;
 
 const bad = (message: string): HttpError => new HttpError(400, message);
 
-/** Rejects what must never reach a key or path; undefined when the string is safe. */
-export function unsafeReason(s: string): string | undefined {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) return `control character U+${c.toString(16).toUpperCase().padStart(4, '0')} at position ${i}`;
-  }
-  if (s.includes('#')) return '"#" is not allowed';
-  if (/%[0-9A-Fa-f]{2}/.test(s)) return 'percent-escapes (e.g. "%2F") are not allowed';
-  if (s.split('/').some((seg) => seg === '..' || seg === '.')) return '"." and ".." path segments are not allowed';
-  return undefined;
-}
-
-/** A metric name: the event contract's rule plus the safety rules. */
+/** A metric name: the event contract's rule (checkName), under which a name is a safe path. */
 export function parseMetricName(param: string, raw: string | undefined): string {
   if (raw === undefined || raw === '') throw bad(`${param}: required (a metric name)`);
-  const unsafe = unsafeReason(raw);
-  if (unsafe !== undefined) throw bad(`${param}: ${unsafe}`);
   const problem = checkName(raw);
   if (problem !== undefined) throw bad(`${param}: ${problem}`);
   return raw;
 }
 
-function checkTagPart(param: string, what: string, s: string, max: number): void {
-  if (s.length === 0) throw bad(`${param}: empty tag ${what}`);
-  if (s.length > max) throw bad(`${param}: tag ${what} longer than ${max} chars`);
-  const unsafe = unsafeReason(s);
-  if (unsafe !== undefined) throw bad(`${param}: tag ${what} ${JSON.stringify(clip(s))}: ${unsafe}`);
+/**
+ * Splits a comma-separated list, `\` escaping the next character: `\,` is a comma and `\\` a
+ * backslash inside an item. Any other escape, and a `\` at the end, is refused.
+ */
+export function splitList(param: string, raw: string): string[] {
+  const items: string[] = [];
+  let item = '';
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i]!;
+    if (c === '\\') {
+      const next = raw[i + 1];
+      if (next !== ',' && next !== '\\') {
+        throw bad(`${param}: "\\" at position ${i} must be followed by "," or "\\" (write \\, for a comma and \\\\ for a backslash in a tag value)`);
+      }
+      item += next;
+      i++;
+    } else if (c === ',') {
+      items.push(item);
+      item = '';
+    } else {
+      item += c;
+    }
+  }
+  items.push(item);
+  return items;
 }
 
-/** `env:prod,service:api` (the value is everything after the first `:`). */
+function checkKey(param: string, key: string): void {
+  if (key.length === 0) throw bad(`${param}: empty tag key`);
+  const problem = checkTagKey(key);
+  if (problem !== undefined) throw bad(`${param}: tag key ${quoted(key)} ${problem}`);
+}
+
+/**
+ * `env:prod,service:api`: pairs that must all match. The value is everything after the first `:`
+ * (keys hold none), may be empty, and writes `,` as `\,` and `\` as `\\`.
+ */
 export function parseFilter(raw: string | undefined, param = 'filter'): Filter[] {
   if (raw === undefined || raw === '') return [];
-  const parts = raw.split(',');
+  const parts = splitList(param, raw);
   if (parts.length > MAX_FILTERS) throw bad(`${param}: more than ${MAX_FILTERS} key:value pairs`);
   const out: Filter[] = [];
   const seen = new Set<string>();
   for (const p of parts) {
     const i = p.indexOf(':');
-    if (i < 0) throw bad(`${param}: ${JSON.stringify(clip(p))} is not key:value (e.g. filter=env:prod,service:api)`);
+    if (i < 0) throw bad(`${param}: ${quoted(p)} is not key:value (e.g. filter=env:prod,service:api)`);
     const key = p.slice(0, i);
     const value = p.slice(i + 1);
-    checkTagPart(param, 'key', key, LIMITS.tagKeyMaxChars);
-    checkTagPart(param, 'value', value, LIMITS.tagValueMaxChars);
-    if (seen.has(key)) throw bad(`${param}: tag key ${JSON.stringify(key)} given twice`);
+    checkKey(param, key);
+    const problem = checkTagValue(value);
+    if (problem !== undefined) throw bad(`${param}: tag value ${quoted(value)} ${problem}`);
+    if (seen.has(key)) throw bad(`${param}: tag key ${quoted(key)} given twice`);
     seen.add(key);
     out.push({ key, value });
   }
   return out;
 }
 
-/** `host` or `host,region`. */
+/** `host` or `host,region` (the same list syntax as filter). */
 export function parseGroupBy(raw: string | undefined): string[] {
   if (raw === undefined || raw === '') return [];
-  const keys = raw.split(',');
+  const keys = splitList('by', raw);
   if (keys.length > MAX_GROUP_BY) throw bad(`by: more than ${MAX_GROUP_BY} tag keys`);
-  for (const k of keys) checkTagPart('by', 'key', k, LIMITS.tagKeyMaxChars);
+  for (const k of keys) checkKey('by', k);
   if (new Set(keys).size !== keys.length) throw bad('by: a tag key is given twice');
   return keys;
 }

@@ -6,17 +6,21 @@
  * built it, so merge.ts can drop the part a stored watermark already covers. No I/O, no clock:
  * `now` is passed in.
  *
- * Values: 0 and 1e-100 <= |v| <= 1e100 are rolled up; anything else is counted (`outOfRange`) and
- * left out (the archive keeps it). DynamoDB numbers hold 1e-130..9.99e125 in magnitude, and with
- * these bounds no sum of accepted values can leave that range (a nonzero sum of doubles >= 1e-100
- * is >= ulp(1e-100) ~ 1e-116; |sum| <= count * 1e100).
+ * Values: 0 and 1e-100 <= |v| <= 1e100 are rolled up (LIMITS in shared/event.ts). DynamoDB
+ * numbers hold 1e-130..9.99e125 in magnitude, and with these bounds no sum of accepted values can
+ * leave that range (a nonzero sum of doubles >= 1e-100 is >= ulp(1e-100) ~ 1e-116; |sum| <=
+ * count * 1e100). The validator refuses any other value, in the intake and in both consumers'
+ * decode, so none reaches this; one that did (defence in depth) would be counted (`outOfRange`)
+ * and left out.
  *
  * Late events update their own bucket; an event older than a resolution's retention is counted in
- * `lateDropped[res]` and left out of that resolution only.
+ * `lateDropped[res]` and left out of that resolution only. The intake and both consumers refuse
+ * events older than the 1 h retention, so `lateDropped['1h']` counts only an event that aged past
+ * it while it waited in the stream (consumer lag at the retention's edge).
  */
 import type { LineagedEvent } from '../shared/codec.ts';
 import type { Lineage } from '../shared/errors.ts';
-import type { EventType } from '../shared/event.ts';
+import { inRollupRange, LIMITS, type EventType } from '../shared/event.ts';
 import { compareSeq } from '../shared/batch.ts';
 import {
   RESOLUTION_MS,
@@ -33,14 +37,9 @@ import {
 import { MINUTES_PER_HOUR, minuteOf } from '../shared/rollups/minutes.ts';
 import { Sketch } from '../shared/rollups/sketch.ts';
 
-export const VALUE_MIN_ABS = 1e-100;
-export const VALUE_MAX_ABS = 1e100;
-
-export function inRollupRange(v: number): boolean {
-  if (v === 0) return true;
-  const a = v < 0 ? -v : v;
-  return a >= VALUE_MIN_ABS && a <= VALUE_MAX_ABS;
-}
+export const VALUE_MIN_ABS = LIMITS.valueMinAbs;
+export const VALUE_MAX_ABS = LIMITS.valueMaxAbs;
+export { inRollupRange };
 
 /** The gauge event that wins `last`: greatest (ts, shardId, sequenceNumber, subIndex). */
 export interface LastPoint {

@@ -17,6 +17,7 @@
 import type { KinesisStreamBatchItemFailure, KinesisStreamRecord } from 'aws-lambda';
 import { decodeBatch, type DecodedBatch } from '../shared/batch.ts';
 import type { LineagedEvent } from '../shared/codec.ts';
+import { consumerMaxAgeMs } from '../shared/event.ts';
 import { commitBatch } from './commit.ts';
 import { DURATION_METRICS, newStats, type RollupConfig, type RollupStats } from './config.ts';
 import { foldShard } from './folding.ts';
@@ -41,7 +42,8 @@ export async function rollupBatch(
   const stats = newStats();
   if (records.length === 0) return { batchItemFailures: [], stats };
   const run = new Run(deps, config, started + remainingMs() - config.timeMarginMs, stats);
-  const decoded = decodeBatch(records, started);
+  // The validator's age limit the archive applies too: what it quarantines, this skips as invalid.
+  const decoded = decodeBatch(records, started, { maxAgeMs: consumerMaxAgeMs(config.ttlMs['1h']) });
   stats.eventsIn = decoded.events.length;
   stats.invalid = decoded.rejected.length;
   try {

@@ -23,15 +23,18 @@ export function shardIdOf(record: KinesisStreamRecord): string {
 }
 
 /**
- * Decodes and validates a whole batch. Events written straight to the stream carry their own
- * tenant; nothing here throws for bad data.
+ * Decodes and validates a whole batch, as of `now` (validateEvent's clock) and, with `maxAgeMs`,
+ * refusing events older than that (a consumer passes consumerMaxAgeMs of the rollups' 1 h
+ * retention, shared/event.ts). Events written straight to the stream carry their own tenant;
+ * nothing here throws for bad data.
  */
-export function decodeBatch(records: readonly KinesisStreamRecord[], now: number): DecodedBatch {
+export function decodeBatch(records: readonly KinesisStreamRecord[], now: number, opts: { readonly maxAgeMs?: number } = {}): DecodedBatch {
   const out: DecodedBatch = { events: [], rejected: [], records: [] };
+  const validate = opts.maxAgeMs === undefined ? { now } : { now, maxAgeMs: opts.maxAgeMs };
   for (const r of records) {
     const pos = { shardId: shardIdOf(r), sequenceNumber: r.kinesis.sequenceNumber };
     out.records.push(pos);
-    decodeEvents(Buffer.from(r.kinesis.data, 'base64'), pos, { now }, out);
+    decodeEvents(Buffer.from(r.kinesis.data, 'base64'), pos, validate, out);
   }
   return out;
 }

@@ -35,13 +35,34 @@ export const LIMITS = {
   maxFutureMs: 10 * 60 * 1000,
   /** Earliest accepted timestamp (2000-01-01T00:00:00Z): anything older is almost surely epoch seconds. */
   minTs: 946_684_800_000,
+  /**
+   * Values the rollups hold: 0, or 1e-100 <= |v| <= 1e100. DynamoDB numbers hold 1e-130..9.99e125
+   * in magnitude, and within these bounds no sum of accepted values leaves that range
+   * (functions/rollup/aggregate.ts); the sketch covers the same range (shared/rollups/sketch.ts).
+   */
+  valueMinAbs: 1e-100,
+  valueMaxAbs: 1e100,
+  /**
+   * Added by the consumers to the oldest age the intake accepts (`maxAgeMs`). The archive judges
+   * age at the record's arrival in the stream (the rollup at its own clock, later still), and an
+   * event the intake accepted arrives within one intake invocation (a Lambda runs at most 15 min),
+   * so the archive never refuses what the intake accepted.
+   */
+  arrivalSlackMs: 15 * 60 * 1000,
 } as const;
 
 export type ValidationResult = { ok: true; event: StreamEvent } | { ok: false; reason: string };
 
 export interface ValidateOptions {
-  /** Receiver's clock, epoch ms. */
+  /** Receiver's clock, epoch ms (a consumer passes the record's arrival in the stream). */
   readonly now: number;
+  /**
+   * Oldest accepted event, ms before `now`: the rollups' 1 h retention (ROLLUP_TTL_1H_DAYS), so
+   * that nothing is accepted that the rollups cannot hold. The consumers add
+   * `LIMITS.arrivalSlackMs` (consumerMaxAgeMs).
+   * @default - no limit
+   */
+  readonly maxAgeMs?: number;
   /**
    * Tenant stamped by the intake from the API key; a `tenant` field in the body is then ignored.
    * When absent (trusted direct Kinesis producers), the event must carry a valid `tenant`.
@@ -89,13 +110,14 @@ export function validateEvent(input: unknown, opts: ValidateOptions): Validation
   const nameProblem = checkName(name);
   if (nameProblem !== undefined) return fail(`name: ${nameProblem}`);
 
-  const tsResult = parseTs(o.ts, opts.now);
+  const tsResult = parseTs(o.ts, opts.now, opts.maxAgeMs);
   if (typeof tsResult === 'string') return fail(`ts: ${tsResult}`);
 
   let value = 1;
   if (o.value !== undefined) {
     if (typeof o.value !== 'number') return fail(`value: expected a number, got ${describe(o.value)}`);
     if (!Number.isFinite(o.value)) return fail(`value: must be a finite number, got ${String(o.value)}`);
+    if (!inRollupRange(o.value)) return fail(`value: ${String(o.value)} is outside what rollups hold (0, or 1e-100 to 1e100 in magnitude)`);
     value = o.value;
   }
 
@@ -143,6 +165,18 @@ export function validateEvent(input: unknown, opts: ValidateOptions): Validation
   return { ok: true, event: o as unknown as StreamEvent };
 }
 
+/** Whether the rollups hold `v`: 0, or 1e-100 <= |v| <= 1e100 (LIMITS). */
+export function inRollupRange(v: number): boolean {
+  if (v === 0) return true;
+  const a = v < 0 ? -v : v;
+  return a >= LIMITS.valueMinAbs && a <= LIMITS.valueMaxAbs;
+}
+
+/** The `maxAgeMs` a consumer validates with, judging by arrival: the intake's plus LIMITS.arrivalSlackMs. */
+export function consumerMaxAgeMs(intakeMaxAgeMs: number): number {
+  return intakeMaxAgeMs + LIMITS.arrivalSlackMs;
+}
+
 /** Tenant ids appear in object keys and item keys: lower-case letters, digits, `_` and `-`. */
 export function checkTenant(t: string): string | undefined {
   if (t.length === 0) return 'empty';
@@ -153,7 +187,21 @@ export function checkTenant(t: string): string | undefined {
   return undefined;
 }
 
-/** Metric names: 1-200 chars of `[A-Za-z0-9_.:/-]`. */
+/**
+ * Names, tag keys and tag values: the one rule, applied by the intake (validateEvent) and accepted
+ * by every query route (functions/query/params.ts), so whatever is accepted can be queried.
+ *
+ * - A metric name is 1-200 chars of `[A-Za-z0-9_.:/-]` with no empty, `.` or `..` segment between
+ *   `/`s: it is a safe path (an object key, an item key, a URL path), and no HTTP client or proxy
+ *   normalizes it into another one.
+ * - A tag key is 1-100 printable characters (no control character: C0, DEL, C1; no unpaired
+ *   surrogate) other than `:` and `,`. `:` ends the key in `filter=key:value` and in the
+ *   `key:value` tag notation of Datadog and others; `,` separates the items of `filter` and `by`.
+ *   Keys without them are written in those lists as they are.
+ * - A tag value is at most 200 printable characters, any others included (`#`, `,`, `:`, `%`,
+ *   `/`, spaces, any script); `filter` escapes `,` and `\` in it (params.ts).
+ */
+/** Metric names: 1-200 chars of `[A-Za-z0-9_.:/-]`, no empty, `.` or `..` path segment. */
 export function checkName(name: string): string | undefined {
   const n = name.length;
   if (n === 0) return 'empty';
@@ -175,8 +223,57 @@ export function checkName(name: string): string | undefined {
     const ch = String.fromCodePoint(name.codePointAt(i)!);
     return `invalid character ${JSON.stringify(ch)} at position ${i} (allowed: A-Z a-z 0-9 _ . : / -)`;
   }
+  let start = 0;
+  for (let i = 0; i <= n; i++) {
+    if (i < n && name.charCodeAt(i) !== 47) continue;
+    const len = i - start;
+    if (len === 0) return `empty path segment at position ${start} (a leading, trailing or doubled "/" is not allowed)`;
+    if ((len === 1 || len === 2) && name.charCodeAt(start) === 46 && (len === 1 || name.charCodeAt(start + 1) === 46)) {
+      return `"${name.slice(start, i)}" path segment at position ${start} is not allowed (a name must be a safe path)`;
+    }
+    start = i + 1;
+  }
   return undefined;
 }
+
+/**
+ * A tag key's problem, or undefined: what follows `key "<k>" ` in a message ("contains ...",
+ * "longer than ..."). Empty and forbidden keys are reported by the callers.
+ */
+export function checkTagKey(k: string): string | undefined {
+  if (tooLong(k, LIMITS.tagKeyMaxChars)) return `longer than ${LIMITS.tagKeyMaxChars} chars`;
+  for (let i = 0; i < k.length; i++) {
+    const c = k.charCodeAt(i);
+    if (c === 58) return 'contains ":" (not allowed in a tag key: it ends the key in filter=key:value)';
+    if (c === 44) return 'contains "," (not allowed in a tag key: it separates the items of filter and by)';
+  }
+  return unprintable(k);
+}
+
+/** A tag value's problem, or undefined: what follows `value ` in a message. */
+export function checkTagValue(v: string): string | undefined {
+  if (tooLong(v, LIMITS.tagValueMaxChars)) return `longer than ${LIMITS.tagValueMaxChars} chars`;
+  return unprintable(v);
+}
+
+/** A control character (C0, DEL, C1) or an unpaired surrogate in `s`, described; or undefined. */
+function unprintable(s: string): string | undefined {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) return `contains control character ${uPlus(c)} at position ${i}`;
+    if (c >= 0xd800 && c <= 0xdfff) {
+      const next = i + 1 < s.length ? s.charCodeAt(i + 1) : 0;
+      if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+        i++;
+        continue;
+      }
+      return `contains an unpaired surrogate ${uPlus(c)} at position ${i}`;
+    }
+  }
+  return undefined;
+}
+
+const uPlus = (c: number): string => `U+${c.toString(16).toUpperCase().padStart(4, '0')}`;
 
 const EMPTY_TAGS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
@@ -191,14 +288,12 @@ function validateTags(input: unknown): Record<string, string> | string {
     if (n > LIMITS.tagsMax) return `tags: more than ${LIMITS.tagsMax} tags`;
     if (k.length === 0) return 'tags: empty key';
     if (FORBIDDEN_KEYS.has(k)) return `tags: key ${JSON.stringify(k)} is not allowed`;
-    if (tooLong(k, LIMITS.tagKeyMaxChars)) {
-      return `tags: key ${JSON.stringify(clip(k))} longer than ${LIMITS.tagKeyMaxChars} chars`;
-    }
+    const keyProblem = checkTagKey(k);
+    if (keyProblem !== undefined) return `tags: key ${quoted(k)} ${keyProblem}`;
     const v = src[k];
     if (typeof v !== 'string') return `tags.${printable(k)}: expected a string, got ${describe(v)}`;
-    if (tooLong(v, LIMITS.tagValueMaxChars)) {
-      return `tags.${printable(k)}: value longer than ${LIMITS.tagValueMaxChars} chars`;
-    }
+    const valueProblem = checkTagValue(v);
+    if (valueProblem !== undefined) return `tags.${printable(k)}: value ${valueProblem}`;
   }
   if (n === 0) return EMPTY_TAGS;
   // JSON.parse yields plain objects whose own keys we have just checked; keep it as is.
@@ -247,7 +342,7 @@ const RFC3339_RE =
   /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
 
 /** Returns epoch ms, or a reason (without the `ts: ` prefix). */
-export function parseTs(ts: unknown, now: number): number | string {
+export function parseTs(ts: unknown, now: number, maxAgeMs?: number): number | string {
   let ms: number;
   if (typeof ts === 'number') {
     if (!Number.isFinite(ts)) return `must be a finite number, got ${String(ts)}`;
@@ -264,6 +359,9 @@ export function parseTs(ts: unknown, now: number): number | string {
   }
   if (ms < LIMITS.minTs) {
     return `${ms} is before 2000-01-01T00:00:00Z; ts is epoch milliseconds (was it sent in seconds?)`;
+  }
+  if (maxAgeMs !== undefined && ms < now - maxAgeMs) {
+    return `${new Date(ms).toISOString()} is more than ${duration(maxAgeMs)} old, past the rollups' retention (receiver clock ${new Date(now).toISOString()})`;
   }
   if (ms > now + LIMITS.maxFutureMs) {
     // Beyond ±8.64e15 ms a Date cannot hold the value (toISOString would throw).
@@ -302,6 +400,18 @@ function parseRfc3339(s: string): number | string {
   return Date.UTC(year, month - 1, day, hour, minute, second, frac) - offsetMin * 60_000;
 }
 
+/** `400 days`, `400 days 15 min`, `90 s`: a duration in the largest whole units that add up to it. */
+function duration(ms: number): string {
+  const parts: string[] = [];
+  let rest = Math.round(ms);
+  for (const [unit, size] of [['days', 86_400_000], ['h', 3_600_000], ['min', 60_000], ['s', 1000], ['ms', 1]] as const) {
+    const n = Math.floor(rest / size);
+    rest -= n * size;
+    if (n > 0) parts.push(`${n} ${unit === 'days' && n === 1 ? 'day' : unit}`);
+  }
+  return parts.length === 0 ? '0 ms' : parts.join(' ');
+}
+
 function daysInMonth(year: number, month: number): number {
   if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
   return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
@@ -327,9 +437,17 @@ function describe(v: unknown): string {
 
 /** A user-supplied key as it may appear in a reason: bare when simple, else JSON-quoted and clipped. */
 function printable(k: string): string {
-  return /^[A-Za-z0-9_.:/-]{1,100}$/.test(k) ? k : JSON.stringify(clip(k));
+  return /^[A-Za-z0-9_.:/-]{1,100}$/.test(k) ? k : quoted(k);
 }
 
 function clip(s: string): string {
   return s.length > 40 ? `${s.slice(0, 40)}…` : s;
+}
+
+/**
+ * A user-supplied string as it may appear in a message: clipped, JSON-quoted, and with the
+ * control characters JSON leaves as they are (DEL, C1) escaped too, so a message is printable.
+ */
+export function quoted(s: string): string {
+  return JSON.stringify(clip(s)).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

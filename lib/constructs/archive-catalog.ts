@@ -93,8 +93,8 @@ export function readerRuleSql(from: string, where: string): string {
     'SELECT name, ts, type, value, tags, id, attrs, _shard, _seq, _sub, _ingested_at, tenant, dt, hour',
     'FROM (',
     '  SELECT *, row_number() OVER (',
-    "    PARTITION BY tenant, dt, hour, coalesce('i:' || id, 'l:' || _shard || '/' || _seq || '/' || cast(_sub AS varchar))",
-    '    ORDER BY _shard, length(_seq), _seq, _sub) AS rn',
+    // A lineage is one event; its copies are identical rows, so any one of them will do.
+    '    PARTITION BY _shard, _seq, _sub) AS rn',
     `  FROM ${from}`,
     `  WHERE ${where}`,
     ')',

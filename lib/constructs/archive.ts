@@ -104,6 +104,13 @@ export interface ArchiveProps {
    */
   readonly rowGroupRows?: number;
   /**
+   * The rollups' 1 h retention (ROLLUP_TTL_1H_DAYS), whole days in 1..3650: the archive
+   * quarantines, with the reason, an event older than that (plus 15 min) when its record reached
+   * the stream, as the rollup skips it. Give it the rollup's own `ttl1hDays` (the stack does).
+   * @default - the function's default, SETTINGS.archive.rollupTtl1hDays.default (400 days)
+   */
+  readonly rollupTtl1hDays?: number;
+  /**
    * Compaction settings.
    * @default - see CompactionSettings
    */
@@ -149,6 +156,7 @@ export class Archive extends Construct {
       zstdLevel: props.zstdLevel,
       rowGroupRows: props.rowGroupRows,
     });
+    const retentionEnv = settingsEnvironment('Archive', SETTINGS.archive, { rollupTtl1hDays: props.rollupTtl1hDays });
     const compactEnv = compactionEnvironment(props.compaction ?? {}, compactionDefinition.timeoutSeconds);
     // The Lambda runtime has zstd in node:zlib; the .wasm fallback keeps the bundle runnable on
     // Node 20 (see zstdWasmFile).
@@ -160,7 +168,7 @@ export class Archive extends Construct {
       prefix: props.prefix,
       logLevel: props.logLevel,
       parallelizationFactor: props.parallelizationFactor,
-      environment: parquetEnv,
+      environment: { ...parquetEnv, ...retentionEnv },
       bundledFiles,
     });
     this.function = this.consumer.function;

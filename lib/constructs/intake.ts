@@ -4,6 +4,7 @@ import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { FUNCTIONS, type FunctionDef } from '../functions.ts';
+import { SETTINGS, settingsEnvironment } from '../settings.ts';
 import type { StreamfoldApi } from './api.ts';
 import type { EventStream } from './event-stream.ts';
 import { StreamfoldFunction, type PowertoolsLogLevel } from './function.ts';
@@ -37,6 +38,13 @@ export interface IntakeProps {
    * @default FUNCTIONS.intake
    */
   readonly definition?: FunctionDef;
+  /**
+   * The rollups' 1 h retention (ROLLUP_TTL_1H_DAYS), whole days in 1..3650: events older than
+   * that are refused with a reason, since the rollups could not hold them. Give it the rollup's
+   * own `ttl1hDays` (the stack does).
+   * @default - the function's default, SETTINGS.intake.rollupTtl1hDays.default (400 days)
+   */
+  readonly rollupTtl1hDays?: number;
 }
 
 /**
@@ -58,6 +66,7 @@ export class Intake extends Construct {
       definition,
       prefix: props.prefix,
       logLevel: props.logLevel,
+      environment: settingsEnvironment('Intake', SETTINGS.intake, { rollupTtl1hDays: props.rollupTtl1hDays }),
     });
     this.function = fn.function;
     this.role = fn.role;

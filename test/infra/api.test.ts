@@ -77,6 +77,8 @@ describe('Construct: StreamfoldApi', () => {
         IntegrationUri: { 'Fn::GetAtt': [logicalIdOf(fn.function), 'Arn'] },
       });
     }
+    // A metric name may hold "/" (decoded from %2F before routing): the series route is greedy.
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'GET /v1/metrics/{name+}' });
     for (const route of ROUTES) {
       const target = route.target === 'intake' ? intake : query;
       template.hasResourceProperties('AWS::ApiGatewayV2::Route', {

@@ -114,7 +114,7 @@ describe('Construct: ArchiveCatalog', () => {
       Name: 'events-deduplicated',
       Database: 'streamfold_archive',
       WorkGroup: 'streamfold-archive',
-      QueryString: Match.stringLikeRegexp('row_number\\(\\) OVER'),
+      QueryString: Match.stringLikeRegexp('row_number\\(\\) OVER \\(\\s*PARTITION BY _shard, _seq, _sub\\) AS rn'),
     });
   });
 

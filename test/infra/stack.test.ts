@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { App } from 'aws-cdk-lib';
+import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../../bin/streamfold.ts';
-import type { StreamfoldStack } from '../../lib/stack.ts';
+import { StreamfoldStack } from '../../lib/stack.ts';
 import { TABLES } from '../../lib/resources.ts';
 import { logicalIdOf, nagFindings } from './fixtures/cdk.ts';
 
@@ -121,6 +121,25 @@ describe('App: streamfold', () => {
         { Metrics: Match.arrayWith([Match.objectLike({ Expression: 'FILL(r, 0) + FILL(w, 0)' })]) },
         Object.keys(TABLES).length,
       );
+    });
+  });
+
+  it("sets the rollups' 1 h retention on the intake and the archive from the rollup's one prop", () => {
+    // Prepare
+    const app = new App({ context: NO_BUNDLING });
+    const stack = new StreamfoldStack(app, 'Retention', { env: { account: '123456789012', region: 'us-east-1' }, rollup: { ttl1hDays: 90 } });
+    const template = Template.fromStack(stack);
+    const variable = (fn: string) =>
+      (Object.values(template.findResources('AWS::Lambda::Function', { Properties: { FunctionName: `streamfold-${fn}` } }))[0]!['Properties']['Environment']['Variables'] as Record<string, unknown>)['ROLLUP_TTL_1H_DAYS'];
+
+    // Assess: the rollup keeps 1 h items 90 days, so the intake refuses and the archive quarantines older events.
+    expect(Object.fromEntries(['intake', 'rollup', 'sweep', 'archive', 'compact', 'query'].map((fn) => [fn, variable(fn)]))).toEqual({
+      intake: '90',
+      rollup: '90',
+      sweep: '90',
+      archive: '90',
+      compact: undefined,
+      query: undefined,
     });
   });
 

@@ -92,7 +92,8 @@ const EVENTS: StreamEvent[] = Array.from({ length: 900 }, (_, i) => ({
   value: i / 4,
   type: 'distribution' as const,
   tags: { region: `r${i % 3}`, env: 'prod' },
-  ...(i % 10 === 0 ? { id: `order-${i}` } : {}),
+  // Ids repeat (90 events over 3 ids): an id is not a dedupe key, every event is kept.
+  ...(i % 10 === 0 ? { id: `order-${i % 30}` } : {}),
   ...(i % 25 === 0 ? { attrs: { trace: `t${i}`, n: i } } : {}),
 }));
 

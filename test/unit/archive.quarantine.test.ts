@@ -1,13 +1,16 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createArchiveHandler } from '../../functions/archive/app.ts';
 import { archiveBatch } from '../../functions/archive/core.ts';
+import { createRollupHandler } from '../../functions/rollup/app.ts';
+import { MemoryRollupStore } from '../../functions/rollup/memory-store.ts';
 import { readArchiveFile, tableRows } from '../../functions/shared/archive/parquet.ts';
 import { buildQuarantineObjects, decodeRaw, encodeRaw, parseQuarantineObject } from '../../functions/archive/quarantine.ts';
 import { loadZstd, type BlockCodec } from '../../functions/shared/archive/zstd.ts';
 import { RecordRejectedError } from '../../functions/shared/errors.ts';
 import { KPL_MAGIC } from '../../functions/shared/kpl.ts';
-import { kinesisRecord, MemoryBucket, seq, SHARD } from './archive.support.ts';
+import { context, kinesisRecord, MemoryBucket, seq, SHARD, streamEvent } from './archive.support.ts';
 import { kplAggregate } from './support/kpl-agg.ts';
 
 let codec: BlockCodec;
@@ -107,6 +110,13 @@ const CASES: BadCase[] = [
   { kind: 'ts of the wrong type', data: j(ok(0, { ts: true })), reason: 'ts: expected epoch milliseconds or an RFC 3339 string, got boolean' },
   { kind: 'value as a string', data: j(ok(0, { value: '3' })), reason: 'value: expected a number, got string' },
   { kind: 'value overflowing to Infinity', data: '{"tenant":"acme","name":"a","ts":' + TS + ',"value":1e999}', reason: 'value: must be a finite number, got Infinity' },
+  { kind: 'value beyond what rollups hold', data: j(ok(0, { value: 1e200 })), reason: 'value: 1e+200 is outside what rollups hold (0, or 1e-100 to 1e100 in magnitude)' },
+  { kind: 'nonzero value below what rollups hold', data: j(ok(0, { value: -1e-101 })), reason: 'value: -1e-101 is outside what rollups hold (0, or 1e-100 to 1e100 in magnitude)' },
+  {
+    kind: "ts older than the rollups' default 1 h retention (400 days, plus 15 min for the stream)",
+    data: j(ok(0, { ts: ARRIVAL - 400 * 86_400_000 - 15 * 60_000 - 1 })),
+    reason: `ts: ${new Date(ARRIVAL - 400 * 86_400_000 - 15 * 60_000 - 1).toISOString()} is more than 400 days 15 min old, past the rollups' retention (receiver clock ${new Date(ARRIVAL).toISOString()})`,
+  },
   { kind: 'unknown type', data: j(ok(0, { type: 'histogram' })), reason: 'type: must be one of count, gauge, distribution, got "histogram"' },
   { kind: 'tags as an array', data: j(ok(0, { tags: ['env:prod'] })), reason: 'tags: expected an object of string to string, got array' },
   { kind: 'tag value of the wrong type', data: j(ok(0, { tags: { env: 1 } })), reason: 'tags.env: expected a string, got number' },
@@ -216,5 +226,47 @@ describe('Function: buildQuarantineObjects', () => {
       [2, 'second', 'base64', 'wyg='],
     ]);
     expect(encodeRaw(Buffer.from([0xc3, 0x28]))).toEqual({ encoding: 'base64', raw: 'wyg=' });
+  });
+});
+
+describe('Both consumers: what the rollups cannot hold', () => {
+  it("is quarantined by the archive with its reason and skipped by the rollup as invalid, with the stack's ROLLUP_TTL_1H_DAYS", async () => {
+    // Prepare: a direct producer's record (the intake refuses these itself); the retention the
+    // stack sets on both functions from its one rollup prop, 30 days here.
+    const day = 86_400_000;
+    const env = { ARCHIVE_BUCKET_NAME: 'streamfold-archive', ROLLUPS_TABLE_NAME: 'streamfold-rollups', ROLLUP_TTL_1H_DAYS: '30', POWERTOOLS_LOG_LEVEL: 'SILENT' };
+    const old = ARRIVAL - 30 * day - 15 * 60_000 - 1;
+    const lines = [ok(0, { value: 1e200 }), ok(1, { value: 1e-200 }), ok(2, { ts: old }), ok(3, { ts: ARRIVAL - 10 * day }), ok(4)];
+    const record = kinesisRecord(lines.map(j).join('\n'), { sequenceNumber: seq(7), arrivalMs: ARRIVAL });
+    const bucket = new MemoryBucket();
+    const archive = createArchiveHandler(env, { codec, store: bucket, onStats: () => {} });
+    const store = new MemoryRollupStore();
+    const counted = new Map<string, number>();
+    const rollup = createRollupHandler(env, {
+      store,
+      now: () => ARRIVAL + 1_000,
+      sleep: async () => undefined,
+      random: () => 0.5,
+      metrics: { add: (name, value) => counted.set(name, (counted.get(name) ?? 0) + value) },
+      flushMetrics: () => {},
+    });
+
+    // Act
+    const archived = await archive(streamEvent([record]), context());
+    const rolled = await rollup(streamEvent([record]), context());
+
+    // Assess: the same three refused by both, with these reasons; the same two kept by both.
+    expect(archived).toEqual({ batchItemFailures: [] });
+    expect(rolled).toEqual({ batchItemFailures: [] });
+    const quarantined = parseQuarantineObject(bucket.objects.get(`quarantine/dt=2026-11-28/${SHARD}-${seq(7)}.ndjson`)!);
+    expect(quarantined.map((l) => [l.lineage.subIndex, l.reason])).toEqual([
+      [0, 'value: 1e+200 is outside what rollups hold (0, or 1e-100 to 1e100 in magnitude)'],
+      [1, 'value: 1e-200 is outside what rollups hold (0, or 1e-100 to 1e100 in magnitude)'],
+      [2, `ts: ${new Date(old).toISOString()} is more than 30 days 15 min old, past the rollups' retention (receiver clock ${new Date(ARRIVAL).toISOString()})`],
+    ]);
+    const files = bucket.keys('events/');
+    const rows = (await Promise.all(files.map(async (k) => tableRows(await readArchiveFile(bucket.objects.get(k)!, { codec }))))).flat();
+    expect(rows.map((r) => r._sub).sort()).toEqual([3, 4]);
+    expect(Object.fromEntries(['eventsIn', 'invalid', 'outOfRange', 'lateDropped'].map((k) => [k, counted.get(k)]))).toEqual({ eventsIn: 2, invalid: 3, outOfRange: 0, lateDropped: 0 });
   });
 });

@@ -19,7 +19,7 @@ import {
   type EncodedRecord,
 } from '../../functions/shared/codec.ts';
 import { RecordRejectedError, type Lineage } from '../../functions/shared/errors.ts';
-import { EVENT_TYPES, LIMITS, validateEvent, type StreamEvent } from '../../functions/shared/event.ts';
+import { checkName, EVENT_TYPES, LIMITS, validateEvent, type StreamEvent } from '../../functions/shared/event.ts';
 import { decodeKpl } from '../../functions/shared/kpl.ts';
 import { kplAggregate, kplDeaggregate } from './support/kpl-agg.ts';
 
@@ -78,10 +78,14 @@ const NAME_CHARS = [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123
 const TENANT_CHARS = [...'abcdefghijklmnopqrstuvwxyz0123456789_-'];
 const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype']);
 
-const nameArb = fc.oneof(
-  { weight: 10, arbitrary: fc.string({ unit: fc.constantFrom(...NAME_CHARS), minLength: 1, maxLength: 24 }) },
-  { weight: 1, arbitrary: fc.string({ unit: fc.constantFrom(...NAME_CHARS), minLength: 200, maxLength: 200 }) },
-);
+const nameArb = fc
+  .oneof(
+    { weight: 10, arbitrary: fc.string({ unit: fc.constantFrom(...NAME_CHARS), minLength: 1, maxLength: 24 }) },
+    { weight: 1, arbitrary: fc.string({ unit: fc.constantFrom(...NAME_CHARS), minLength: 200, maxLength: 200 }) },
+  )
+  // No empty, "." or ".." segment (the name rule): a "/" next to another, or at an end, goes.
+  .map((n) => n.split('/').filter((seg) => seg !== '' && seg !== '.' && seg !== '..').join('/') || 'n')
+  .filter((n) => checkName(n) === undefined);
 const tenantArb = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom('acme', 'globex', 't0') },
   {

@@ -106,19 +106,26 @@ describe('Function: compactPartitions — overlapping deliveries', () => {
     expect(after).toHaveLength(evs.length);
   });
 
-  it('drops a client retry (same id, other lineage), keeping the earliest lineage', async () => {
-    // Prepare: the client sent its whole payload twice; only events with an id can be recognised.
-    const evs = events(70, 1);
+  it('keeps every event that shares an id: an id is not a dedupe key', async () => {
+    // Prepare: one request id on three metrics, and a payload sent twice without an
+    // Idempotency-Key (every event with an id): each is an event of its own lineage.
+    const shared: StreamEvent[] = ['req.latency', 'req.bytes', 'req.count'].map((name, i) => ({
+      tenant: 'acme', name, ts: H10 + 1_000, value: [120, 5, 1][i]!, type: 'count', tags: {}, id: 'req-42',
+    }));
+    const evs = [...shared, ...events(70, 1)];
     const bucket = new MemoryBucket();
     await deliver(bucket, recordsFor(evs, { arrivalMs: ARRIVAL, firstSeq: 1 }), [[0, 1]]);
-    await deliver(bucket, recordsFor(evs, { arrivalMs: ARRIVAL + 5, firstSeq: 500 }), [[0, 1]]);
-    expect(await seen(bucket)).toEqual(expected(evs));
+    await deliver(bucket, recordsFor(evs.slice(3), { arrivalMs: ARRIVAL + 5, firstSeq: 500 }), [[0, 1]]);
+    const everything = [...evs, ...evs.slice(3)];
+    expect(await seen(bucket)).toEqual(expected(everything));
     // Act
-    await compactPartitions(deps(bucket));
+    const run = await compactPartitions(deps(bucket));
     // Assess
+    expect(run.partitions.map((p) => [p.action, p.lineageDuplicates])).toEqual(PARTS.map(() => ['compacted', 0]));
+    expect(await seen(bucket)).toEqual(expected(everything));
     const rows = (await Promise.all(PARTS.map((p) => physicalRows(bucket, p)))).flat();
-    expect(rows).toHaveLength(evs.length);
-    expect(rows.every((r) => Number(r._seq.slice(-3)) < 500)).toBe(true);
+    expect(rows).toHaveLength(3 + 2 * 70);
+    expect(rows.filter((r) => r.id === 'req-42').map((r) => r.name).sort()).toEqual(['req.bytes', 'req.count', 'req.latency']);
   });
 
   it('is idempotent: a second run changes nothing', async () => {

@@ -14,12 +14,11 @@ const prefix = partitionPrefix(P);
 const raw = (name: string) => `${prefix}shardId-000000000001-${name}.parquet`;
 const compacted = (name: string) => `${prefix}compacted-${name}.parquet`;
 
-/** A file whose rows are `lineage[:id]` strings like "s1/12/0" or "s1/12/0:order-7". */
+/** A file whose rows are lineage strings like "s1/12/0". */
 function file(key: string, rows: string[], size = 1000): FileKeys {
   const parsed = rows.map((r) => {
-    const [lin, id] = r.split(':');
-    const [shard, seq, sub] = lin!.split('/');
-    return { shard: shard!, seq: seq!, sub: Number(sub), id: id ?? null };
+    const [shard, seq, sub] = r.split('/');
+    return { shard: shard!, seq: seq!, sub: Number(sub) };
   });
   return {
     key,
@@ -29,7 +28,6 @@ function file(key: string, rows: string[], size = 1000): FileKeys {
     _shard: parsed.map((p) => p.shard),
     _seq: parsed.map((p) => p.seq),
     _sub: parsed.map((p) => p.sub),
-    id: parsed.map((p) => p.id),
   };
 }
 
@@ -77,24 +75,24 @@ describe('Function: selectSurvivors', () => {
     // Assess
     expect(sel.files.map((f) => f.key)).toEqual([compacted('z'), raw('a'), raw('b')]);
     expect(kept(sel)).toEqual({ [compacted('z')]: ['s1/3/0'], [raw('a')]: ['s1/1/0', 's1/2/0'], [raw('b')]: [] });
-    expect(sel).toMatchObject({ rows: 5, survivors: 3, lineageDuplicates: 2, idDuplicates: 0 });
+    expect(sel).toMatchObject({ rows: 5, survivors: 3, lineageDuplicates: 2 });
   });
 
-  it('of rows sharing an id keeps the smallest lineage, comparing sequence numbers as numbers', () => {
-    // Prepare: "10" > "9" numerically though not as text; shard order comes first.
+  it('keeps every other lineage: only copies of one lineage are dropped', () => {
+    // Prepare: "10" and "9" are different sequence numbers, s1/9/4 and s1/9/5 different events.
     const files = [
-      file(raw('a'), ['s1/10/0:x', 's1/9/4:x', 's1/9/5:y', 's2/1/0:y', 's1/1/0']),
-      file(raw('b'), ['s1/9/4:x', 's0/50/0:z', 's1/2/0:z']),
+      file(raw('a'), ['s1/10/0', 's1/9/4', 's1/9/5', 's2/1/0', 's1/1/0']),
+      file(raw('b'), ['s1/9/4', 's0/50/0', 's1/2/0']),
     ];
     // Act
     const sel = selectSurvivors(files);
     // Assess
-    expect(kept(sel)).toEqual({ [raw('a')]: ['s1/9/4', 's1/9/5', 's1/1/0'], [raw('b')]: ['s0/50/0'] });
-    expect(sel).toMatchObject({ survivors: 4, lineageDuplicates: 1, idDuplicates: 3 });
+    expect(kept(sel)).toEqual({ [raw('a')]: ['s1/10/0', 's1/9/4', 's1/9/5', 's2/1/0', 's1/1/0'], [raw('b')]: ['s0/50/0', 's1/2/0'] });
+    expect(sel).toMatchObject({ rows: 8, survivors: 7, lineageDuplicates: 1 });
   });
 
   it('is the same whatever order the files are listed in', () => {
-    const files = [file(raw('a'), ['s1/1/0:x', 's1/2/0']), file(raw('b'), ['s1/2/0', 's1/0/0:x']), file(compacted('c'), ['s1/2/0'])];
+    const files = [file(raw('a'), ['s1/1/0', 's1/2/0']), file(raw('b'), ['s1/2/0', 's1/0/0']), file(compacted('c'), ['s1/2/0'])];
     expect(kept(selectSurvivors(files))).toEqual(kept(selectSurvivors([...files].reverse())));
   });
 });

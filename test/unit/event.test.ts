@@ -192,11 +192,12 @@ describe('Function: validateEvent', () => {
       ['lower case', 'abcdefghijklmnopqrstuvwxyz'],
       ['digits', '0123456789'],
       ['underscore', '_'],
-      ['dot', '.'],
+      ['dot', 'a.b'],
       ['colon', ':'],
-      ['slash', '/'],
+      ['slash', 'a/b'],
       ['hyphen', '-'],
       ['a mix', 'Api.v2/requests:count_total-x'],
+      ['segments that start with dots but are not "." or ".."', '.well-known/...x/..y/z..'],
     ])('accepts %s', (_label, name) => {
       // Prepare
       const input = ev({ name });
@@ -227,6 +228,16 @@ describe('Function: validateEvent', () => {
       ['a Latin-1 letter', ev({ name: 'caf\u00e9' }), `name: invalid character "é" at position 3 ${ALLOWED}`],
       ['an emoji', ev({ name: `ok${EMOJI}` }), `name: invalid character "${EMOJI}" at position 2 ${ALLOWED}`],
       ['a lone surrogate', ev({ name: 'x\ud800' }), `name: invalid character "\\ud800" at position 1 ${ALLOWED}`],
+      // A name is a safe path: no segment a client, proxy or store would normalize away.
+      ['"."', ev({ name: '.' }), 'name: "." path segment at position 0 is not allowed (a name must be a safe path)'],
+      ['".."', ev({ name: '..' }), 'name: ".." path segment at position 0 is not allowed (a name must be a safe path)'],
+      ['a "." segment', ev({ name: 'a/./b' }), 'name: "." path segment at position 2 is not allowed (a name must be a safe path)'],
+      ['a ".." segment', ev({ name: 'a/../b' }), 'name: ".." path segment at position 2 is not allowed (a name must be a safe path)'],
+      ['a trailing ".."', ev({ name: 'a/..' }), 'name: ".." path segment at position 2 is not allowed (a name must be a safe path)'],
+      ['"/"', ev({ name: '/' }), 'name: empty path segment at position 0 (a leading, trailing or doubled "/" is not allowed)'],
+      ['a leading "/"', ev({ name: '/a' }), 'name: empty path segment at position 0 (a leading, trailing or doubled "/" is not allowed)'],
+      ['a trailing "/"', ev({ name: 'a/' }), 'name: empty path segment at position 2 (a leading, trailing or doubled "/" is not allowed)'],
+      ['a doubled "/"', ev({ name: 'a//b' }), 'name: empty path segment at position 2 (a leading, trailing or doubled "/" is not allowed)'],
     ])('rejects a name that is %s', (_label, input, reason) => {
       // Prepare: input from the table
       // Act
@@ -246,6 +257,25 @@ describe('Function: validateEvent', () => {
   });
 
   describe('ts', () => {
+    it('refuses, with maxAgeMs, an event older than the rollups keep, and accepts one at the limit', () => {
+      // Prepare: the default 1 h retention, 400 days.
+      const opts = { ...STAMPED, maxAgeMs: 400 * 86_400_000 };
+      const limit = NOW - 400 * 86_400_000;
+      // Act & Assess
+      expect(accepted(ev({ ts: limit }), opts).ts).toBe(limit);
+      expect(reasonOf(ev({ ts: limit - 1 }), opts)).toBe(
+        `ts: 2025-10-24T11:59:59.999Z is more than 400 days old, past the rollups' retention (receiver clock ${NOW_ISO})`,
+      );
+      expect(reasonOf(ev({ ts: '2020-01-01T00:00:00Z' }), { ...opts, maxAgeMs: 400 * 86_400_000 + LIMITS.arrivalSlackMs })).toBe(
+        `ts: 2020-01-01T00:00:00.000Z is more than 400 days 15 min old, past the rollups' retention (receiver clock ${NOW_ISO})`,
+      );
+      expect(reasonOf(ev({ ts: NOW - 86_400_001 }), { ...opts, maxAgeMs: 86_400_000 })).toBe(
+        `ts: 2026-11-27T11:59:59.999Z is more than 1 day old, past the rollups' retention (receiver clock ${NOW_ISO})`,
+      );
+      // Without maxAgeMs, only the 2000-01-01 floor applies.
+      expect(accepted(ev({ ts: limit - 1 })).ts).toBe(limit - 1);
+    });
+
     it.each([
       ['epoch ms', NOW - 3_600_000, NOW - 3_600_000],
       ['epoch ms of 2000-01-01 (the earliest)', LIMITS.minTs, LIMITS.minTs],
@@ -404,8 +434,11 @@ describe('Function: validateEvent', () => {
       ['the default 1 when absent', undefined, 1],
       ['zero', 0, 0],
       ['a negative number', -3.25, -3.25],
-      ['a large number', Number.MAX_VALUE, Number.MAX_VALUE],
-      ['a tiny number', Number.MIN_VALUE, Number.MIN_VALUE],
+      ['the largest the rollups hold, 1e100', 1e100, 1e100],
+      ['the smallest nonzero the rollups hold, 1e-100', 1e-100, 1e-100],
+      ['-1e100', -1e100, -1e100],
+      ['-1e-100', -1e-100, -1e-100],
+      ['negative zero', -0, -0],
     ])('accepts %s', (_label, value, expected) => {
       // Prepare
       const input = value === undefined ? ev() : ev({ value });
@@ -423,6 +456,13 @@ describe('Function: validateEvent', () => {
       ['NaN', ev({ value: Number.NaN }), 'value: must be a finite number, got NaN'],
       ['Infinity from JSON 1e999', JSON.parse(`{"name":"a","ts":${NOW},"value":1e999}`), 'value: must be a finite number, got Infinity'],
       ['-Infinity', ev({ value: Number.NEGATIVE_INFINITY }), 'value: must be a finite number, got -Infinity'],
+      // What the rollups cannot hold is refused here, not accepted and then left out of them.
+      ['1e200', ev({ value: 1e200 }), 'value: 1e+200 is outside what rollups hold (0, or 1e-100 to 1e100 in magnitude)'],
+      ['just above 1e100', ev({ value: 1.0000000000000002e100 }), 'value: 1.0000000000000002e+100 is outside what rollups hold (0, or 1e-100 to 1e100 in magnitude)'],
+      ['-1e101', ev({ value: -1e101 }), 'value: -1e+101 is outside what rollups hold (0, or 1e-100 to 1e100 in magnitude)'],
+      ['Number.MAX_VALUE', ev({ value: Number.MAX_VALUE }), 'value: 1.7976931348623157e+308 is outside what rollups hold (0, or 1e-100 to 1e100 in magnitude)'],
+      ['1e-101', ev({ value: 1e-101 }), 'value: 1e-101 is outside what rollups hold (0, or 1e-100 to 1e100 in magnitude)'],
+      ['-5e-324', ev({ value: -Number.MIN_VALUE }), 'value: -5e-324 is outside what rollups hold (0, or 1e-100 to 1e100 in magnitude)'],
     ])('rejects a value that is %s', (_label, input, reason) => {
       // Prepare: input from the table
       // Act
@@ -485,6 +525,13 @@ describe('Function: validateEvent', () => {
       ['a 200-emoji value (200 code points, 400 UTF-16 units)', { env: EMOJI.repeat(200) }, { env: EMOJI.repeat(200) }],
       ['an empty value', { env: '' }, { env: '' }],
       ['unicode keys and values', { 'région': 'Île-de-France', 'ключ': '值' }, { 'région': 'Île-de-France', 'ключ': '值' }],
+      // Every one of these can be filtered on (functions/query/params.ts).
+      [
+        'values with "#", ",", ":", "%XX", "\\", "/", ".." and spaces',
+        { a: 'x#y', b: 'a,b', c: 'http://h:1/p', d: '%2F%00', e: 'C:\\tmp', f: '../..', g: ' sp ace ' },
+        { a: 'x#y', b: 'a,b', c: 'http://h:1/p', d: '%2F%00', e: 'C:\\tmp', f: '../..', g: ' sp ace ' },
+      ],
+      ['keys with "#", ".", "/", "%" and "\\"', { 'k#1': 'v', '.': 'v', 'a/b': 'v', '%41': 'v', 'x\\y': 'v' }, { 'k#1': 'v', '.': 'v', 'a/b': 'v', '%41': 'v', 'x\\y': 'v' }],
     ])('accepts %s', (_label, tags, expected) => {
       // Prepare
       const input = tags === undefined ? ev() : ev({ tags });
@@ -514,6 +561,15 @@ describe('Function: validateEvent', () => {
         'tags."my key": value longer than 200 chars',
       ],
       ['an empty key', ev({ tags: { '': 'v' } }), 'tags: empty key'],
+      ['a key with ":"', ev({ tags: { 'a:b': 'v' } }), 'tags: key "a:b" contains ":" (not allowed in a tag key: it ends the key in filter=key:value)'],
+      ['a key with ","', ev({ tags: { 'a,b': 'v' } }), 'tags: key "a,b" contains "," (not allowed in a tag key: it separates the items of filter and by)'],
+      ['a key with a newline', ev({ tags: { 'a\nb': 'v' } }), 'tags: key "a\\nb" contains control character U+000A at position 1'],
+      ['a key with DEL', ev({ tags: { 'a\u007f': 'v' } }), 'tags: key "a\\u007f" contains control character U+007F at position 1'],
+      ['a key with a lone surrogate', ev({ tags: { '\udc00': 'v' } }), 'tags: key "\\udc00" contains an unpaired surrogate U+DC00 at position 0'],
+      ['a value with NUL', ev({ tags: { env: 'a\u0000' } }), 'tags.env: value contains control character U+0000 at position 1'],
+      ['a value with a tab', ev({ tags: { env: '\tx' } }), 'tags.env: value contains control character U+0009 at position 0'],
+      ['a value with a C1 control', ev({ tags: { env: 'x\u0085' } }), 'tags.env: value contains control character U+0085 at position 1'],
+      ['a value with a lone surrogate', ev({ tags: { env: `${EMOJI}\ud800` } }), 'tags.env: value contains an unpaired surrogate U+D800 at position 2'],
       ['a number value', ev({ tags: { env: 1 } }), 'tags.env: expected a string, got number'],
       ['a null value', ev({ tags: { env: null } }), 'tags.env: expected a string, got null'],
       ['an object value', ev({ tags: { env: { a: 'b' } } }), 'tags.env: expected a string, got object'],

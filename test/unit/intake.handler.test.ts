@@ -1,5 +1,5 @@
 import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -23,13 +23,13 @@ const ENV = {
 };
 const KEY = 'the-acme-key';
 
-function event(body: unknown): APIGatewayProxyEventV2 {
+function event(body: unknown, headers: Record<string, string> = {}): APIGatewayProxyEventV2 {
   return {
     version: '2.0',
     routeKey: 'POST /v1/events',
     rawPath: '/v1/events',
     rawQueryString: '',
-    headers: { 'x-api-key': KEY, 'content-type': 'application/json' },
+    headers: { 'x-api-key': KEY, 'content-type': 'application/json', ...headers },
     requestContext: { requestId: 'r1' } as APIGatewayProxyEventV2['requestContext'],
     body: JSON.stringify(body),
     isBase64Encoded: false,
@@ -103,5 +103,33 @@ describe('Handler: intake', () => {
     expect(res.statusCode).toBe(500);
     expect(JSON.parse(res.body!)).toEqual({ error: 'internal error; retry later' });
     expect(kinesis.commandCalls(PutRecordsCommand)).toHaveLength(0);
+  });
+
+  it('after the answer write fails, a retry under the key is answered 202 at once and writes nothing again (DynamoDB store)', async () => {
+    // Prepare: the idempotency table as a map; the first write of a 'done' answer fails.
+    const table = new Map<string, Record<string, unknown>>();
+    let answerFailures = 1;
+    dynamo.on(GetCommand, { TableName: ENV.IDEMPOTENCY_TABLE_NAME }).callsFake((input: { Key: { pk: string } }) => ({ Item: table.get(input.Key.pk) }));
+    dynamo.on(PutCommand, { TableName: ENV.IDEMPOTENCY_TABLE_NAME }).callsFake((input: { Item: Record<string, unknown> }) => {
+      if (input.Item.status === 'done' && answerFailures-- > 0) throw Object.assign(new Error('Internal server error'), { name: 'InternalServerError', $fault: 'server' });
+      table.set(input.Item.pk as string, input.Item);
+      return {};
+    });
+    kinesis.on(PutRecordsCommand).callsFake((input: { Records: unknown[] }) => ({ FailedRecordCount: 0, Records: input.Records.map(() => ({ SequenceNumber: '1', ShardId: 's' })) }));
+    const handler = createIntakeHandler(ENV);
+    const body = events(3).map((e, i) => ({ ...e, name: ['a.x', 'b.y', 'c.z'][i] }));
+
+    // Act: the retry comes at once, within the first attempt's lock.
+    const first = await handler(event(body, { 'idempotency-key': 'req-1' }), context(10_000));
+    const stored = [...table.values()].map((i) => [i.status, i.written]);
+    const second = await handler(event(body, { 'idempotency-key': 'req-1' }), context(10_000));
+
+    // Assess: the progress (every record written) was stored in place of the answer, so the retry
+    // claims the key, puts no record and stores the answer.
+    expect([first.statusCode, JSON.parse(first.body!)]).toEqual([202, { accepted: 3, rejected: 0, errors: [] }]);
+    expect(stored).toEqual([['failed', [0, 1, 2]]]);
+    expect([second.statusCode, second.body]).toEqual([202, first.body]);
+    expect(kinesis.commandCalls(PutRecordsCommand)).toHaveLength(1);
+    expect([...table.values()].map((i) => i.status)).toEqual(['done']);
   });
 });

@@ -51,6 +51,24 @@ class MemoryIdempotency implements IdempotencyStore {
   }
 }
 
+/** The memory store whose next `complete` and `fail` calls throw, as a lost DynamoDB write would. */
+class FlakyIdempotency extends MemoryIdempotency {
+  constructor(
+    private completeFailures: number,
+    private failFailures: number,
+  ) {
+    super();
+  }
+  override async complete(tenant: string, key: string, bodyHash: string, response: StoredResponse): Promise<void> {
+    if (this.completeFailures-- > 0) throw new Error('InternalServerError: the answer was not stored');
+    return super.complete(tenant, key, bodyHash, response);
+  }
+  override async fail(tenant: string, key: string, bodyHash: string, progress: Progress): Promise<void> {
+    if (this.failFailures-- > 0) throw new Error('InternalServerError: the progress was not stored');
+    return super.fail(tenant, key, bodyHash, progress);
+  }
+}
+
 function deps(sink: RecordSink = new ScriptedSink(), idempotency: IdempotencyStore = new MemoryIdempotency()): IntakeDeps {
   return {
     auth: { authenticate: async (k) => KEYS[k] },
@@ -115,6 +133,45 @@ describe('Function: ingest', () => {
       ],
     });
     expect(storedEvents(sink)).toHaveLength(3);
+  });
+
+  it('refuses, per event with its reason, what the rollups cannot hold: values out of range, events older than their 1 h retention', async () => {
+    // Prepare: the retention as the stack sets it (ROLLUP_TTL_1H_DAYS = 30 here).
+    const sink = new ScriptedSink();
+    const day = 86_400_000;
+    const body = JSON.stringify([
+      { name: 'big', ts: NOW, value: 1e200 },
+      { name: 'tiny', ts: NOW, value: 1e-200 },
+      { name: 'old', ts: NOW - 30 * day - 1 },
+      { name: 'edge', ts: NOW - 30 * day, value: -1e100 },
+      { name: 'zero', ts: NOW, value: 0 },
+      { name: 'small', ts: NOW, value: 1e-100 },
+    ]);
+    // Act
+    const res = await ingest(request(body), { ...deps(sink), maxAgeMs: 30 * day });
+    // Assess: 202, the three refused named by index, the three others in the stream.
+    expect(res.statusCode).toBe(202);
+    expect(JSON.parse(res.body)).toEqual({
+      accepted: 3,
+      rejected: 3,
+      errors: [
+        { index: 0, reason: 'value: 1e+200 is outside what rollups hold (0, or 1e-100 to 1e100 in magnitude)' },
+        { index: 1, reason: 'value: 1e-200 is outside what rollups hold (0, or 1e-100 to 1e100 in magnitude)' },
+        { index: 2, reason: "ts: 2026-10-29T11:59:59.999Z is more than 30 days old, past the rollups' retention (receiver clock 2026-11-28T12:00:00.000Z)" },
+      ],
+    });
+    expect(storedEvents(sink).map((e) => [e.name, e.value]).sort()).toEqual([['edge', -1e100], ['small', 1e-100], ['zero', 0]]);
+  });
+
+  it("refuses events older than the rollups' default 1 h retention (400 days) when not told otherwise", async () => {
+    // Act
+    const res = await ingest(request(JSON.stringify([{ name: 'old', ts: NOW - 400 * 86_400_000 - 1 }, { name: 'ok', ts: NOW - 400 * 86_400_000 }])), deps());
+    // Assess
+    expect(JSON.parse(res.body)).toEqual({
+      accepted: 1,
+      rejected: 1,
+      errors: [{ index: 0, reason: "ts: 2025-10-24T11:59:59.999Z is more than 400 days old, past the rollups' retention (receiver clock 2026-11-28T12:00:00.000Z)" }],
+    });
   });
 
   it('caps the listed reasons and counts the rest', async () => {
@@ -258,6 +315,49 @@ describe('Function: ingest', () => {
       const names = storedEvents(sink).map((e) => e.name);
       expect(names).toHaveLength(200);
       expect(new Set(names).size).toBe(200);
+    });
+
+    it('after the answer failed to be stored, the retry neither waits for the lock nor writes again', async () => {
+      // Prepare: every record is written, then storing the answer fails once (a lost DynamoDB write).
+      const sink = new ScriptedSink();
+      const store = new FlakyIdempotency(1, 0);
+      const logged: string[] = [];
+      const logger = { warn: (m: string) => logged.push(`warn ${m}`), error: (m: string) => logged.push(`error ${m}`) };
+      const body = JSON.stringify(Array.from({ length: 120 }, (_, i) => ({ ...ev(i), name: `metric.${i}` })));
+      // Act: the retry comes at once, well within the first attempt's lock.
+      const first = await ingest(request(body, { 'idempotency-key': 'k' }), { ...deps(sink, store), logger });
+      const callsAfterFirst = sink.calls;
+      const second = await ingest(request(body, { 'idempotency-key': 'k' }), { ...deps(sink, store), logger });
+      const third = await ingest(request(body, { 'idempotency-key': 'k' }), { ...deps(sink, store), logger });
+      // Assess: both 202 with the same answer; nothing written twice; the answer stored by the retry.
+      expect(first.statusCode).toBe(202);
+      expect(JSON.parse(first.body)).toEqual({ accepted: 120, rejected: 0, errors: [] });
+      expect([second.statusCode, second.body]).toEqual([202, first.body]);
+      expect(sink.calls).toBe(callsAfterFirst);
+      expect(storedEvents(sink)).toHaveLength(120);
+      expect([third.statusCode, third.body, third.headers['idempotent-replayed']]).toEqual([202, first.body, 'true']);
+      expect(logged).toEqual(['warn idempotency answer not stored; storing the progress instead']);
+    });
+
+    it('when neither the answer nor the progress can be stored, still answers 202 and says so in the log', async () => {
+      // Prepare: the idempotency table fails every write after the claim.
+      const sink = new ScriptedSink();
+      const store = new FlakyIdempotency(1, 1);
+      const logged: string[] = [];
+      const logger = { warn: (m: string) => logged.push(`warn ${m}`), error: (m: string) => logged.push(`error ${m}`) };
+      const body = JSON.stringify([ev(1), ev(2)]);
+      // Act
+      const first = await ingest(request(body, { 'idempotency-key': 'k' }), { ...deps(sink, store), logger });
+      const retry = await ingest(request(body, { 'idempotency-key': 'k' }), { ...deps(sink, store), logger });
+      // Assess: every event is in the stream, so 202; the retry meets the lock, as after a crash.
+      expect(JSON.parse(first.body)).toEqual({ accepted: 2, rejected: 0, errors: [] });
+      expect(first.statusCode).toBe(202);
+      expect(retry.statusCode).toBe(409);
+      expect(storedEvents(sink)).toHaveLength(2);
+      expect(logged).toEqual([
+        'warn idempotency answer not stored; storing the progress instead',
+        'error neither the idempotency answer nor the progress was stored: a retry under this key waits for the lock, then writes again',
+      ]);
     });
 
     it('refuses a malformed key', async () => {

@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { createQueryHandler } from '../../functions/query/app.ts';
-import { handleQueryRequest, type QueryDeps, type QueryRequest } from '../../functions/query/core.ts';
+import { handleQueryRequest, SERIES_ROUTE, type QueryDeps, type QueryRequest } from '../../functions/query/core.ts';
 import { AGGS, type Agg, type Interval } from '../../functions/query/params.ts';
 import type { KeyAuthenticator } from '../../functions/shared/http.ts';
 import type { ApiKeyRecord } from '../../functions/shared/tenants.ts';
@@ -44,12 +44,14 @@ function deps(reader = new MemoryRollupReader(EVENTS), extra: Partial<QueryDeps>
   return { auth, rollups: reader, now: () => NOW, ...extra };
 }
 
-function req(routeKey: string, query: Record<string, string> = {}, opts: { key?: string | undefined; name?: string; rawPath?: string } = {}): QueryRequest {
+/** A request as API Gateway passes it: the path decoded, the series route's `{name+}` as `<name>/series`. */
+function req(routeKey: string, query: Record<string, string> = {}, opts: { key?: string | undefined; name?: string; rest?: string } = {}): QueryRequest {
   const key = 'key' in opts ? opts.key : 'key-acme';
+  const rest = opts.rest ?? (opts.name !== undefined ? `${opts.name}/series` : undefined);
   return {
     routeKey,
-    rawPath: opts.rawPath ?? (opts.name !== undefined ? `/v1/metrics/${encodeURIComponent(opts.name)}/series` : routeKey.split(' ')[1]!),
-    pathParameters: opts.name !== undefined ? { name: opts.name } : {},
+    rawPath: rest !== undefined ? `/v1/metrics/${rest}` : routeKey.split(' ')[1]!,
+    pathParameters: rest !== undefined ? { name: rest } : {},
     query,
     headers: key === undefined ? {} : { 'x-api-key': key },
   };
@@ -89,7 +91,7 @@ describe('Function: handleQueryRequest (metrics and series)', () => {
 
   it('lists tag sets of a metric, filtered', async () => {
     // Act
-    const res = body(await handleQueryRequest(req('GET /v1/metrics/{name}/series', { filter: 'env:prod' }, { name: 'req' }), deps()));
+    const res = body(await handleQueryRequest(req(SERIES_ROUTE, { filter: 'env:prod' }, { name: 'req' }), deps()));
 
     // Assess
     expect(res.metric).toBe('req');
@@ -106,7 +108,7 @@ describe('Function: handleQueryRequest (metrics and series)', () => {
     const reader = new MemoryRollupReader(EVENTS);
 
     // Act
-    const s = await handleQueryRequest(req('GET /v1/metrics/{name}/series', {}, { name: 'secret' }), deps(reader));
+    const s = await handleQueryRequest(req(SERIES_ROUTE, {}, { name: 'secret' }), deps(reader));
     const q = await handleQueryRequest(req('GET /v1/query', { metric: 'secret', from: String(BASE), to: String(BASE + H) }), deps(reader));
 
     // Assess
@@ -118,19 +120,39 @@ describe('Function: handleQueryRequest (metrics and series)', () => {
   });
 
   it.each([
-    ['%2F in the raw path', 'a/b', '/v1/metrics/a%2Fb/series', 'name: percent-escapes of "/", "#", "%" or NUL (e.g. "%2F") are not allowed in the path'],
-    ['a parent segment', '../globex', '/v1/metrics/..%2Fglobex/series', 'name: percent-escapes of "/", "#", "%" or NUL (e.g. "%2F") are not allowed in the path'],
-    ['a parent segment (decoded)', '../secret', '/v1/metrics/../secret/series', 'name: "." and ".." path segments are not allowed'],
-    ['a key separator', 'globex#metrics', '/v1/metrics/globex%23metrics/series', 'name: percent-escapes of "/", "#", "%" or NUL (e.g. "%2F") are not allowed in the path'],
-    ['a key separator (decoded)', 'globex#metrics', '/v1/metrics/globex#metrics/series', 'name: "#" is not allowed'],
-    ['unicode', 'ｓecret', '/v1/metrics/%EF%BD%93ecret/series', 'name: invalid character "ｓ" at position 0 (allowed: A-Z a-z 0-9 _ . : / -)'],
-  ])('refuses a crafted name: %s', async (_l, name, rawPath, error) => {
+    ['a parent segment (..%2F decoded)', '../globex', 'name: ".." path segment at position 0 is not allowed (a name must be a safe path)'],
+    ['a parent segment inside', 'a/../secret', 'name: ".." path segment at position 2 is not allowed (a name must be a safe path)'],
+    ['a current segment', './secret', 'name: "." path segment at position 0 is not allowed (a name must be a safe path)'],
+    ['a doubled slash', 'a//b', 'name: empty path segment at position 2 (a leading, trailing or doubled "/" is not allowed)'],
+    ['a key separator (%23 decoded)', 'globex#metrics', 'name: invalid character "#" at position 6 (allowed: A-Z a-z 0-9 _ . : / -)'],
+    ['a second escape (%252F decoded once)', 'a%2Fb', 'name: invalid character "%" at position 1 (allowed: A-Z a-z 0-9 _ . : / -)'],
+    ['a NUL (%00 decoded)', 'a\u0000b', 'name: invalid character "\\u0000" at position 1 (allowed: A-Z a-z 0-9 _ . : / -)'],
+    ['unicode', 'ｓecret', 'name: invalid character "ｓ" at position 0 (allowed: A-Z a-z 0-9 _ . : / -)'],
+  ])('refuses a crafted name: %s', async (_l, name, error) => {
     // Act
-    const res = await handleQueryRequest(req('GET /v1/metrics/{name}/series', {}, { name, rawPath }), deps());
+    const res = await handleQueryRequest(req(SERIES_ROUTE, {}, { name }), deps());
 
     // Assess
     expect(res.statusCode).toBe(400);
     expect(body(res)).toEqual({ error });
+  });
+
+  it('serves the series of a name holding "/" (sent as is or as %2F, decoded by API Gateway)', async () => {
+    // Prepare
+    const reader = new MemoryRollupReader([{ tenant: 'acme', name: 'http/server/requests', ts: BASE, value: 1, type: 'count', tags: { route: '/a' } }]);
+
+    // Act
+    const res = await handleQueryRequest(req(SERIES_ROUTE, {}, { name: 'http/server/requests' }), deps(reader));
+
+    // Assess
+    expect(res.statusCode).toBe(200);
+    expect(body(res)).toEqual({ metric: 'http/server/requests', type: 'count', series: [{ tags: { route: '/a' }, firstSeen: BASE, lastSeen: BASE }] });
+  });
+
+  it.each([['cpu'], ['series'], ['/series'], ['cpu/seriesx']])('answers 404 for /v1/metrics/%s, which is not a series path', async (rest) => {
+    const res = await handleQueryRequest(req(SERIES_ROUTE, {}, { rest }), deps());
+    expect(res.statusCode).toBe(404);
+    expect(body(res)).toEqual({ error: `no route GET /v1/metrics/${rest} (the series of a metric are at GET /v1/metrics/{name}/series)` });
   });
 
   it('answers 404 for an unknown route', async () => {

@@ -1,6 +1,6 @@
 /**
- * GET /v1/events over the archive: paging newest first with a cursor, the reader rule (lineage and
- * id duplicates across overlapping files), row-group pruning by `ts` statistics, tenant scoping,
+ * GET /v1/events over the archive: paging newest first with a cursor, the reader rule (copies of a
+ * lineage across overlapping files dropped, events sharing an id kept), row-group pruning by `ts` statistics, tenant scoping,
  * and precise 400s. Files are real Parquet (shared/archive/parquet.ts) in an in-memory bucket.
  */
 import { describe, expect, it } from 'vitest';
@@ -37,7 +37,7 @@ function row(i: number, over: Partial<ArchiveRow> = {}): ArchiveRow {
 
 type Page = { events: Array<{ name: string; ts: number; value: number; tags: Record<string, string>; id?: string; attrs?: object }>; nextCursor: string | null };
 
-/** 300 events over 3 hours, in overlapping batch files, a compacted copy, and an id duplicate. */
+/** 300 events over 3 hours, in overlapping batch files, a compacted copy, and two events sharing an id. */
 function archive(): { bucket: MemoryBucket; truth: ArchiveRow[] } {
   const bucket = new MemoryBucket();
   const rows = Array.from({ length: 300 }, (_, i) => row(i));
@@ -51,13 +51,13 @@ function archive(): { bucket: MemoryBucket; truth: ArchiveRow[] } {
     put(batchObjectKey(p, SHARD, inHour[mid]!._seq, inHour.at(-1)!._seq), inHour.slice(mid));
     if (h === 1) put(compactedObjectKey(p, ['x'], 0), inHour.slice(0, 30));
   }
-  // A client retry with the same id under a later lineage: dropped by the reader rule.
+  // Two events with one id under two lineages (one request id on two metrics): both are events.
   const first = row(301, { id: 'evt-1', ts: T0 + 5_000, _seq: seq(1000) });
-  const retry = row(302, { id: 'evt-1', ts: T0 + 5_000, _seq: seq(2000) });
-  put(batchObjectKey(partitionOf('acme', T0), SHARD, seq(1000), seq(2000)), [first, retry]);
+  const second = row(302, { name: 'req.bytes', id: 'evt-1', ts: T0 + 5_000, _seq: seq(2000) });
+  put(batchObjectKey(partitionOf('acme', T0), SHARD, seq(1000), seq(2000)), [first, second]);
   // Another tenant, same hours: never read.
   put(batchObjectKey(partitionOf('globex', T0), SHARD, seq(1), seq(2)), [row(1, { name: 'secret', value: 777_777 })]);
-  return { bucket, truth: [...rows, first] };
+  return { bucket, truth: [...rows, first, second] };
 }
 
 const desc = (a: ArchiveRow, b: ArchiveRow) => b.ts - a.ts || (b._seq.length - a._seq.length || (b._seq < a._seq ? -1 : b._seq > a._seq ? 1 : 0));
@@ -89,6 +89,7 @@ describe('Function: listEvents', () => {
     expect(pages).toBe(Math.ceil(expected.length / 70));
     expect(seen.map((e) => [e.ts, e.value])).toEqual(expected.map((r) => [r.ts, r.value]));
     expect(seen.find((e) => e.value === 301)).toMatchObject({ id: 'evt-1', tags: { env: 'prod', host: 'web-1' } });
+    expect(seen.filter((e) => e.id === 'evt-1').map((e) => [e.name, e.value])).toEqual([['req.bytes', 302], ['req', 301]]);
     expect(seen.find((e) => e.value === 10)).toMatchObject({ attrs: { path: '/p/10' } });
     expect(JSON.stringify(seen)).not.toContain('777777');
   });
@@ -199,8 +200,9 @@ describe('Function: parseEventsParams', () => {
     [{ limit: '0' }, 'limit: must be an integer from 1 to 1000, got "0"'],
     [{ limit: '5000' }, 'limit: must be an integer from 1 to 1000, got "5000"'],
     [{ from: String(T0 - 8 * 86_400_000) }, 'range too large: 196 hours, more than 168 (7 days) for /v1/events; narrow from/to'],
-    [{ name: '../globex' }, 'name: "." and ".." path segments are not allowed'],
-    [{ name: 'a%2Fb' }, 'name: percent-escapes (e.g. "%2F") are not allowed'],
+    [{ name: '../globex' }, 'name: ".." path segment at position 0 is not allowed (a name must be a safe path)'],
+    [{ name: 'a%2Fb' }, 'name: invalid character "%" at position 1 (allowed: A-Z a-z 0-9 _ . : / -)'],
+    [{ filter: 'env:a\\x' }, 'filter: "\\" at position 5 must be followed by "," or "\\" (write \\, for a comma and \\\\ for a backslash in a tag value)'],
     [{ tenant: 'globex' }, 'unknown parameter "tenant" (allowed: from, to, name, filter, limit, cursor)'],
   ])('refuses %j', (q, message) => {
     expect(error400(() => parseEventsParams(q, NOW))).toBe(message);

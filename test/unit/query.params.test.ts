@@ -8,7 +8,7 @@ import {
   parseQueryParams,
   parseTime,
   pointCount,
-  unsafeReason,
+  splitList,
 } from '../../functions/query/params.ts';
 
 const NOW = Date.UTC(2026, 10, 28, 12, 0, 0);
@@ -34,23 +34,23 @@ describe('Function: parseTime', () => {
   });
 });
 
-describe('Function: unsafeReason / parseMetricName', () => {
+describe('Function: parseMetricName', () => {
   it.each([
-    ['../other#metrics', '"#" is not allowed'],
-    ['a/../b', '"." and ".." path segments are not allowed'],
-    ['a%2Fb', 'percent-escapes (e.g. "%2F") are not allowed'],
-    ['a\u0000b', 'control character U+0000 at position 1'],
-    ['a\u0085', 'control character U+0085 at position 1'],
-  ])('flags %j', (s, reason) => {
-    expect(unsafeReason(s)).toBe(reason);
+    ['../other', 'metric: ".." path segment at position 0 is not allowed (a name must be a safe path)'],
+    ['a/../b', 'metric: ".." path segment at position 2 is not allowed (a name must be a safe path)'],
+    ['a/.', 'metric: "." path segment at position 2 is not allowed (a name must be a safe path)'],
+    ['/a', 'metric: empty path segment at position 0 (a leading, trailing or doubled "/" is not allowed)'],
+    ['a%2Fb', 'metric: invalid character "%" at position 1 (allowed: A-Z a-z 0-9 _ . : / -)'],
+    ['cpu#idx', 'metric: invalid character "#" at position 3 (allowed: A-Z a-z 0-9 _ . : / -)'],
+    ['a\u0000b', 'metric: invalid character "\\u0000" at position 1 (allowed: A-Z a-z 0-9 _ . : / -)'],
+    ['lätenz', 'metric: invalid character "ä" at position 1 (allowed: A-Z a-z 0-9 _ . : / -)'],
+  ])('refuses %j with the event contract rule', (raw, message) => {
+    expect(error400(() => parseMetricName('metric', raw))).toBe(message);
   });
 
-  it('names the parameter and the event contract rule', () => {
+  it('accepts every name the intake accepts, "/" and dotted segments included', () => {
     expect(error400(() => parseMetricName('metric', undefined))).toBe('metric: required (a metric name)');
-    expect(error400(() => parseMetricName('metric', '../x'))).toBe('metric: "." and ".." path segments are not allowed');
-    expect(error400(() => parseMetricName('name', 'cpu#idx'))).toBe('name: "#" is not allowed');
-    expect(error400(() => parseMetricName('metric', 'lätenz'))).toBe('metric: invalid character "ä" at position 1 (allowed: A-Z a-z 0-9 _ . : / -)');
-    expect(parseMetricName('metric', 'http.server/requests:total')).toBe('http.server/requests:total');
+    for (const name of ['http.server/requests:total', 'a/b/c', '.hidden/x', 'x..y', 'a.../b', '-_.:']) expect(parseMetricName('metric', name)).toBe(name);
   });
 });
 
@@ -63,22 +63,59 @@ describe('Function: parseFilter / parseGroupBy', () => {
     expect(parseFilter(undefined)).toEqual([]);
   });
 
+  it('finds every tag value the intake accepts: "#", ":", "%XX", "/", spaces, unicode, an empty value, and "," and "\\" escaped', () => {
+    // Act & Assess (the query string is percent-decoded before this: %2C is a "," here, not an escape)
+    expect(parseFilter('id:a#b,url:http://x:8080/p?q=1,pct:%2e%2e%2F,path:../..,sp:a b,uni:ｓ€😀,empty:')).toEqual([
+      { key: 'id', value: 'a#b' },
+      { key: 'url', value: 'http://x:8080/p?q=1' },
+      { key: 'pct', value: '%2e%2e%2F' },
+      { key: 'path', value: '../..' },
+      { key: 'sp', value: 'a b' },
+      { key: 'uni', value: 'ｓ€😀' },
+      { key: 'empty', value: '' },
+    ]);
+    // filter=list:a\,b\,c,back:C:\\temp\\,both:\\\,
+    expect(parseFilter('list:a\\,b\\,c,back:C:\\\\temp\\\\,both:\\\\\\,')).toEqual([
+      { key: 'list', value: 'a,b,c' },
+      { key: 'back', value: 'C:\\temp\\' },
+      { key: 'both', value: '\\,' },
+    ]);
+    expect(parseFilter('k#1:v,k.2/x:v,ключ:v')).toEqual([
+      { key: 'k#1', value: 'v' },
+      { key: 'k.2/x', value: 'v' },
+      { key: 'ключ', value: 'v' },
+    ]);
+  });
+
   it.each([
     ['env', 'filter: "env" is not key:value (e.g. filter=env:prod,service:api)'],
-    ['env:', 'filter: empty tag value'],
     [':prod', 'filter: empty tag key'],
-    ['env:a#b', 'filter: tag value "a#b": "#" is not allowed'],
     ['env:a,env:b', 'filter: tag key "env" given twice'],
-    ['env:%2e%2e', 'filter: tag value "%2e%2e": percent-escapes (e.g. "%2F") are not allowed'],
+    ['env:a\u0007b', 'filter: tag value "a\\u0007b" contains control character U+0007 at position 1'],
+    ['env:a\u0085', 'filter: tag value "a\\u0085" contains control character U+0085 at position 1'],
+    ['e\nv:a', 'filter: tag key "e\\nv" contains control character U+000A at position 1'],
+    ['env:\ud800', 'filter: tag value "\\ud800" contains an unpaired surrogate U+D800 at position 0'],
+    ['env:a\\b', 'filter: "\\" at position 5 must be followed by "," or "\\" (write \\, for a comma and \\\\ for a backslash in a tag value)'],
+    ['env:a\\', 'filter: "\\" at position 5 must be followed by "," or "\\" (write \\, for a comma and \\\\ for a backslash in a tag value)'],
+    [`env:${'v'.repeat(201)}`, `filter: tag value "${'v'.repeat(40)}…" longer than 200 chars`],
   ])('refuses %j', (raw, message) => {
     expect(error400(() => parseFilter(raw))).toBe(message);
   });
 
-  it('checks group-by keys', () => {
+  it('splits lists on unescaped commas only', () => {
+    expect(splitList('filter', 'a\\,b,c\\\\,d')).toEqual(['a,b', 'c\\', 'd']);
+    expect(splitList('by', '')).toEqual(['']);
+  });
+
+  it('checks group-by keys by the intake rule', () => {
     expect(parseGroupBy('host,region')).toEqual(['host', 'region']);
+    expect(parseGroupBy('k#1,dir\\\\x')).toEqual(['k#1', 'dir\\x']);
     expect(error400(() => parseGroupBy('host,host'))).toBe('by: a tag key is given twice');
     expect(error400(() => parseGroupBy('a,b,c,d,e'))).toBe('by: more than 4 tag keys');
-    expect(error400(() => parseGroupBy('h\nx'))).toBe(`by: tag key ${JSON.stringify('h\nx')}: control character U+000A at position 1`);
+    expect(error400(() => parseGroupBy('host,'))).toBe('by: empty tag key');
+    expect(error400(() => parseGroupBy('h\nx'))).toBe('by: tag key "h\\nx" contains control character U+000A at position 1');
+    expect(error400(() => parseGroupBy('a:b'))).toBe('by: tag key "a:b" contains ":" (not allowed in a tag key: it ends the key in filter=key:value)');
+    expect(error400(() => parseGroupBy('a\\,b'))).toBe('by: tag key "a,b" contains "," (not allowed in a tag key: it separates the items of filter and by)');
   });
 });
 

@@ -92,7 +92,7 @@ interface World {
 }
 
 function valueFor(rng: Rng, type: EventType): number {
-  if (rng.chance(0.01)) return rng.chance(0.5) ? 1e200 : -1e-200; // out of range: counted, left out
+  if (rng.chance(0.01)) return rng.chance(0.5) ? 1e200 : -1e-200; // out of range: refused by the validator, left out
   switch (type) {
     case 'count':
       return rng.chance(0.7) ? 1 + rng.int(20) : Math.round(rng.next() * 1e4) / 100;

@@ -25,13 +25,16 @@
  *
  * A partition-hour may hold the same row more than once — overlapping batch files, or a
  * compacted file beside the inputs it replaces when compaction crashed (or is running) between
- * writing it and deleting them — and the same client event under two lineages (a client retry
- * with the same `id`). Readers therefore read **every** `.parquet` object of the partition-hour
- * and keep, of its rows:
+ * writing it and deleting them. Readers therefore read **every** `.parquet` object of the
+ * partition-hour and keep, of its rows, one row per lineage `(_shard, _seq, _sub)` (copies of one
+ * lineage are identical rows). Nothing else is dropped.
  *
- * 1. one row per lineage `(_shard, _seq, _sub)` (copies of one lineage are identical), then
- * 2. of rows with the same non-null `id`, the one with the smallest lineage (`_shard`, then `_seq`
- *    as a number — compare length, then text — then `_sub`).
+ * A client `id` is not a dedupe key: rows sharing an `id` are different events (one request id on
+ * several metrics is common) and all survive, as the rollups count all of them. Dropping repeated
+ * ids exactly would need durable per-id state in the rollup (a conditional write per event with an
+ * id), which its cost targets rule out, and the archive must keep what the rollups count. A client
+ * that retries a request sends an `Idempotency-Key` instead (functions/intake/idempotency.ts): a
+ * retried request is not written to the stream twice.
  *
  * The rule is idempotent and compaction applies exactly it, so a reader sees the same rows before,
  * during and after compaction, and after a crash at any point of it: compaction writes its
@@ -45,17 +48,13 @@
  *
  * ```sql
  * SELECT * FROM (
- *   SELECT *, row_number() OVER (
- *     PARTITION BY tenant, dt, hour, coalesce('i:' || id, 'l:' || _shard || '/' || _seq || '/' || cast(_sub AS varchar))
- *     ORDER BY _shard, length(_seq), _seq, _sub) AS rn
+ *   SELECT *, row_number() OVER (PARTITION BY _shard, _seq, _sub) AS rn
  *   FROM events WHERE tenant = 'acme' AND dt = '2026-11-28' AND hour = 12)
  * WHERE rn = 1
  * ```
  *
  * (lib/constructs/archive-catalog.ts `readerRuleSql`; the Athena workgroup holds it as the saved
  * query `events-deduplicated`; dedupe.ts implements it in TypeScript, reader.ts reads by it).
- *
- * (`id` duplicates are dropped within one partition-hour: a client's retry carries the same `ts`.)
  */
 import { createHash } from 'node:crypto';
 

@@ -10,7 +10,7 @@
  *   pk  = `<tenant>#s#<seriesId>#<res>`             res: `1m` (distributions only) | `1h`
  *   sk  = bucket start, epoch ms, zero-padded to 13 digits (sorts as a number)
  *   count N, sum N, min N, max N         over every event of the bucket (values are 0 or
- *                                        1e-100 <= |v| <= 1e100; others are counted and left out)
+ *                                        1e-100 <= |v| <= 1e100: the validator refuses others)
  *   last N, lastTs N, lastLin S          gauges only: the value of the event with the greatest
  *                                        (ts, shardId, sequenceNumber, subIndex); lastLin is
  *                                        `<shardId>/<seq>:<sub>` of that event (tie-break on merge)
