@@ -186,7 +186,7 @@ export class Archive extends Construct {
       // Runs never overlap: two runs on one partition would each replace the other's files.
       reservedConcurrentExecutions: 1,
     });
-    props.storage.bindArchive(this.compaction.function, 'readWrite');
+    props.storage.bindArchive(this.compaction.function, 'compact');
 
     // The target sends the EventBridge event itself; parseCompactRequest treats an event with a
     // `detail-type` as "compact the lookback window".

@@ -18,23 +18,35 @@ import {
 export type ArchiveTransitionStorageClass = 'INTELLIGENT_TIERING' | 'STANDARD_IA';
 
 /**
+ * Exactly the actions each function calls, never CDK's grant*Data bundles (which add Scan,
+ * ConditionCheckItem, DeleteItem, BatchWriteItem, ...); test/infra/least-privilege.test.ts pins
+ * every role's actions and resources.
  * - `lookup`: GetItem only (the API functions authenticate keys by their hash).
- * - `read`: every read action (GetItem, BatchGetItem, Query, Scan, ...).
+ * - `read`: GetItem, BatchGetItem and Query (the query function).
+ * - `claim`: GetItem and PutItem (the intake's idempotency records: read, claim, complete).
  * - `merge`: GetItem, BatchGetItem, PutItem and UpdateItem: read items by key and write them back
  *   (the rollup's commits and folds); no Query, Scan, delete or batch write.
  * - `fold`: merge plus Query (the rollup sweeper lists the shards with a log).
- * - `readWrite`: read plus every write action.
  */
-export type TableAccess = 'lookup' | 'read' | 'merge' | 'fold' | 'readWrite';
+export type TableAccess = 'lookup' | 'read' | 'claim' | 'merge' | 'fold';
 
 const MERGE_ACTIONS = ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
+const TABLE_ACTIONS: Readonly<Record<TableAccess, readonly string[]>> = {
+  lookup: ['dynamodb:GetItem'],
+  read: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:Query'],
+  claim: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+  merge: MERGE_ACTIONS,
+  fold: [...MERGE_ACTIONS, 'dynamodb:Query'],
+};
 
 /**
- * - `read`: get objects under `events/` and `quarantine/`, list the bucket (query).
+ * - `read`: get objects under `events/`, list keys under `events/` (query). Nothing reads
+ *   `quarantine/` but an operator: it holds every tenant's rejected raw records.
  * - `write`: put objects under `events/` and `quarantine/` (archive).
- * - `readWrite`: read, plus put and delete under `events/` (compaction replaces small files).
+ * - `compact`: get, put and delete under `events/`, list keys under `events/` (compaction replaces
+ *   small files).
  */
-export type ArchiveAccess = 'read' | 'write' | 'readWrite';
+export type ArchiveAccess = 'read' | 'write' | 'compact';
 
 export interface StorageProps {
   /**
@@ -212,9 +224,9 @@ export class Storage extends Construct {
     this.bindTable('tenants', fn, access);
   }
 
-  /** Grants `fn` read and write on the idempotency table and sets its name variable. */
+  /** Grants `fn` GetItem and PutItem on the idempotency table and sets its name variable. */
   public bindIdempotency(fn: lambda.Function): void {
-    this.bindTable('idempotency', fn, 'readWrite');
+    this.bindTable('idempotency', fn, 'claim');
   }
 
   /**
@@ -225,14 +237,18 @@ export class Storage extends Construct {
     const bucket = this.archiveBucket;
     const objects = (prefix: string) => bucket.arnForObjects(`${prefix}*`);
     const statements: iam.PolicyStatement[] = [];
-    const prefixes = [ARCHIVE_EVENTS_PREFIX, ARCHIVE_QUARANTINE_PREFIX];
-    if (access === 'read' || access === 'readWrite') {
+    const prefixes = access === 'write' ? [ARCHIVE_EVENTS_PREFIX, ARCHIVE_QUARANTINE_PREFIX] : [ARCHIVE_EVENTS_PREFIX];
+    if (access === 'read' || access === 'compact') {
       statements.push(
-        new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: prefixes.map(objects) }),
-        new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }),
+        new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [objects(ARCHIVE_EVENTS_PREFIX)] }),
+        new iam.PolicyStatement({
+          actions: ['s3:ListBucket'],
+          resources: [bucket.bucketArn],
+          conditions: { StringLike: { 's3:prefix': [`${ARCHIVE_EVENTS_PREFIX}*`] } },
+        }),
       );
     }
-    if (access === 'write' || access === 'readWrite') {
+    if (access === 'write' || access === 'compact') {
       statements.push(
         new iam.PolicyStatement({
           actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
@@ -240,7 +256,7 @@ export class Storage extends Construct {
         }),
       );
     }
-    if (access === 'readWrite') {
+    if (access === 'compact') {
       statements.push(
         new iam.PolicyStatement({
           actions: ['s3:DeleteObject'],
@@ -269,11 +285,7 @@ export class Storage extends Construct {
 
   private bindTable(key: TableKey, fn: lambda.Function, access: TableAccess): void {
     const table = this.tables[key];
-    if (access === 'readWrite') table.grantReadWriteData(fn);
-    else if (access === 'read') table.grantReadData(fn);
-    else if (access === 'merge') table.grant(fn, ...MERGE_ACTIONS);
-    else if (access === 'fold') table.grant(fn, ...MERGE_ACTIONS, 'dynamodb:Query');
-    else table.grant(fn, 'dynamodb:GetItem');
+    table.grant(fn, ...TABLE_ACTIONS[access]);
     fn.addEnvironment(TABLES[key].envVar, table.tableName);
   }
 }

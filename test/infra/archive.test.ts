@@ -91,21 +91,19 @@ describe('Construct: Archive', () => {
     });
   });
 
-  it('lets compaction list, read, write and delete archive objects, and nothing in DynamoDB or Kinesis', () => {
+  it('lets compaction list, read, write and delete archive objects under events/ only, and nothing in DynamoDB or Kinesis', () => {
     // Prepare
     const statements = roleStatements(template, logicalIdOf(f.archive.compaction.role));
 
-    // Assess
+    // Assess: quarantine/ holds every tenant's rejected raw records; compaction never touches it.
     expect(s3Grants(statements, bucketId).sort()).toEqual([
       's3:AbortMultipartUpload events/*',
-      's3:AbortMultipartUpload quarantine/*',
       's3:DeleteObject events/*',
       's3:GetObject events/*',
-      's3:GetObject quarantine/*',
       's3:ListBucket bucket',
       's3:PutObject events/*',
-      's3:PutObject quarantine/*',
     ]);
+    expect(statements.find((st) => actionsOf([st]).includes('s3:ListBucket'))).toMatchObject({ Condition: { StringLike: { 's3:prefix': ['events/*'] } } });
     expect(actionsOf(statements).filter((a) => /^(dynamodb|kinesis|sqs):/.test(a))).toEqual([]);
   });
 
