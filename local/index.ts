@@ -15,20 +15,24 @@
  * against LocalStack.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { createArchiveHandler } from '../functions/archive/app.ts';
 import { createIntakeHandler } from '../functions/intake/app.ts';
+import { KinesisRecordSink } from '../functions/shared/kinesis-sink.ts';
+import { CachedAuthenticator } from '../functions/shared/http.ts';
 import { createQueryHandler } from '../functions/query/app.ts';
 import { createRollupHandler, createSweepHandler } from '../functions/rollup/app.ts';
 import { configuredEndpoint, dynamoClient, kinesisClient, resetClients } from '../functions/shared/clients.ts';
 import { parseTenantSpec, TenantStore, generateApiKey, type Scope } from '../functions/shared/tenants.ts';
 import { FUNCTIONS, type ConsumerSettings, type FunctionDef } from '../lib/functions.ts';
-import { DEFAULT_PREFIX, resourceEnv, TABLES } from '../lib/resources.ts';
+import { DEFAULT_PREFIX, resourceEnv, STREAM, TABLES } from '../lib/resources.ts';
 import { POWERTOOLS } from '../lib/settings.ts';
 import { startEmulators, type Emulators } from './emulators.ts';
 import { startHttpFront, type HttpFront } from './http-front.ts';
+import { EventLedger, stackStatus, type StackStatus } from './lag.ts';
+import { countingKinesis, generateOperatorKey, statusRoute } from './status.ts';
 import { FileCheckpointStore, FileOnFailureDestination, KinesisShardSource, Poller, consoleLogger, type PollerLogger } from './poller/index.ts';
 import { LOCAL_ACCOUNT, provisionResources } from './provision.ts';
 
@@ -79,6 +83,13 @@ export interface RunningStack {
   readonly dataDir: string;
   /** The key created for the `demo` tenant on first start, when no tenants were given. */
   readonly demoKey?: string;
+  /** The key of GET /v1/status, new at every start; also in the data directory's running.json. */
+  readonly operatorKey: string;
+  /**
+   * Per consumer and shard: events behind the intake, records done and pending, the age of the
+   * oldest unprocessed record (local/lag.ts). GET /v1/status answers the same.
+   */
+  status(): StackStatus;
   /** Resolves once every consumer has caught up with the stream tip and nothing is in flight. */
   drain(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -105,7 +116,7 @@ function localConsumer(name: string, def: FunctionDef, create: (env: StackEnv) =
 }
 
 const REGION = 'us-east-1';
-/** Written in the data directory while a stack runs: `{ pid, url, env }`. */
+/** Written in the data directory while a stack runs: `{ pid, url, env, operatorKey }` (mode 0600). */
 export const RUN_FILE = 'running.json';
 
 export async function startStack(opts: StartStackOptions = {}): Promise<RunningStack> {
@@ -146,6 +157,8 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
     const demoKey = await seedTenants(env, opts.tenants, log);
 
     const consumers = [...(opts.onlyGivenConsumers ? [] : PRODUCT_CONSUMERS), ...(opts.consumers ?? [])];
+    // What the intake wrote, against what each consumer is done with (GET /v1/status).
+    const ledger = new EventLedger(consumers.map((c) => c.name));
     const pollers: Poller[] = [];
     const streamArn = `arn:aws:kinesis:${backend.region}:${backend.account}:stream/${provisioned.names.stream}`;
     for (const c of consumers) {
@@ -170,14 +183,32 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
         logger: opts.pollerLogger ?? consoleLogger,
         // drain() waits for one discovery after it is called: keep it short locally.
         shardDiscoveryIntervalMs: 1000,
+        onRecordsDone: (shardId, records, outcome) => {
+          for (const r of records) ledger.done(c.name, shardId, r.sequenceNumber, outcome);
+        },
       });
       pollers.push(poller);
     }
 
+    const status = (): StackStatus => stackStatus(Date.now(), ledger, consumers.map((c, i) => ({ name: c.name, shards: pollers[i]!.status() })));
+    const operatorKey = generateOperatorKey();
+    const tenantKeys = new CachedAuthenticator(new TenantStore(dynamoClient(env), env[TABLES.tenants.envVar]!));
+
     let ready = false;
     const front: HttpFront = await startHttpFront({
       port: opts.port ?? (process.env.PORT ? Number(process.env.PORT) : 8787),
-      handlers: { intake: createIntakeHandler(env), query: createQueryHandler(env) },
+      handlers: {
+        // The intake's own sink over a client that registers what it writes in the ledger.
+        intake: createIntakeHandler(env, { sink: new KinesisRecordSink(countingKinesis(kinesisClient(env), ledger), env[STREAM.envVar]!) }),
+        query: createQueryHandler(env),
+      },
+      localRoutes: [
+        {
+          method: 'GET',
+          path: '/v1/status',
+          handler: statusRoute({ operatorKey, status, classify: async (key) => ((await tenantKeys.authenticate(key)) === undefined ? 'unknown' : 'tenant') }),
+        },
+      ],
       ready: () => ready,
       onError: (err) => log(`http front: ${(err as Error).stack ?? String(err)}`),
     });
@@ -193,7 +224,9 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
 
     // Tells other local tools (the tenants CLI) where this running stack's endpoints are.
     const runFile = join(dataDir, RUN_FILE);
-    await writeFile(runFile, JSON.stringify({ pid: process.pid, url: front.url, env }, null, 2));
+    // The operator key is a secret: the file is the owner's only.
+    await writeFile(runFile, JSON.stringify({ pid: process.pid, url: front.url, env, operatorKey }, null, 2), { mode: 0o600 });
+    await chmod(runFile, 0o600); // a file left by a stack that crashed keeps its mode otherwise
     stops.push(() => rm(runFile, { force: true }));
     ready = true;
 
@@ -203,6 +236,8 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
       env,
       dataDir,
       ...(demoKey ? { demoKey } : {}),
+      operatorKey,
+      status,
       drain: async (timeoutMs = 30_000) => {
         await Promise.all(pollers.map((p) => p.drain({ timeoutMs })));
       },
