@@ -17,6 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import type { ResourceLimits } from 'node:worker_threads';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { createArchiveHandler } from '../functions/archive/app.ts';
 import { createIntakeHandler } from '../functions/intake/app.ts';
@@ -31,6 +32,7 @@ import { DEFAULT_PREFIX, resourceEnv, STREAM, TABLES } from '../lib/resources.ts
 import { POWERTOOLS } from '../lib/settings.ts';
 import { startEmulators, type Emulators } from './emulators.ts';
 import { startHttpFront, type HttpFront } from './http-front.ts';
+import { FunctionThread, resourceLimitsOf, type ThreadSpec } from './function-thread.ts';
 import { EventLedger, stackStatus, type StackStatus } from './lag.ts';
 import { countingKinesis, generateOperatorKey, statusRoute } from './status.ts';
 import { FileCheckpointStore, FileOnFailureDestination, KinesisShardSource, Poller, consoleLogger, type PollerLogger } from './poller/index.ts';
@@ -43,8 +45,14 @@ export type ConsumerHandler = (event: KinesisStreamEvent, context: Context) => P
 /** A Kinesis consumer run by the embedded stack's poller. */
 export interface LocalConsumer {
   readonly name: string;
-  /** Built once, with the stack's environment. */
+  /** Built once, with the stack's environment, in the stack's thread. */
   readonly create: (env: StackEnv) => ConsumerHandler;
+  /**
+   * The same handler, built in a worker thread of its own instead (local/function-thread.ts), when
+   * the stack runs functions in threads.
+   * @default none: always in the stack's thread
+   */
+  readonly thread?: ThreadSpec & { readonly resourceLimits?: ResourceLimits };
   readonly settings: ConsumerSettings;
   readonly timeoutSeconds: number;
   /** Settings this consumer gets besides the stack's environment (FunctionDef.local). */
@@ -71,6 +79,13 @@ export interface StartStackOptions {
   readonly shards?: number;
   /** Settings every function gets (lib/settings.ts variables), over the local defaults. @default none */
   readonly environment?: Readonly<Record<string, string>>;
+  /**
+   * Run the product's functions (rollup, archive, sweeper) each on a worker thread of its own, as
+   * Lambda runs each in its own container; false runs them in this thread (one heap, one CPU
+   * profile). Consumers given in `consumers` run where their definition says.
+   * @default true
+   */
+  readonly functionThreads?: boolean;
   /** Where progress and warnings go. @default console */
   readonly log?: (line: string) => void;
   readonly pollerLogger?: PollerLogger;
@@ -100,15 +115,19 @@ export interface RunningStack {
  * `FunctionDef.local` says the embedded stack runs differently (lib/functions.ts).
  */
 export const PRODUCT_CONSUMERS: readonly LocalConsumer[] = [
-  localConsumer('rollup', FUNCTIONS.rollup, (env) => createRollupHandler(env)),
-  localConsumer('archive', FUNCTIONS.archive, (env) => createArchiveHandler(env)),
+  localConsumer('rollup', FUNCTIONS.rollup, (env) => createRollupHandler(env), { module: new URL('../functions/rollup/app.ts', import.meta.url).href, export: 'createRollupHandler' }),
+  localConsumer('archive', FUNCTIONS.archive, (env) => createArchiveHandler(env), { module: new URL('../functions/archive/app.ts', import.meta.url).href, export: 'createArchiveHandler' }),
 ];
 
-function localConsumer(name: string, def: FunctionDef, create: (env: StackEnv) => ConsumerHandler): LocalConsumer {
+/** The sweeper, on its schedule (FUNCTIONS.sweep.local). */
+const SWEEPER: ThreadSpec = { module: new URL('../functions/rollup/app.ts', import.meta.url).href, export: 'createSweepHandler' };
+
+function localConsumer(name: string, def: FunctionDef, create: (env: StackEnv) => ConsumerHandler, thread: ThreadSpec): LocalConsumer {
   const local = def.local;
   return {
     name,
     create,
+    thread: { ...thread, resourceLimits: resourceLimitsOf(def.nodeOptions) },
     settings: { ...def.consumer!, ...(local?.maxBatchingWindowSeconds !== undefined ? { maxBatchingWindowSeconds: local.maxBatchingWindowSeconds } : {}) },
     timeoutSeconds: def.timeoutSeconds,
     ...(local?.environment !== undefined ? { environment: local.environment } : {}),
@@ -159,16 +178,27 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
     const consumers = [...(opts.onlyGivenConsumers ? [] : PRODUCT_CONSUMERS), ...(opts.consumers ?? [])];
     // What the intake wrote, against what each consumer is done with (GET /v1/status).
     const ledger = new EventLedger(consumers.map((c) => c.name));
+    const threads = opts.functionThreads ?? true;
+    // Each function's thread is stopped after its poller (stops run last first).
+    const handlerOf = async <H,>(name: string, thread: LocalConsumer['thread'], create: () => H, environment: StackEnv): Promise<H> => {
+      if (!threads || thread === undefined) return create();
+      const { resourceLimits, ...spec } = thread;
+      const t = new FunctionThread(name, spec, environment, resourceLimits);
+      stops.push(() => t.stop());
+      await t.start();
+      return t.handler as H;
+    };
+    const handlers = await Promise.all(consumers.map((c) => handlerOf(c.name, c.thread, () => c.create(envOf(c.environment)), envOf(c.environment))));
     const pollers: Poller[] = [];
     const streamArn = `arn:aws:kinesis:${backend.region}:${backend.account}:stream/${provisioned.names.stream}`;
-    for (const c of consumers) {
+    for (const [i, c] of consumers.entries()) {
       const s = c.settings;
       const poller = new Poller({
         source: new KinesisShardSource({ client: kinesisClient(env), stream: provisioned.names.stream }),
         streamArn,
         functionName: `${prefix}-${c.name}`,
         region: backend.region,
-        handler: c.create(envOf(c.environment)),
+        handler: handlers[i]!,
         startingPosition: 'TRIM_HORIZON',
         batchSize: s.batchSize,
         maximumBatchingWindowInSeconds: opts.batchingWindowSeconds ?? s.maxBatchingWindowSeconds,
@@ -220,7 +250,11 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
     });
 
     // The rollup sweeper, on its local schedule (lib/functions.ts FUNCTIONS.sweep.local).
-    if (!opts.onlyGivenConsumers) stops.push(startSchedule(FUNCTIONS.sweep, createSweepHandler(envOf(FUNCTIONS.sweep.local?.environment)), log));
+    if (!opts.onlyGivenConsumers) {
+      const sweepEnv = envOf(FUNCTIONS.sweep.local?.environment);
+      const sweep = await handlerOf('sweep', { ...SWEEPER, resourceLimits: resourceLimitsOf((FUNCTIONS.sweep as FunctionDef).nodeOptions) }, () => createSweepHandler(sweepEnv), sweepEnv);
+      stops.push(startSchedule(FUNCTIONS.sweep, sweep, log));
+    }
 
     // Tells other local tools (the tenants CLI) where this running stack's endpoints are.
     const runFile = join(dataDir, RUN_FILE);
