@@ -179,10 +179,12 @@ export const E2E = {
       sustained: 'end to end: events/s rolled up and archived (sustained)',
       freshnessP50: 'freshness p50: POST → counted by /v1/query, under load',
       freshnessP99: 'freshness p99: POST → counted by /v1/query, under load',
+      catchUp: 'catch-up: load stopped → both consumers caught up',
+      cpu: 'CPU per 1,000 events, all threads of the stack',
     }),
     intakeHttp: (clients: number, eventsPerRequest: number): FigureName => ({
       id: 'e2e/intakeHttp',
-      name: `intake: events/s accepted over HTTP (${clients} clients × ${eventsPerRequest} events/request)`,
+      name: `intake: events/s accepted over HTTP (≤ ${clients} requests in flight × ${eventsPerRequest} events)`,
     }),
   },
 } as const;

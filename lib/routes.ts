@@ -28,6 +28,6 @@ export const ROUTES: readonly RouteDef[] = [
   { method: 'GET', path: '/', target: 'query' },
 ];
 
-export function routeKey(r: RouteDef): string {
+export function routeKey(r: Pick<RouteDef, 'method' | 'path'>): string {
   return `${r.method} ${r.path}`;
 }

@@ -1,7 +1,7 @@
 /**
  * Embedded AWS emulators for `npm start` and the integration tests: Kinesis (kinesalite),
- * DynamoDB (dynalite) and S3 (s3rver), all in this process (dynalite on a worker thread of its
- * own), each on 127.0.0.1 with a port chosen at run time. State lives under `dataDir` (LevelDB for Kinesis and DynamoDB, plain files for S3),
+ * DynamoDB (dynalite) and S3 (s3rver), all in this process (kinesalite and dynalite each on a
+ * worker thread of its own), each on 127.0.0.1 with a port chosen at run time. State lives under `dataDir` (LevelDB for Kinesis and DynamoDB, plain files for S3),
  * so a stop and a start on the same directory keep streams, records, tables, items and objects.
  *
  * Nothing else in the project knows about this module: functions find the emulators through the
@@ -20,6 +20,7 @@ import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { StreamfoldError } from '../functions/shared/errors.ts';
 import { LOCAL_ACCOUNT } from './provision.ts';
+import { nameThread } from './threads.ts';
 
 /** The account id the emulators put in ARNs (LocalStack uses the same one). */
 export const EMULATOR_ACCOUNT = LOCAL_ACCOUNT;
@@ -59,7 +60,7 @@ export interface Emulators {
   /**
    * Closes every server, connection and LevelDB handle; the same `dataDir` can be reopened as soon
    * as it resolves. Stop pollers and clients first: a request still being served when its
-   * emulator's database closes can crash the process (kinesalite rethrows storage errors).
+   * emulator's database closes can crash its worker (kinesalite rethrows storage errors).
    * Idempotent.
    */
   stop(): Promise<void>;
@@ -102,7 +103,6 @@ interface S3rverInstance {
   httpServer?: Server;
 }
 
-const kinesalite = require('kinesalite') as (options: KinesaliteOptions) => Server;
 const S3rver = require('s3rver') as new (options: S3rverOptions) => S3rverInstance;
 
 /** The LevelDB bindings kinesalite (leveldown) and dynalite (level → classic-level) open. */
@@ -150,30 +150,22 @@ export async function startEmulators(opts: EmulatorOptions): Promise<Emulators> 
 
   const started: Running[] = [];
   try {
-    // kinesalite reads the account and region for its ARNs from process.env, once, when its store
-    // is created (dynalite does too, in its worker: local/dynalite-worker.cjs).
-    const kinesis = withEnv({ AWS_REGION: region, AWS_ACCOUNT_ID: EMULATOR_ACCOUNT }, () =>
-      kinesalite({
-        ...(opts.memory ? {} : { path: dirs.kinesis }),
-        createStreamMs: STATUS_CHANGE_MS,
-        deleteStreamMs: STATUS_CHANGE_MS,
-        updateStreamMs: STATUS_CHANGE_MS,
-        shardLimit: SHARD_LIMIT,
-      }),
-    );
-    started.push(await listen('kinesis', kinesis));
+    const kinesisOptions: KinesaliteOptions = {
+      ...(opts.memory ? {} : { path: dirs.kinesis }),
+      createStreamMs: STATUS_CHANGE_MS,
+      deleteStreamMs: STATUS_CHANGE_MS,
+      updateStreamMs: STATUS_CHANGE_MS,
+      shardLimit: SHARD_LIMIT,
+    };
+    started.push(await startEmulatorWorker('kinesalite', kinesisOptions, region));
 
-    started.push(
-      await startDynaliteWorker(
-        {
-          ...(opts.memory ? {} : { path: dirs.dynamodb }),
-          createTableMs: STATUS_CHANGE_MS,
-          deleteTableMs: STATUS_CHANGE_MS,
-          updateTableMs: STATUS_CHANGE_MS,
-        },
-        region,
-      ),
-    );
+    const dynamoOptions: DynaliteOptions = {
+      ...(opts.memory ? {} : { path: dirs.dynamodb }),
+      createTableMs: STATUS_CHANGE_MS,
+      deleteTableMs: STATUS_CHANGE_MS,
+      updateTableMs: STATUS_CHANGE_MS,
+    };
+    started.push(await startEmulatorWorker('dynalite', dynamoOptions, region));
 
     started.push(await startS3(dirs.s3));
   } catch (error) {
@@ -218,59 +210,49 @@ export async function startEmulators(opts: EmulatorOptions): Promise<Emulators> 
   };
 }
 
-/** Starts the kinesalite server; its `close` also closes its LevelDB. */
-async function listen(name: string, server: Server): Promise<Running> {
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, HOST, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-  } catch (error) {
-    // Best effort to release the database opened with the server (kinesalite closes it before its
-    // HTTP half fails with "not running").
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    throw error;
-  }
-  return {
-    endpoint: endpointOf(server, name),
-    stop: () => closeServer(server),
-  };
-}
-
-/** How long a stopping dynalite worker may take before it is terminated. */
+/** How long a stopping emulator worker may take before it is terminated. */
 const WORKER_STOP_MS = 10_000;
 
 /**
- * dynalite on a worker thread (local/dynalite-worker.cjs). Every rollup write is a DynamoDB call,
- * and in the functions' own thread dynalite took a third of the embedded stack's CPU: on its own
- * thread it runs on the other core (end to end +40 % on 2 cores, bench/e2e.ts) and its garbage is
- * collected in its own heap. Its LevelDB is opened and closed in the worker.
+ * An emulator on a worker thread (local/emulator-worker.cjs). dynalite: every rollup write is a
+ * DynamoDB call, and in the functions' own thread dynalite took a third of the embedded stack's
+ * CPU (end to end +40 % on 2 cores on its own thread, bench/e2e.ts). kinesalite: every record is
+ * put once and read once per consumer, and its LevelDB, sequence-number arithmetic (bignumber.js)
+ * and JSON took ~12 % of the main thread at 10,000 events/s. Each collects its garbage in its own
+ * heap; its LevelDB is opened and closed in the worker.
  */
-async function startDynaliteWorker(options: DynaliteOptions, region: string): Promise<Running> {
-  const worker = new Worker(new URL('./dynalite-worker.cjs', import.meta.url), {
-    workerData: { options, region, account: EMULATOR_ACCOUNT, host: HOST },
+async function startEmulatorWorker(emulator: 'dynalite' | 'kinesalite', options: DynaliteOptions | KinesaliteOptions, region: string): Promise<Running> {
+  const worker = new Worker(new URL('./emulator-worker.cjs', import.meta.url), {
+    workerData: { emulator, options, region, account: EMULATOR_ACCOUNT, host: HOST },
   });
   let exited = false;
   const exit = new Promise<void>((resolveExit) => worker.once('exit', () => ((exited = true), resolveExit())));
   const port = await new Promise<number>((resolvePort, reject) => {
-    const onMessage = (m: { port?: number; error?: string }) => {
-      if (m.port !== undefined) resolvePort(m.port);
-      else reject(new EmulatorError(`dynalite could not start: ${m.error ?? 'unknown error'}`));
+    const onMessage = (m: { port?: number; tid?: number; error?: string }) => {
+      if (m.port !== undefined) {
+        nameThread(emulator, m.tid);
+        resolvePort(m.port);
+      }
+      else reject(new EmulatorError(`${emulator} could not start: ${m.error ?? 'unknown error'}`));
     };
     worker.once('message', onMessage);
     worker.once('error', reject);
-    void exit.then(() => reject(new EmulatorError('the dynalite worker exited before it listened')));
+    void exit.then(() => reject(new EmulatorError(`the ${emulator} worker exited before it listened`)));
   }).catch(async (error: unknown) => {
     await worker.terminate();
     throw error;
   });
+  // An error thrown on the worker (kinesalite rethrows storage errors) ends the worker, not this
+  // process: calls to the emulator fail from then on, and stop() reports it.
+  let crashed: unknown;
+  worker.on('error', (error) => (crashed ??= error));
   return {
     endpoint: `http://${HOST}:${port}`,
     stop: async () => {
-      if (exited) return;
+      if (exited) {
+        if (crashed !== undefined) throw new EmulatorError(`${emulator} had crashed`, { cause: crashed });
+        return;
+      }
       const stopped = new Promise<{ error?: string }>((resolveStop) => {
         worker.on('message', (m: { stopped?: boolean; error?: string }) => m.stopped && resolveStop(m));
         void exit.then(() => resolveStop({}));
@@ -280,13 +262,13 @@ async function startDynaliteWorker(options: DynaliteOptions, region: string): Pr
       const outcome = await Promise.race([
         stopped,
         new Promise<{ error: string }>((resolveTimeout) => {
-          timer = setTimeout(() => resolveTimeout({ error: `dynalite did not stop within ${WORKER_STOP_MS} ms` }), WORKER_STOP_MS);
+          timer = setTimeout(() => resolveTimeout({ error: `${emulator} did not stop within ${WORKER_STOP_MS} ms` }), WORKER_STOP_MS);
         }),
       ]);
       clearTimeout(timer);
       if (!exited) await worker.terminate();
       await exit;
-      if (outcome.error !== undefined) throw new EmulatorError(`Could not stop dynalite cleanly: ${outcome.error}`);
+      if (outcome.error !== undefined) throw new EmulatorError(`Could not stop ${emulator} cleanly: ${outcome.error}`);
     },
   };
 }
@@ -352,18 +334,4 @@ async function assertUnlocked(kinesisDir: string, dynamoDir: string): Promise<vo
     throw describe(dynamoDir, error);
   }
   await dynamoDb.close();
-}
-
-/** Runs `fn` with some environment variables set, restoring them before it returns. */
-function withEnv<T>(vars: Record<string, string>, fn: () => T): T {
-  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, vars);
-  try {
-    return fn();
-  } finally {
-    for (const [key, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-    }
-  }
 }

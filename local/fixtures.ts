@@ -9,6 +9,11 @@
  * one service, region and env (so tag values are correlated, as in production, and the series count
  * stays bounded); `ts` within the last hour before `now`, slightly out of order; an `id` on ~10 % and
  * small `attrs` on ~5 % of events. About 200 bytes per event as serialized NDJSON.
+ *
+ * That draw makes a new series for almost every other event (~17,000 series in 100,000 events).
+ * With `series: N` events come instead from a fixed pool of N series (the same draw, deduplicated),
+ * picked with a skew (the top 1 % of series carry ~10 % of the events), as a fleet's metrics do:
+ * the same series again and again, a new value each time.
  */
 import { serializeEvent } from '../functions/shared/codec.ts';
 import type { EventType, StreamEvent } from '../functions/shared/event.ts';
@@ -206,6 +211,13 @@ export interface FixtureOptions {
   readonly idRate?: number;
   /** Share of events carrying small `attrs`. @default 0.05 */
   readonly attrsRate?: number;
+  /**
+   * Draw events from a fixed pool of this many series (tenant, name, tags), picked with a skew,
+   * instead of drawing tags afresh for every event. The pool covers every metric name once it is
+   * larger than about 1,000 series.
+   * @default none: tags drawn per event
+   */
+  readonly series?: number;
 }
 
 const TENANT_NAMES = ['acme', 'globex', 'initech', 'umbrella', 'hooli', 'stark', 'wayne', 'wonka'];
@@ -223,20 +235,27 @@ export function eventGenerator(opts: FixtureOptions = {}): () => StreamEvent {
   const start = now - 3_600_000 + 5_000;
   let clock = start;
 
-  return () => {
-    const t = rng.skewed(nTenants, 1.5);
-    const h = rng.pick(fleets[t]!);
+  type Series = { readonly tenant: number; readonly def: MetricDef; readonly tags: Readonly<Record<string, string>> };
+  const draw = (r: Rng): Series => {
+    const t = r.skewed(nTenants, 1.5);
+    const h = r.pick(fleets[t]!);
     const metrics = SERVICE_METRICS.get(h.service)!;
-    const def = metrics[rng.skewed(metrics.length, 1.6)]!;
+    const def = metrics[r.skewed(metrics.length, 1.6)]!;
     // 3-6 tags: env, service, host, region (on most hosts), then the metric's own keys.
     const tags: Record<string, string> = { env: h.env, service: h.service, host: h.host };
     if (h.region !== undefined) tags.region = h.region;
     for (const k of def.extra) {
-      tags[k] = rng.pick(
+      tags[k] = r.pick(
         k === 'status' ? STATUSES : k === 'method' ? METHODS : k === 'endpoint' ? ENDPOINTS : k === 'db' ? DBS : k === 'topic' ? TOPICS : CACHES,
       );
     }
+    return { tenant: t, def, tags };
+  };
+  const pool = opts.series === undefined ? undefined : seriesPool(opts.series, draw, new Rng((opts.seed ?? 1) ^ 0x5e71e5));
 
+  return () => {
+    // A pooled series' popularity follows its place in the pool (which is in draw order).
+    const { tenant: t, def, tags } = pool === undefined ? draw(rng) : pool[rng.skewed(pool.length, 2)]!;
     clock += rng.int(73); // ~36 ms per event on average: 100,000 events span an hour
     if (clock > now) clock = start;
     const ts = clock - rng.int(5_000);
@@ -247,7 +266,7 @@ export function eventGenerator(opts: FixtureOptions = {}): () => StreamEvent {
       ts,
       value: valueFor(rng, def.kind),
       type: def.type,
-      tags,
+      tags: pool === undefined ? tags : { ...tags },
     };
     if (rng.chance(idRate)) e.id = rng.chance(0.5) ? `${rng.hex(8)}-${rng.hex(4)}-4${rng.hex(3)}-a${rng.hex(3)}-${rng.hex(12)}` : `evt_${rng.hex(16)}`;
     if (rng.chance(attrsRate)) {
@@ -259,6 +278,24 @@ export function eventGenerator(opts: FixtureOptions = {}): () => StreamEvent {
     }
     return e;
   };
+}
+
+/**
+ * `n` distinct series from `draw`, in draw order. Gives up after 50 draws per wanted series, so a
+ * pool larger than the fleet can make is as large as it can be.
+ */
+function seriesPool<S extends { tenant: number; def: MetricDef; tags: Readonly<Record<string, string>> }>(n: number, draw: (r: Rng) => S, rng: Rng): S[] {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`series must be a positive integer, got ${n}`);
+  const seen = new Set<string>();
+  const out: S[] = [];
+  for (let tries = 0; out.length < n && tries < 50 * n; tries++) {
+    const s = draw(rng);
+    const key = `${s.tenant}\u0000${s.def.name}\u0000${Object.keys(s.tags).sort().map((k) => `${k}=${s.tags[k]}`).join(',')}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(s);
+  }
+  return out;
 }
 
 /** A realistic value for a metric of this kind. */

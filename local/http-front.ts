@@ -11,12 +11,22 @@ import { ROUTES, routeKey, type RouteDef, type RouteTarget } from '../lib/routes
 
 export type HttpHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>;
 
+/** A route only the embedded stack serves (not deployed on API Gateway), e.g. GET /v1/status. */
+export interface LocalRoute {
+  readonly method: RouteDef['method'];
+  /** API Gateway path syntax, as in lib/routes.ts. */
+  readonly path: string;
+  readonly handler: HttpHandler;
+}
+
 export interface HttpFrontOptions {
   /** @default 8787; 0 picks a free port */
   readonly port?: number;
   /** @default '127.0.0.1' */
   readonly host?: string;
   readonly handlers: Partial<Record<RouteTarget, HttpHandler>>;
+  /** Served besides lib/routes.ts ROUTES (and matched before them). @default none */
+  readonly localRoutes?: readonly LocalRoute[];
   /** Answers GET /health: 200 when it resolves true. */
   readonly ready?: () => boolean;
   /** API Gateway's request payload limit. @default 10 MiB */
@@ -33,13 +43,16 @@ export interface HttpFront {
 }
 
 interface CompiledRoute {
-  readonly def: RouteDef;
+  readonly def: Pick<RouteDef, 'method' | 'path'>;
   readonly re: RegExp;
   readonly params: string[];
+  readonly handler: HttpHandler | undefined;
+  /** The function name the handler runs as. */
+  readonly functionName: string;
 }
 
 /** `{name}` matches one segment, `{name+}` (greedy, last) the rest of the path, as API Gateway does. */
-function compile(def: RouteDef): CompiledRoute {
+function compile(def: Pick<RouteDef, 'method' | 'path'>, handler: HttpHandler | undefined, functionName: string): CompiledRoute {
   const params: string[] = [];
   const pattern = def.path
     .split(/(\{\w+\+?\})/)
@@ -50,13 +63,16 @@ function compile(def: RouteDef): CompiledRoute {
       return m[2] === '+' ? '(.+)' : '([^/]+)';
     })
     .join('');
-  return { def, re: new RegExp(`^${pattern}$`), params };
+  return { def, re: new RegExp(`^${pattern}$`), params, handler, functionName };
 }
 
 const TEXT_TYPES = /^(text\/|application\/(json|x-ndjson|xml|javascript|x-www-form-urlencoded)|[^;]*\+json)/i;
 
 export async function startHttpFront(opts: HttpFrontOptions): Promise<HttpFront> {
-  const routes = ROUTES.map(compile);
+  const routes = [
+    ...(opts.localRoutes ?? []).map((r) => compile(r, r.handler, 'streamfold-local')),
+    ...ROUTES.map((r) => compile(r, opts.handlers[r.target], `streamfold-${r.target}`)),
+  ];
   const maxBody = opts.maxBodyBytes ?? 10 * 1024 * 1024;
   const timeoutMs = opts.timeoutMs ?? 29_000;
   const sockets = new Set<import('node:net').Socket>();
@@ -94,7 +110,7 @@ export async function startHttpFront(opts: HttpFrontOptions): Promise<HttpFront>
       matched = { route, params };
       break;
     }
-    const handler = matched && opts.handlers[matched.route.def.target];
+    const handler = matched?.route.handler;
     if (matched === undefined || handler === undefined) {
       await drain(req);
       send(res, 404, { 'content-type': 'application/json' }, '{"message":"Not Found"}');
@@ -109,7 +125,7 @@ export async function startHttpFront(opts: HttpFrontOptions): Promise<HttpFront>
     }
     const event = toEvent(req, url, method, matched.route.def, matched.params, body);
     const started = Date.now();
-    const context = lambdaContext(`streamfold-${matched.route.def.target}`, started, timeoutMs);
+    const context = lambdaContext(matched.route.functionName, started, timeoutMs);
     const result = await withTimeout(handler(event, context), timeoutMs);
     if (result === TIMEOUT) {
       send(res, 503, { 'content-type': 'application/json' }, '{"message":"Service Unavailable"}');
@@ -141,7 +157,7 @@ function toEvent(
   req: IncomingMessage,
   url: URL,
   method: string,
-  def: RouteDef,
+  def: Pick<RouteDef, 'method' | 'path'>,
   pathParameters: Record<string, string>,
   body: Buffer,
 ): APIGatewayProxyEventV2 {

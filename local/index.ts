@@ -15,20 +15,26 @@
  * against LocalStack.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import type { ResourceLimits } from 'node:worker_threads';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { createArchiveHandler } from '../functions/archive/app.ts';
 import { createIntakeHandler } from '../functions/intake/app.ts';
+import { KinesisRecordSink } from '../functions/shared/kinesis-sink.ts';
+import { CachedAuthenticator } from '../functions/shared/http.ts';
 import { createQueryHandler } from '../functions/query/app.ts';
 import { createRollupHandler, createSweepHandler } from '../functions/rollup/app.ts';
 import { configuredEndpoint, dynamoClient, kinesisClient, resetClients } from '../functions/shared/clients.ts';
 import { parseTenantSpec, TenantStore, generateApiKey, type Scope } from '../functions/shared/tenants.ts';
 import { FUNCTIONS, type ConsumerSettings, type FunctionDef } from '../lib/functions.ts';
-import { DEFAULT_PREFIX, resourceEnv, TABLES } from '../lib/resources.ts';
+import { DEFAULT_PREFIX, resourceEnv, STREAM, TABLES } from '../lib/resources.ts';
 import { POWERTOOLS } from '../lib/settings.ts';
 import { startEmulators, type Emulators } from './emulators.ts';
 import { startHttpFront, type HttpFront } from './http-front.ts';
+import { FunctionThread, resourceLimitsOf, type ThreadSpec } from './function-thread.ts';
+import { EventLedger, stackStatus, type StackStatus } from './lag.ts';
+import { countingKinesis, generateOperatorKey, statusRoute } from './status.ts';
 import { FileCheckpointStore, FileOnFailureDestination, KinesisShardSource, Poller, consoleLogger, type PollerLogger } from './poller/index.ts';
 import { LOCAL_ACCOUNT, provisionResources } from './provision.ts';
 
@@ -39,8 +45,14 @@ export type ConsumerHandler = (event: KinesisStreamEvent, context: Context) => P
 /** A Kinesis consumer run by the embedded stack's poller. */
 export interface LocalConsumer {
   readonly name: string;
-  /** Built once, with the stack's environment. */
+  /** Built once, with the stack's environment, in the stack's thread. */
   readonly create: (env: StackEnv) => ConsumerHandler;
+  /**
+   * The same handler, built in a worker thread of its own instead (local/function-thread.ts), when
+   * the stack runs functions in threads.
+   * @default none: always in the stack's thread
+   */
+  readonly thread?: ThreadSpec & { readonly resourceLimits?: ResourceLimits };
   readonly settings: ConsumerSettings;
   readonly timeoutSeconds: number;
   /** Settings this consumer gets besides the stack's environment (FunctionDef.local). */
@@ -67,6 +79,13 @@ export interface StartStackOptions {
   readonly shards?: number;
   /** Settings every function gets (lib/settings.ts variables), over the local defaults. @default none */
   readonly environment?: Readonly<Record<string, string>>;
+  /**
+   * Run the product's functions (rollup, archive, sweeper) each on a worker thread of its own, as
+   * Lambda runs each in its own container; false runs them in this thread (one heap, one CPU
+   * profile). Consumers given in `consumers` run where their definition says.
+   * @default true
+   */
+  readonly functionThreads?: boolean;
   /** Where progress and warnings go. @default console */
   readonly log?: (line: string) => void;
   readonly pollerLogger?: PollerLogger;
@@ -79,6 +98,13 @@ export interface RunningStack {
   readonly dataDir: string;
   /** The key created for the `demo` tenant on first start, when no tenants were given. */
   readonly demoKey?: string;
+  /** The key of GET /v1/status, new at every start; also in the data directory's running.json. */
+  readonly operatorKey: string;
+  /**
+   * Per consumer and shard: events behind the intake, records done and pending, the age of the
+   * oldest unprocessed record (local/lag.ts). GET /v1/status answers the same.
+   */
+  status(): StackStatus;
   /** Resolves once every consumer has caught up with the stream tip and nothing is in flight. */
   drain(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -89,15 +115,19 @@ export interface RunningStack {
  * `FunctionDef.local` says the embedded stack runs differently (lib/functions.ts).
  */
 export const PRODUCT_CONSUMERS: readonly LocalConsumer[] = [
-  localConsumer('rollup', FUNCTIONS.rollup, (env) => createRollupHandler(env)),
-  localConsumer('archive', FUNCTIONS.archive, (env) => createArchiveHandler(env)),
+  localConsumer('rollup', FUNCTIONS.rollup, (env) => createRollupHandler(env), { module: new URL('../functions/rollup/app.ts', import.meta.url).href, export: 'createRollupHandler' }),
+  localConsumer('archive', FUNCTIONS.archive, (env) => createArchiveHandler(env), { module: new URL('../functions/archive/app.ts', import.meta.url).href, export: 'createArchiveHandler' }),
 ];
 
-function localConsumer(name: string, def: FunctionDef, create: (env: StackEnv) => ConsumerHandler): LocalConsumer {
+/** The sweeper, on its schedule (FUNCTIONS.sweep.local). */
+const SWEEPER: ThreadSpec = { module: new URL('../functions/rollup/app.ts', import.meta.url).href, export: 'createSweepHandler' };
+
+function localConsumer(name: string, def: FunctionDef, create: (env: StackEnv) => ConsumerHandler, thread: ThreadSpec): LocalConsumer {
   const local = def.local;
   return {
     name,
     create,
+    thread: { ...thread, resourceLimits: resourceLimitsOf(def.nodeOptions) },
     settings: { ...def.consumer!, ...(local?.maxBatchingWindowSeconds !== undefined ? { maxBatchingWindowSeconds: local.maxBatchingWindowSeconds } : {}) },
     timeoutSeconds: def.timeoutSeconds,
     ...(local?.environment !== undefined ? { environment: local.environment } : {}),
@@ -105,7 +135,7 @@ function localConsumer(name: string, def: FunctionDef, create: (env: StackEnv) =
 }
 
 const REGION = 'us-east-1';
-/** Written in the data directory while a stack runs: `{ pid, url, env }`. */
+/** Written in the data directory while a stack runs: `{ pid, url, env, operatorKey }` (mode 0600). */
 export const RUN_FILE = 'running.json';
 
 export async function startStack(opts: StartStackOptions = {}): Promise<RunningStack> {
@@ -146,16 +176,29 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
     const demoKey = await seedTenants(env, opts.tenants, log);
 
     const consumers = [...(opts.onlyGivenConsumers ? [] : PRODUCT_CONSUMERS), ...(opts.consumers ?? [])];
+    // What the intake wrote, against what each consumer is done with (GET /v1/status).
+    const ledger = new EventLedger(consumers.map((c) => c.name));
+    const threads = opts.functionThreads ?? true;
+    // Each function's thread is stopped after its poller (stops run last first).
+    const handlerOf = async <H,>(name: string, thread: LocalConsumer['thread'], create: () => H, environment: StackEnv): Promise<H> => {
+      if (!threads || thread === undefined) return create();
+      const { resourceLimits, ...spec } = thread;
+      const t = new FunctionThread(name, spec, environment, resourceLimits);
+      stops.push(() => t.stop());
+      await t.start();
+      return t.handler as H;
+    };
+    const handlers = await Promise.all(consumers.map((c) => handlerOf(c.name, c.thread, () => c.create(envOf(c.environment)), envOf(c.environment))));
     const pollers: Poller[] = [];
     const streamArn = `arn:aws:kinesis:${backend.region}:${backend.account}:stream/${provisioned.names.stream}`;
-    for (const c of consumers) {
+    for (const [i, c] of consumers.entries()) {
       const s = c.settings;
       const poller = new Poller({
         source: new KinesisShardSource({ client: kinesisClient(env), stream: provisioned.names.stream }),
         streamArn,
         functionName: `${prefix}-${c.name}`,
         region: backend.region,
-        handler: c.create(envOf(c.environment)),
+        handler: handlers[i]!,
         startingPosition: 'TRIM_HORIZON',
         batchSize: s.batchSize,
         maximumBatchingWindowInSeconds: opts.batchingWindowSeconds ?? s.maxBatchingWindowSeconds,
@@ -170,14 +213,32 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
         logger: opts.pollerLogger ?? consoleLogger,
         // drain() waits for one discovery after it is called: keep it short locally.
         shardDiscoveryIntervalMs: 1000,
+        onRecordsDone: (shardId, records, outcome) => {
+          for (const r of records) ledger.done(c.name, shardId, r.sequenceNumber, outcome);
+        },
       });
       pollers.push(poller);
     }
 
+    const status = (): StackStatus => stackStatus(Date.now(), ledger, consumers.map((c, i) => ({ name: c.name, shards: pollers[i]!.status() })));
+    const operatorKey = generateOperatorKey();
+    const tenantKeys = new CachedAuthenticator(new TenantStore(dynamoClient(env), env[TABLES.tenants.envVar]!));
+
     let ready = false;
     const front: HttpFront = await startHttpFront({
       port: opts.port ?? (process.env.PORT ? Number(process.env.PORT) : 8787),
-      handlers: { intake: createIntakeHandler(env), query: createQueryHandler(env) },
+      handlers: {
+        // The intake's own sink over a client that registers what it writes in the ledger.
+        intake: createIntakeHandler(env, { sink: new KinesisRecordSink(countingKinesis(kinesisClient(env), ledger), env[STREAM.envVar]!) }),
+        query: createQueryHandler(env),
+      },
+      localRoutes: [
+        {
+          method: 'GET',
+          path: '/v1/status',
+          handler: statusRoute({ operatorKey, status, classify: async (key) => ((await tenantKeys.authenticate(key)) === undefined ? 'unknown' : 'tenant') }),
+        },
+      ],
       ready: () => ready,
       onError: (err) => log(`http front: ${(err as Error).stack ?? String(err)}`),
     });
@@ -189,11 +250,17 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
     });
 
     // The rollup sweeper, on its local schedule (lib/functions.ts FUNCTIONS.sweep.local).
-    if (!opts.onlyGivenConsumers) stops.push(startSchedule(FUNCTIONS.sweep, createSweepHandler(envOf(FUNCTIONS.sweep.local?.environment)), log));
+    if (!opts.onlyGivenConsumers) {
+      const sweepEnv = envOf(FUNCTIONS.sweep.local?.environment);
+      const sweep = await handlerOf('sweep', { ...SWEEPER, resourceLimits: resourceLimitsOf((FUNCTIONS.sweep as FunctionDef).nodeOptions) }, () => createSweepHandler(sweepEnv), sweepEnv);
+      stops.push(startSchedule(FUNCTIONS.sweep, sweep, log));
+    }
 
     // Tells other local tools (the tenants CLI) where this running stack's endpoints are.
     const runFile = join(dataDir, RUN_FILE);
-    await writeFile(runFile, JSON.stringify({ pid: process.pid, url: front.url, env }, null, 2));
+    // The operator key is a secret: the file is the owner's only.
+    await writeFile(runFile, JSON.stringify({ pid: process.pid, url: front.url, env, operatorKey }, null, 2), { mode: 0o600 });
+    await chmod(runFile, 0o600); // a file left by a stack that crashed keeps its mode otherwise
     stops.push(() => rm(runFile, { force: true }));
     ready = true;
 
@@ -203,6 +270,8 @@ export async function startStack(opts: StartStackOptions = {}): Promise<RunningS
       env,
       dataDir,
       ...(demoKey ? { demoKey } : {}),
+      operatorKey,
+      status,
       drain: async (timeoutMs = 30_000) => {
         await Promise.all(pollers.map((p) => p.drain({ timeoutMs })));
       },

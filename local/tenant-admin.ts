@@ -13,13 +13,14 @@ import { startEmulators } from './emulators.ts';
 import { RUN_FILE } from './index.ts';
 import { LOCAL_ACCOUNT, provisionResources } from './provision.ts';
 
-/** The URL of the embedded stack running on this data directory, if one is. */
-export function runningStack(dataDirOpt?: string): { url: string; env: Record<string, string> } | undefined {
+/** The embedded stack running on this data directory, if one is: its URL, environment and operator key. */
+export function runningStack(dataDirOpt?: string): { url: string; env: Record<string, string>; operatorKey?: string } | undefined {
   const dataDir = resolve(dataDirOpt ?? process.env.STREAMFOLD_DATA_DIR ?? '.streamfold');
   const runFile = join(dataDir, RUN_FILE);
   if (!existsSync(runFile)) return undefined;
-  const run = JSON.parse(readFileSync(runFile, 'utf8')) as { pid: number; url: string; env: Record<string, string> };
-  return isAlive(run.pid) ? { url: run.url, env: run.env } : undefined;
+  const run = JSON.parse(readFileSync(runFile, 'utf8')) as { pid: number; url: string; env: Record<string, string>; operatorKey?: string };
+  if (!isAlive(run.pid)) return undefined;
+  return { url: run.url, env: run.env, ...(typeof run.operatorKey === 'string' ? { operatorKey: run.operatorKey } : {}) };
 }
 
 /** A deployed table (TENANTS_TABLE_NAME), the running embedded stack, or its emulators started for this command. */

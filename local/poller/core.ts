@@ -36,6 +36,7 @@ import type {
   ShardInfo,
   ShardPosition,
   ShardSource,
+  RecordsDoneListener,
   StreamHandler,
 } from './types.ts';
 
@@ -62,6 +63,8 @@ export interface ShardConsumerDeps {
   readonly clock: Clock;
   readonly logger: PollerLogger;
   readonly newRequestId?: () => string;
+  /** Told of records once they are done: handled by the function, or discarded. */
+  readonly onRecordsDone?: RecordsDoneListener;
 }
 
 /** Records in flight, after any bisection. */
@@ -96,6 +99,21 @@ export interface ShardStatus {
   readonly buffered: number;
   readonly inFlight: number;
   readonly checkpoint: Checkpoint;
+  /** Records the function handled (checkpointed after a success or a partial success). */
+  readonly recordsProcessed: number;
+  /** Records sent to the on-failure destination (retries exhausted, too old). */
+  readonly recordsDiscarded: number;
+  /** Invocations made, and the time spent in them. */
+  readonly invocations: number;
+  readonly invokeMs: number;
+  /**
+   * Age of the oldest record read and not yet processed (buffered or in flight), at the time of
+   * the call; when nothing is buffered, what the last read said of the records still unread
+   * (MillisBehindLatest, plus the time since that read); 0 when caught up.
+   */
+  readonly ageOfOldestMs: number;
+  /** MillisBehindLatest of the last read (kinesalite always says 0 for an open shard). */
+  readonly millisBehindLatest: number;
 }
 
 /** Consumes one shard with Lambda's semantics. Not re-entrant: one `step()` at a time. */
@@ -119,6 +137,11 @@ export class ShardConsumer {
   private consecutiveErrors = 0;
   private stepsStarted = 0;
   private idleSinceStep: number | undefined;
+  private recordsProcessed = 0;
+  private recordsDiscarded = 0;
+  private invocations = 0;
+  private invokeMs = 0;
+  private lastRead: { at: number; millisBehindLatest: number } = { at: 0, millisBehindLatest: 0 };
 
   constructor(deps: ShardConsumerDeps) {
     this.deps = deps;
@@ -137,7 +160,21 @@ export class ShardConsumer {
       buffered: this.buffer.length,
       inFlight: this.segments.reduce((n, s) => n + s.records.length, 0),
       checkpoint: this.checkpoint,
+      recordsProcessed: this.recordsProcessed,
+      recordsDiscarded: this.recordsDiscarded,
+      invocations: this.invocations,
+      invokeMs: this.invokeMs,
+      ageOfOldestMs: this.ageOfOldestMs(),
+      millisBehindLatest: this.lastRead.millisBehindLatest,
     };
+  }
+
+  private ageOfOldestMs(): number {
+    const now = this.deps.clock.now();
+    // Segments (in flight, after any bisection) come before the buffer, in sequence order.
+    const oldest = this.discard?.records[0] ?? this.segments[0]?.records[0] ?? this.buffer.first();
+    if (oldest !== undefined) return Math.max(0, now - oldest.source.approximateArrivalTimestamp);
+    return this.lastRead.millisBehindLatest > 0 ? this.lastRead.millisBehindLatest + Math.max(0, now - this.lastRead.at) : 0;
   }
 
   /** Does the next unit of work. Never throws: poller-side failures become a `wait` with backoff. */
@@ -242,6 +279,7 @@ export class ShardConsumer {
     const last = result.records.at(-1);
     if (last) this.position = { type: 'AFTER_SEQUENCE_NUMBER', sequenceNumber: last.sequenceNumber };
     if (result.shardEnded) this.sourceEnded = true;
+    this.lastRead = { at: this.deps.clock.now(), millisBehindLatest: result.millisBehindLatest ?? 0 };
     return { count: result.records.length, behind: (result.millisBehindLatest ?? 0) > 0 };
   }
 
@@ -273,13 +311,17 @@ export class ShardConsumer {
     }
 
     const requestId = this.newRequestId();
+    const invoked = this.deps.clock.now();
     const outcome = await invokeBatch(this.config, this.deps.handler, this.deps.clock, this.shardId, segment.records, requestId);
     segment.invokeCount += 1;
     this.windowStart = this.deps.clock.now();
+    this.invocations += 1;
+    this.invokeMs += this.windowStart - invoked;
 
     if (outcome.kind === 'success') {
       this.segments.shift();
       this.setCheckpointAt(segment.records);
+      this.done(segment.records, 'processed');
       await this.persist();
       return;
     }
@@ -287,7 +329,10 @@ export class ShardConsumer {
     if (outcome.kind === 'partial') {
       segment.last = { requestId };
       const done = segment.records.splice(0, outcome.fromIndex);
-      if (done.length > 0) this.setCheckpointAt(done);
+      if (done.length > 0) {
+        this.setCheckpointAt(done);
+        this.done(done, 'processed');
+      }
       this.deps.logger.debug('partial batch failure; retrying from the lowest failed record', {
         mappingId: this.config.mappingId,
         shardId: this.shardId,
@@ -360,7 +405,21 @@ export class ShardConsumer {
     });
     this.discard = undefined;
     this.setCheckpointAt(discard.records);
+    this.done(discard.records, 'discarded');
     await this.persist();
+  }
+
+  /** Counts records that are done and tells the listener; a listener that throws is the listener's bug. */
+  private done(records: readonly BufferedRecord[], outcome: 'processed' | 'discarded'): void {
+    if (outcome === 'processed') this.recordsProcessed += records.length;
+    else this.recordsDiscarded += records.length;
+    const listener = this.deps.onRecordsDone;
+    if (listener === undefined) return;
+    try {
+      listener(this.shardId, records.map((r) => r.source), outcome);
+    } catch (error) {
+      this.deps.logger.error('onRecordsDone listener failed', { mappingId: this.config.mappingId, shardId: this.shardId, error: describeError(error) });
+    }
   }
 
   private setCheckpointAt(records: readonly BufferedRecord[]): void {

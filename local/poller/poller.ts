@@ -183,6 +183,7 @@ export class Poller {
         onFailure: this.options.onFailure,
         clock: this.clock,
         logger: this.logger,
+        ...(this.options.onRecordsDone !== undefined ? { onRecordsDone: this.options.onRecordsDone } : {}),
       });
       this.consumers.set(shard.shardId, consumer);
       created.push(consumer);

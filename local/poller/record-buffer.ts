@@ -35,6 +35,11 @@ export class RecordBuffer {
     return this.records.length;
   }
 
+  /** The oldest record buffered. */
+  first(): BufferedRecord | undefined {
+    return this.records[0];
+  }
+
   /** Another read may add records: under BatchSize and under the payload limit. */
   hasRoom(): boolean {
     return this.records.length < this.config.batchSize && this.bytes < MAX_PAYLOAD_BYTES;

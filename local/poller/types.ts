@@ -120,6 +120,13 @@ export type StreamHandler = (
   callback: Callback<StreamHandlerResult>,
 ) => void | Promise<StreamHandlerResult>;
 
+/**
+ * Told of a shard's records once the mapping is done with them: `processed` when the function
+ * handled them (the checkpoint moved past them), `discarded` when they went to the on-failure
+ * destination. Each record is reported once per poller run, in sequence order per shard.
+ */
+export type RecordsDoneListener = (shardId: string, records: readonly SourceRecord[], outcome: 'processed' | 'discarded') => void;
+
 export interface PollerLogger {
   debug(message: string, details?: Record<string, unknown>): void;
   warn(message: string, details?: Record<string, unknown>): void;
@@ -173,6 +180,8 @@ export interface PollerOptions extends EventSourceMappingOptions {
   readonly checkpoints?: CheckpointStore;
   /** @default the system clock */
   readonly clock?: Clock;
+  /** Told of records once they are handled or discarded (lag accounting). @default none */
+  readonly onRecordsDone?: RecordsDoneListener;
   /** @default warnings and errors to the console, no debug */
   readonly logger?: PollerLogger;
   /** Wait between reads of a shard that is caught up. @default 200 (Kinesis allows 5 reads/s per shard) */

@@ -107,4 +107,26 @@ describe('Function: bench fixtures', () => {
     expect(s.avgEventBytes).toBeGreaterThan(150);
     expect(s.avgEventBytes).toBeLessThan(260);
   });
+
+  it('draws from a fixed pool of series with `series`, over every metric name and the three types', () => {
+    // Act
+    const now = Date.UTC(2026, 0, 1);
+    const events = generateEvents(50_000, { seed: 7, now, tenants: 1, series: 2_000 });
+
+    // Assess
+    const s = fixtureStats(events);
+    expect(s.series).toBe(2_000);
+    expect(s.names).toBe(50);
+    expect(Object.values(s.types).every((n) => n > 5_000)).toBe(true);
+    expect(generateEvents(2_000, { seed: 7, now, tenants: 1, series: 2_000 })).toEqual(events.slice(0, 2_000));
+    for (const e of events.slice(0, 500)) expect(validateEvent(JSON.parse(JSON.stringify(e)), { now })).toMatchObject({ ok: true });
+    // Skewed: the most popular 1 % of the series carry about a tenth of the events.
+    const perSeries = new Map<string, number>();
+    for (const e of events) perSeries.set(`${e.name}${JSON.stringify(e.tags)}`, (perSeries.get(`${e.name}${JSON.stringify(e.tags)}`) ?? 0) + 1);
+    const top = [...perSeries.values()].sort((a, b) => b - a).slice(0, 20).reduce((a, b) => a + b, 0);
+    expect(top / events.length).toBeGreaterThan(0.07);
+    expect(top / events.length).toBeLessThan(0.14);
+    // The default is unchanged: tags drawn per event.
+    expect(fixtureStats(generateEvents(20_000, { seed: 7, now, tenants: 1 })).series).toBeGreaterThan(8_000);
+  });
 });

@@ -775,6 +775,53 @@ describe('Class: Poller (Kinesis event source mapping semantics)', () => {
     });
   });
 
+  describe('progress and lag', () => {
+    it('reports each record once it is done, handled or discarded, and counts them', async () => {
+      // Prepare
+      const done: Array<[string, string[], string]> = [];
+      const { source, poller } = setup({
+        batchSize: 3,
+        reportBatchItemFailures: true,
+        maximumRetryAttempts: 0,
+        onRecordsDone: (shardId, records, outcome) => done.push([shardId, records.map((r) => r.sequenceNumber), outcome]),
+        behaviour: ({ sequenceNumbers }) => (sequenceNumbers.includes('1002') ? { batchItemFailures: [{ itemIdentifier: '1002' }] } : undefined),
+      });
+      source.put(A, 1001, 4);
+
+      // Act
+      await poller.runUntilIdle();
+
+      // Assess
+      expect(done).toEqual([
+        [A, ['1001'], 'processed'],
+        [A, ['1002', '1003'], 'discarded'],
+        [A, ['1004'], 'processed'],
+      ]);
+      expect(poller.status()[0]).toMatchObject({ recordsProcessed: 2, recordsDiscarded: 2, invocations: 2, ageOfOldestMs: 0, buffered: 0, inFlight: 0 });
+    });
+
+    it('ages the oldest record read and not yet done, in the window and in flight', async () => {
+      // Prepare
+      let seen: { ageOfOldestMs: number; inFlight: number } | undefined;
+      const { source, make, clock } = setup({ batchSize: 10, maximumBatchingWindowInSeconds: 5 });
+      const poller: Poller = make({
+        handler: async () => {
+          const s = poller.status()[0]!;
+          seen = { ageOfOldestMs: s.ageOfOldestMs, inFlight: s.inFlight };
+          await clock.sleep(250);
+        },
+      });
+      source.put(A, 1001, 3, { arrival: T0 - 1000 });
+
+      // Act
+      await poller.runUntilIdle();
+
+      // Assess: invoked at the end of the 5 s window, 6 s after the records arrived.
+      expect(seen).toEqual({ ageOfOldestMs: 6000, inFlight: 3 });
+      expect(poller.status()[0]).toMatchObject({ ageOfOldestMs: 0, recordsProcessed: 3, invocations: 1, invokeMs: 250 });
+    });
+  });
+
   describe('start, drain and stop', () => {
     it('drains with real timers and stops only after the invocation in flight', async () => {
       // Prepare
