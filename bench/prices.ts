@@ -8,7 +8,8 @@
  * third-party write-up, and the comment says so. No source found a price that differs from the
  * figures here.
  * First pricing tier only unless a tier is named; no free tier, no Savings Plans (DynamoDB on-demand
- * can now also get Database Savings Plans) or reserved capacity.
+ * can now also get Database Savings Plans) or reserved capacity (DynamoDB provisioned capacity can be
+ * reserved for one or three years, for up to ~77 % off: not modelled either).
  * Kinesis on-demand is priced at On-demand Standard, the default. The opt-in, account-level
  * On-demand Advantage mode (launched Nov 2025) drops the stream-hour charge, bills $0.032/GB
  * ingested and is "at least 60%" lower on reads. It requires a commitment of 25 MiB/s for at least
@@ -63,6 +64,13 @@ export const PRICES = {
     // https://aws.amazon.com/dynamodb/pricing/ (stored copy, older layout): "The first 25 GB consumed per month is free, and
     // prices start from $0.25 per GB-month thereafter." infracost dynamodb_table_test.golden: "Data storage … $0.25 per GB".
     storagePerGbMonth: 0.25,
+    // Provisioned capacity, standard table class: "$0.00065 per WCU-hour ($0.47 per WCU-month)" and "$0.00013 per RCU-hour
+    // ($0.09 per RCU-month)" (a kro DynamoDB trait guide on GitHub, "us-east-1"; the same two figures in several public cost
+    // calculators' rate tables, e.g. "DynamoReadUnit float64 // $0.00013 per RCU", "DynamoWriteUnit float64 // $0.00065 per
+    // WCU"). The stored aws.amazon.com/dynamodb/pricing/provisioned/ copy does not show the figures. The Nov 2024 cut
+    // (jusdb.com, above: "on-demand throughput costs reduced by 50%") did not change provisioned rates.
+    provisionedPerWcuHour: 0.00065,
+    provisionedPerRcuHour: 0.00013,
   },
   s3: {
     // https://cloudburn.io/blog/amazon-s3-pricing (2026-03-13, "All prices are for US East (N. Virginia) as of March 2026"):

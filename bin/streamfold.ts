@@ -2,6 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { App, Validations, type AppProps } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { propsFromContext } from '../lib/context.ts';
 import { StreamfoldStack } from '../lib/stack.ts';
 
 /**
@@ -12,7 +13,8 @@ import { StreamfoldStack } from '../lib/stack.ts';
 export function createApp(props: AppProps = {}): App {
   const app = new App(props);
   new StreamfoldStack(app, 'Streamfold', {
-    prefix: app.node.tryGetContext('prefix') as string | undefined,
+    // -c prefix=…, -c streamShards=…, -c rollupsWriteCapacity=…: lib/context.ts
+    ...propsFromContext((key) => app.node.tryGetContext(key)),
     env: {
       account: process.env.CDK_DEFAULT_ACCOUNT,
       region: process.env.CDK_DEFAULT_REGION,

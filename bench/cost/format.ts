@@ -44,7 +44,7 @@ export function lineDetail(l: CostLine): string {
     }
     case 'DynamoDB': {
       const u = l.usage;
-      return `${num(u.wcuPerSecond)} WRU/s, ${num(u.rcuPerSecond)} RRU/s, ${num(u.storageGb)} GB stored`;
+      return `${u.mode}: ${num(u.wcuPerSecond)} WRU/s, ${num(u.rcuPerSecond)} RRU/s, ${num(u.storageGb)} GB stored (provisioned at ${pct(u.targetUtilization)} utilisation ${usd(u.provisionedUsd)}, on-demand ${usd(u.onDemandUsd)})`;
     }
     case 'S3': {
       const u = l.usage;
@@ -114,14 +114,17 @@ export function formatReport(r: CostReport, loaded?: LoadedMeasured, fallbacksFi
 export function formatTargets(t: TargetReport): string {
   const w = t.workload;
   const rows = [
-    ['at the target load', '$ per billion events', 'total / month', 'DynamoDB / month', 'DynamoDB share', 'WRU/s'],
-    ...t.rows.map((r) => [r.name, usd(r.usdPerBillionEvents), usd(r.totalUsd), usd(r.dynamoUsd), pct(r.dynamoShare), num(r.wcuPerSecond)]),
+    ['at the target load', '$ per billion events', 'total / month', 'DynamoDB / month', 'DynamoDB share', 'share on demand', 'WRU/s'],
+    ...t.rows.map((r) => [r.name, usd(r.usdPerBillionEvents), usd(r.totalUsd), usd(r.dynamoUsd), pct(r.dynamoShare), pct(r.dynamoShareOnDemand), num(r.wcuPerSecond)]),
   ];
   const met = (ok: boolean) => (ok ? 'met' : 'NOT met');
   return [
     `targets (issue 15) at ${num(w.eventsPerSecond)} events/s × ${w.eventBytes} B, ${num(w.series)} series, ${w.tenants} tenants:`,
     `  total ≤ ${usd(t.total.target)} per billion events: ${usd(t.total.value)} — ${met(t.total.met)}`,
-    `  DynamoDB ≤ one third of the bill: ${pct(t.dynamoShare.value)} — ${met(t.dynamoShare.met)}`,
+    `  DynamoDB ≤ one third of the bill: ${pct(t.dynamoShare.value)} (${t.dynamoMode === 'provisioned' ? `provisioned capacity auto scaled at ${pct(t.dynamoTargetUtilization)}` : 'on demand'}) — ${met(t.dynamoShare.met)}`,
+    ...(t.dynamoMode === 'provisioned'
+      ? [`    on demand (the stack's default: deploy with -c rollupsWriteCapacity=min-max -c rollupsReadCapacity=min-max to provision): ${pct(t.rows[0]!.dynamoShareOnDemand)} — ${met(t.rows[0]!.dynamoShareOnDemand <= t.dynamoShare.target)}`]
+      : []),
     '',
     ...table(rows),
     '  (previous layout: the issue\'s figures, measured on main before the log layout; not recomputed)',

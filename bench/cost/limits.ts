@@ -34,6 +34,12 @@ export const QUOTAS = {
   // read and write throughput AWS service quota for all tables in the account. If needed, you can request an increase".
   dynamoTableWru: 40_000,
   dynamoTableRru: 40_000,
+  // Limits.html (docs.amazonaws.cn copy, the same table): provisioned "Per table 40,000 read capacity units and 40,000
+  // write capacity units", "Per account per Region … 80,000 read capacity units and 80,000 write capacity units".
+  dynamoAccountProvisionedWcu: 80_000,
+  // burst-adaptive-capacity.html: "DynamoDB currently retains up to five minutes (300 seconds) of unused read and write
+  // capacity. During an occasional burst of read or write activity, these extra capacity units can be consumed quickly".
+  dynamoBurstSeconds: 300,
   // warm-throughput-scenarios.html: "New on-demand tables will start with a warm throughput of 12,000 read units per
   // second and 4,000 write units per second."
   dynamoNewTableWru: 4_000,
@@ -94,6 +100,9 @@ export interface LoadFacts {
   readonly ioWaitFactor: number;
   readonly wcuPerSecond: number;
   readonly rcuPerSecond: number;
+  /** The rollups table's priced capacity mode; provisioned capacity = consumed ÷ target utilisation. */
+  readonly dynamoMode: 'provisioned' | 'on-demand';
+  readonly dynamoTargetUtilization: number;
   /** Largest folded item the rollup bench wrote. */
   readonly maxFoldedItemBytes: number;
 }
@@ -187,27 +196,48 @@ export function limitChecks(f: LoadFacts): LimitCheck[] {
     message: `a query of one metric reads ~${n(u.unfoldedCommits / 2)} unfolded segments per shard (${n(queryRcu)} RCU): its shards' segment partitions take ≤ ${n(q.dynamoPartitionRcu / queryRcu)} such queries/s before they throttle (a shorter fold interval shortens the log)`,
   });
 
-  // DynamoDB: table quotas
+  // DynamoDB: table quotas (the same 40,000 units per table in both modes; provisioned, they bound
+  // the capacity provisioned, consumed ÷ target utilisation)
+  const provisioned = f.dynamoMode === 'provisioned';
+  const wcuAsked = provisioned ? f.wcuPerSecond / f.dynamoTargetUtilization : f.wcuPerSecond;
+  const rcuAsked = provisioned ? f.rcuPerSecond / f.dynamoTargetUtilization : f.rcuPerSecond;
+  const unit = provisioned ? { w: 'WCU provisioned', r: 'RCU provisioned' } : { w: 'WRU/s', r: 'RRU/s' };
   out.push(
     check(
-      'DynamoDB table write throughput (on-demand)',
-      f.wcuPerSecond,
+      `DynamoDB table write throughput (${f.dynamoMode})`,
+      wcuAsked,
       q.dynamoTableWru,
-      'WRU/s',
-      f.wcuPerSecond > q.dynamoTableWru
-        ? `request the table-level quota (adjustable) before the load arrives and pre-warm the table (a new on-demand table starts at ${n(q.dynamoNewTableWru)} WRU/s); the writes spread over series, segment and head partitions, none hot. Past what AWS will raise it to, split the table (e.g. one per stream)`
-        : f.wcuPerSecond > q.dynamoNewTableWru
-          ? `within the quota; above a new table's ${n(q.dynamoNewTableWru)} WRU/s warm throughput: pre-warm before cut-over`
-          : 'within the quota and a new table\'s warm throughput',
+      unit.w,
+      wcuAsked > q.dynamoTableWru
+        ? `request the table-level quota (adjustable) before the load arrives${provisioned ? ` (and the account's ${n(q.dynamoAccountProvisionedWcu)} WCU)` : ` and pre-warm the table (a new on-demand table starts at ${n(q.dynamoNewTableWru)} WRU/s)`}; the writes spread over series, segment and head partitions, none hot. Past what AWS will raise it to, split the table (e.g. one per stream)`
+        : provisioned
+          ? `${n(f.wcuPerSecond)} WCU/s consumed at ${n(f.dynamoTargetUtilization * 100)} % utilisation; within the quota (auto scaling's maximum must allow it: -c rollupsWriteCapacity=min-max)`
+          : f.wcuPerSecond > q.dynamoNewTableWru
+            ? `within the quota; above a new table's ${n(q.dynamoNewTableWru)} WRU/s warm throughput: pre-warm before cut-over`
+            : 'within the quota and a new table\'s warm throughput',
     ),
     check(
-      'DynamoDB table read throughput (on-demand)',
-      f.rcuPerSecond,
+      `DynamoDB table read throughput (${f.dynamoMode})`,
+      rcuAsked,
       q.dynamoTableRru,
-      'RRU/s',
+      unit.r,
       `the folds' consistent reads of the items their cache lacks (every new item; hit ${n(u.cacheHit * 100)} % of the rest: ${n(u.foldItemsPerFold)} items a fold per shard), the sweeper's head reads; queries not included${u.cacheHit < 1 ? '. A larger ROLLUP_ITEM_CACHE_ENTRIES (memory) or more shards (fewer series each) cut the misses' : ''}`,
     ),
   );
+  if (provisioned) {
+    // Worst case: every shard folds at once (after a deploy their fold timers start together, then drift apart).
+    const foldAtOnce = u.foldItemsPerFold * u.foldWcuPerItem * N;
+    const burst = q.dynamoBurstSeconds * (wcuAsked - f.wcuPerSecond);
+    out.push(
+      check(
+        'DynamoDB burst capacity (provisioned), every shard folding at once',
+        foldAtOnce,
+        burst,
+        'WCU',
+        `auto scaling follows in minutes; a burst spends the up to ${q.dynamoBurstSeconds} s of unused capacity the table keeps (${n(burst)} WCU at ${n(f.dynamoTargetUtilization * 100)} % utilisation). Past it writes throttle, and every writer retries throttles (shared/retry.ts): the fold resumes where it stopped and batches wait, nothing is lost`,
+      ),
+    );
+  }
   const headAtBound = (u.headWcuPerWrite / u.unfoldedCommits) * DEFAULT_ROLLUP_CONFIG.maxUnfoldedCommits * 1024;
   const largest = Math.max(Math.min(u.segmentBytes / u.segmentParts, MAX_PART_BYTES) + SEGMENT_OVERHEAD_BYTES, headAtBound, f.maxFoldedItemBytes);
   out.push(

@@ -15,8 +15,9 @@
  *   event, since format conversion needs JSON records) converts to Parquet and writes S3; no archive λ.
  *
  * Assumptions (all overridable in `Workload`/`Config`, all printed with `--json`):
- * - A month is 730 hours; the load is steady (so provisioned Kinesis is priced, with on-demand shown
- *   beside it, and the cheaper mode taken).
+ * - A month is 730 hours; the load is steady (so provisioned Kinesis shards and provisioned DynamoDB
+ *   capacity, auto scaled at `dynamoTargetUtilizationPercent`, are priced, with on-demand shown
+ *   beside each, and the cheaper mode taken; the stack deploys either: README "Cost and scale").
  * - Measured figures: records and bytes per event (intake section), the rollup log's bytes per
  *   entry, items per touched series, head and folded-item WCU (rollup section's write-cost runs,
  *   interpolated by events per series per batch: `log.ts`), Parquet and gzip NDJSON bytes per
@@ -39,7 +40,7 @@
  * - DynamoDB storage: the bytes the rollup section measured per series for an hour of data (items
  *   plus 100 B of per-item overhead each), kept for the TTL defaults: 1 m items (distribution
  *   minutes) 15 days, 1 h items (with count and gauge minutes packed in) 400 days; plus the log
- *   (segments, manifests) kept for its 3-day TTL. The naive pipeline's own items the same way.
+ *   (segments, manifests) kept for its TTL (`logTtlDays`). The naive pipeline's own items the same way.
  * - S3: one object per tenant per archive invocation; compaction reads each small object once and
  *   writes one object per tenant-hour; storage priced for one month of data (it grows with retention).
  * - Athena: `queriesPerMonth` queries, each over one tenant-day; Parquet reads `athenaColumnFraction`
@@ -54,6 +55,7 @@ import { DEFAULT_ITEM_CACHE_ENTRIES, DEFAULT_ROLLUP_CONFIG } from '../../functio
 import { SETTINGS } from '../../lib/settings.ts';
 import { DEFAULT_TTL_DAYS } from '../../functions/shared/rollups/keys.ts';
 import { FUNCTIONS } from '../../lib/functions.ts';
+import { PROVISIONED_TARGET_UTILIZATION_PERCENT } from '../../lib/resources.ts';
 import { PRICES, PRICES_REGION, PRICES_TAKEN, type Prices } from '../prices.ts';
 import {
   apiGatewayLine,
@@ -120,6 +122,8 @@ export interface Config {
   readonly sweepSeconds: number;
   /** Partition-key buckets per tenant (INTAKE_PARTITION_BUCKETS, lib/settings.ts). */
   readonly partitionBuckets: number;
+  /** Provisioned DynamoDB: auto scaling's target utilisation, percent (lib/resources.ts). */
+  readonly dynamoTargetUtilizationPercent: number;
   /** Kinesis consumers reading every byte (rollup and archive, or rollup and Firehose). */
   readonly consumers: number;
   /** Bucket items a rollup container keeps between batches (functions/rollup/core.ts RollupCache). */
@@ -145,6 +149,7 @@ export const DEFAULT_CONFIG: Config = {
   logTtlDays: DEFAULT_ROLLUP_CONFIG.logTtlMs / 86_400_000,
   sweepSeconds: FUNCTIONS.sweep.scheduleSeconds,
   partitionBuckets: SETTINGS.intake.partitionBuckets.default,
+  dynamoTargetUtilizationPercent: PROVISIONED_TARGET_UTILIZATION_PERCENT,
   consumers: 2,
   rollupItemCache: DEFAULT_ITEM_CACHE_ENTRIES,
   ioWaitFactor: 1.5,
@@ -333,6 +338,7 @@ function oursDynamo(input: ModelInput, s: OursStream): CostLine {
       stored: storedAt(m.writePoints, eventsPerSeriesMinute(w)).ours,
       series: w.series,
       hoursKept: HOURS_KEPT,
+      targetUtilization: input.config.dynamoTargetUtilizationPercent / 100,
       otherStoredBytes: s.log.logStoredBytes,
       log: s.log,
     },
@@ -394,7 +400,7 @@ export function naivePipeline(input: ModelInput): Scenario {
   const lines = [
     kinesisLine(kinesis),
     lambdaLine(gbs, invocations, ['intake', 'rollup', 'archive'], p),
-    dynamoLine({ wcuPerSecond: (eps * naiveWcuPer1k) / 1000, rcuPerSecond: 0, stored: naiveStored, series: w.series, hoursKept: HOURS_KEPT }, p),
+    dynamoLine({ wcuPerSecond: (eps * naiveWcuPer1k) / 1000, rcuPerSecond: 0, stored: naiveStored, series: w.series, hoursKept: HOURS_KEPT, targetUtilization: c.dynamoTargetUtilizationPercent / 100 }, p),
     archiveS3(input, ndjson, archiveInvocations * SECONDS_PER_MONTH * w.tenants, false),
     apiGateway(input),
     athena(input, ndjson, 1),

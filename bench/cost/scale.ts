@@ -36,6 +36,8 @@ export interface TargetRow {
   readonly totalUsd: number;
   readonly dynamoUsd: number;
   readonly dynamoShare: number;
+  /** The share with the table on demand (the stack's default), the rest of the bill unchanged. */
+  readonly dynamoShareOnDemand: number;
   readonly wcuPerSecond: number;
 }
 
@@ -44,6 +46,9 @@ export interface TargetReport {
   readonly rows: readonly TargetRow[];
   readonly total: { readonly value: number; readonly target: number; readonly met: boolean };
   readonly dynamoShare: { readonly value: number; readonly target: number; readonly met: boolean };
+  /** The capacity mode priced for ours (the cheaper at a steady load) and its target utilisation. */
+  readonly dynamoMode: 'provisioned' | 'on-demand';
+  readonly dynamoTargetUtilization: number;
 }
 
 const dynamoOf = (s: Scenario) => s.lines.find((l) => l.service === 'DynamoDB');
@@ -51,19 +56,32 @@ const dynamoOf = (s: Scenario) => s.lines.find((l) => l.service === 'DynamoDB');
 function rowOf(s: Scenario): TargetRow {
   const d = dynamoOf(s);
   const dynamoUsd = d?.monthlyUsd ?? 0;
-  return { name: s.name, usdPerBillionEvents: s.usdPerBillionEvents, totalUsd: s.totalUsd, dynamoUsd, dynamoShare: dynamoUsd / s.totalUsd, wcuPerSecond: d?.service === 'DynamoDB' ? d.usage.wcuPerSecond : 0 };
+  const onDemandUsd = d?.service === 'DynamoDB' ? d.usage.onDemandUsd : dynamoUsd;
+  return {
+    name: s.name,
+    usdPerBillionEvents: s.usdPerBillionEvents,
+    totalUsd: s.totalUsd,
+    dynamoUsd,
+    dynamoShare: dynamoUsd / s.totalUsd,
+    dynamoShareOnDemand: onDemandUsd / (s.totalUsd - dynamoUsd + onDemandUsd),
+    wcuPerSecond: d?.service === 'DynamoDB' ? d.usage.wcuPerSecond : 0,
+  };
 }
 
 export function targetReport(measured: Measured, config: Config = DEFAULT_CONFIG, prices: Prices = PRICES): TargetReport {
   const r = costModel(TARGET_WORKLOAD, measured, config, prices);
+  const d = dynamoOf(r.scenarios[0]!);
   const [ours, ...others] = r.scenarios.map(rowOf) as [TargetRow, ...TargetRow[]];
   const p = PREVIOUS_LAYOUT;
-  const previous: TargetRow = { name: p.name, usdPerBillionEvents: p.usdPerBillionEvents, totalUsd: p.totalUsd, dynamoUsd: p.dynamoUsd, dynamoShare: p.dynamoUsd / p.totalUsd, wcuPerSecond: p.wcuPerSecond };
+  // Measured on demand (the stack's only mode then).
+  const previous: TargetRow = { name: p.name, usdPerBillionEvents: p.usdPerBillionEvents, totalUsd: p.totalUsd, dynamoUsd: p.dynamoUsd, dynamoShare: p.dynamoUsd / p.totalUsd, dynamoShareOnDemand: p.dynamoUsd / p.totalUsd, wcuPerSecond: p.wcuPerSecond };
   return {
     workload: TARGET_WORKLOAD,
     rows: [ours, previous, ...others],
     total: { value: ours.usdPerBillionEvents, target: TARGETS.usdPerBillionEvents, met: ours.usdPerBillionEvents <= TARGETS.usdPerBillionEvents },
     dynamoShare: { value: ours.dynamoShare, target: TARGETS.dynamoShare, met: ours.dynamoShare <= TARGETS.dynamoShare },
+    dynamoMode: d?.service === 'DynamoDB' ? d.usage.mode : 'on-demand',
+    dynamoTargetUtilization: d?.service === 'DynamoDB' ? d.usage.targetUtilization : 1,
   };
 }
 
@@ -97,7 +115,7 @@ export function scaleReport(name: string, workload: Workload, measured: Measured
   const ours = report.scenarios[0]!;
   const s = oursStream(input);
   const d = dynamoOf(ours);
-  const dynamo = d?.service === 'DynamoDB' ? d.usage : { wcuPerSecond: 0, rcuPerSecond: 0 };
+  const dynamo = d?.service === 'DynamoDB' ? d.usage : { wcuPerSecond: 0, rcuPerSecond: 0, mode: 'on-demand' as const, targetUtilization: 1 };
   const unspread = oursStream({ ...input, config: { ...config, partitionBuckets: Number.POSITIVE_INFINITY } }).log.segmentsPerBatch;
   const limits = limitChecks({
     eventsPerSecond: w.eventsPerSecond,
@@ -123,6 +141,8 @@ export function scaleReport(name: string, workload: Workload, measured: Measured
     ioWaitFactor: config.ioWaitFactor,
     wcuPerSecond: dynamo.wcuPerSecond,
     rcuPerSecond: dynamo.rcuPerSecond,
+    dynamoMode: dynamo.mode,
+    dynamoTargetUtilization: dynamo.targetUtilization,
     maxFoldedItemBytes: Math.max(...measured.writePoints.map((p) => p.maxItemBytes)),
   });
   const dynamoUsd = d?.monthlyUsd ?? 0;

@@ -53,6 +53,12 @@ export interface DynamoUsage {
   readonly wcuPerSecond: number;
   readonly rcuPerSecond: number;
   readonly storageGb: number;
+  /** The cheaper capacity mode at this steady load, and the line's cost in each. */
+  readonly mode: 'provisioned' | 'on-demand';
+  readonly provisionedUsd: number;
+  readonly onDemandUsd: number;
+  /** Provisioned: consumed ÷ provisioned capacity (auto scaling's target). */
+  readonly targetUtilization: number;
   /** The rollup log layout's writes, reads and storage, term by term (log.ts). */
   readonly log?: LogUsage;
 }
@@ -149,9 +155,11 @@ export interface Stored {
 }
 
 /**
- * DynamoDB on demand: write and read units per second, and the storage of `series` series, each
- * storing `stored` bytes per hour of data kept for `hoursKept` hours per resolution, plus
- * `otherStoredBytes` (the rollup log).
+ * DynamoDB: write and read units per second, and the storage of `series` series, each storing
+ * `stored` bytes per hour of data kept for `hoursKept` hours per resolution, plus
+ * `otherStoredBytes` (the rollup log). Priced both ways, the cheaper taken (the load is steady):
+ * on demand per request unit; provisioned per capacity unit-hour, with capacity = consumed ÷
+ * `targetUtilization` (auto scaling keeps that headroom; lib/resources.ts TableCapacity).
  */
 export function dynamoLine(
   u: {
@@ -160,20 +168,22 @@ export function dynamoLine(
     readonly stored: Stored;
     readonly series: number;
     readonly hoursKept: Stored;
+    readonly targetUtilization: number;
     readonly otherStoredBytes?: number;
     readonly log?: LogUsage;
   },
   p: Prices = PRICES,
 ): CostLine {
+  const d = p.dynamodb;
   const storageGb = (u.series * (u.stored['1m'] * u.hoursKept['1m'] + u.stored['1h'] * u.hoursKept['1h']) + (u.otherStoredBytes ?? 0)) / GB;
-  const monthlyUsd =
-    ((u.wcuPerSecond * SECONDS_PER_MONTH) / 1e6) * p.dynamodb.perMillionWru +
-    ((u.rcuPerSecond * SECONDS_PER_MONTH) / 1e6) * p.dynamodb.perMillionRru +
-    storageGb * p.dynamodb.storagePerGbMonth;
+  const storageUsd = storageGb * d.storagePerGbMonth;
+  const onDemandUsd = ((u.wcuPerSecond * SECONDS_PER_MONTH) / 1e6) * d.perMillionWru + ((u.rcuPerSecond * SECONDS_PER_MONTH) / 1e6) * d.perMillionRru + storageUsd;
+  const provisionedUsd = ((u.wcuPerSecond * d.provisionedPerWcuHour + u.rcuPerSecond * d.provisionedPerRcuHour) / u.targetUtilization) * HOURS_PER_MONTH + storageUsd;
+  const mode = provisionedUsd <= onDemandUsd ? 'provisioned' : 'on-demand';
   return {
     service: 'DynamoDB',
-    monthlyUsd,
-    usage: { wcuPerSecond: u.wcuPerSecond, rcuPerSecond: u.rcuPerSecond, storageGb, ...(u.log && { log: u.log }) },
+    monthlyUsd: Math.min(provisionedUsd, onDemandUsd),
+    usage: { wcuPerSecond: u.wcuPerSecond, rcuPerSecond: u.rcuPerSecond, storageGb, mode, provisionedUsd, onDemandUsd, targetUtilization: u.targetUtilization, ...(u.log && { log: u.log }) },
   };
 }
 

@@ -7,9 +7,12 @@ import { Construct } from 'constructs';
 import {
   BUCKETS,
   DEFAULT_PREFIX,
+  PROVISIONED_TARGET_UTILIZATION_PERCENT,
   TABLES,
   resourceNames,
   type KeyDef,
+  type ProvisionedCapacity,
+  type TableCapacity,
   type TableDef,
   type TableKey,
 } from '../resources.ts';
@@ -54,6 +57,14 @@ export interface StorageProps {
    * @default DEFAULT_PREFIX ('streamfold')
    */
   readonly prefix?: string;
+  /**
+   * Capacity mode of the rollups table, the one table whose throughput grows with the load. At a
+   * steady load (say 1 M events/s: ~3,400 WCU/s) provisioned capacity with auto scaling at 70 %
+   * costs under half of on demand ($2,621 against $6,019 a month); see README "Cost and scale". The tenants and idempotency tables stay
+   * on demand.
+   * @default 'on-demand'
+   */
+  readonly rollupsCapacity?: TableCapacity;
   /**
    * DynamoDB deletion protection on every table.
    * @default true
@@ -138,18 +149,29 @@ export class Storage extends Construct {
       Stack.of(this).region,
     );
 
+    const rollupsCapacity = validateCapacity('Storage: rollupsCapacity', props.rollupsCapacity ?? 'on-demand');
     const tables = {} as Record<TableKey, dynamodb.Table>;
     for (const [key, def] of Object.entries(TABLES) as [TableKey, TableDef][]) {
-      tables[key] = new dynamodb.Table(this, titleCase(def.id), {
+      const capacity: TableCapacity = key === 'rollups' ? rollupsCapacity : 'on-demand';
+      const table = new dynamodb.Table(this, titleCase(def.id), {
         tableName: names.tables[key],
         partitionKey: attribute(def.partitionKey),
         sortKey: def.sortKey ? attribute(def.sortKey) : undefined,
         timeToLiveAttribute: def.ttlAttribute,
-        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+        ...(capacity === 'on-demand'
+          ? { billingMode: dynamodb.BillingMode.PAY_PER_REQUEST }
+          : { billingMode: dynamodb.BillingMode.PROVISIONED, writeCapacity: capacity.write.min, readCapacity: capacity.read.min }),
         pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
         deletionProtection: props.deletionProtection ?? true,
         removalPolicy,
       });
+      if (capacity !== 'on-demand') {
+        // Target tracking through Application Auto Scaling's service-linked role (no role here).
+        const targetUtilizationPercent = capacity.targetUtilizationPercent ?? PROVISIONED_TARGET_UTILIZATION_PERCENT;
+        table.autoScaleWriteCapacity({ minCapacity: capacity.write.min, maxCapacity: capacity.write.max }).scaleOnUtilization({ targetUtilizationPercent });
+        table.autoScaleReadCapacity({ minCapacity: capacity.read.min, maxCapacity: capacity.read.max }).scaleOnUtilization({ targetUtilizationPercent });
+      }
+      tables[key] = table;
     }
     this.tables = tables;
 
@@ -297,6 +319,22 @@ interface Lifecycle {
   readonly quarantineExpiration: Duration;
   readonly noncurrentVersionExpiration: Duration;
   readonly accessLogsExpiration: Duration;
+}
+
+/** Whole capacity units, min ≤ max, and a target DynamoDB's target tracking accepts; throws at synth. */
+export function validateCapacity(name: string, c: TableCapacity): TableCapacity {
+  if (c === 'on-demand') return c;
+  const p: ProvisionedCapacity = c;
+  for (const dim of ['write', 'read'] as const) {
+    const { min, max } = p[dim];
+    if (!Number.isInteger(min) || min < 1) throw new Error(`${name}.${dim}.min must be a whole number of capacity units ≥ 1 (got ${min})`);
+    if (!Number.isInteger(max) || max < min) throw new Error(`${name}.${dim}.max must be a whole number ≥ ${dim}.min (${min}) (got ${max})`);
+  }
+  const t = p.targetUtilizationPercent;
+  if (t !== undefined && !(Number.isFinite(t) && t >= 20 && t <= 90)) {
+    throw new Error(`${name}.targetUtilizationPercent must be between 20 and 90 (got ${t})`);
+  }
+  return p;
 }
 
 function validateLifecycle(props: StorageProps): Lifecycle {

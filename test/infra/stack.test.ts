@@ -143,6 +143,39 @@ describe('App: streamfold', () => {
     });
   });
 
+  it('deploys the capacity the cost model prices from context: a provisioned stream and rollups table, cdk-nag clean', () => {
+    // Act
+    const app = createApp({
+      builtinCloudFormationValidation: false,
+      context: { ...NO_BUNDLING, streamShards: '18', rollupsWriteCapacity: '2000-8000', rollupsReadCapacity: '500-2000', rollupsTargetUtilization: '75' },
+    });
+    const template = Template.fromStack(stackOf(app));
+
+    // Assess
+    template.hasResourceProperties('AWS::Kinesis::Stream', { ShardCount: 18, StreamModeDetails: { StreamMode: 'PROVISIONED' } });
+    template.hasResourceProperties('AWS::DynamoDB::Table', { TableName: 'streamfold-rollups', ProvisionedThroughput: { ReadCapacityUnits: 500, WriteCapacityUnits: 2000 } });
+    template.hasResourceProperties('AWS::DynamoDB::Table', { TableName: 'streamfold-tenants', BillingMode: 'PAY_PER_REQUEST' });
+    template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { ScalableDimension: 'dynamodb:table:WriteCapacityUnits', MinCapacity: 2000, MaxCapacity: 8000 });
+    template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+      TargetTrackingScalingPolicyConfiguration: Match.objectLike({ TargetValue: 75, PredefinedMetricSpecification: { PredefinedMetricType: 'DynamoDBWriteCapacityUtilization' } }),
+    });
+    expect(nagFindings(app)).toEqual([]);
+  });
+
+  it('refuses a malformed capacity in context, naming the key', () => {
+    // Act + Assess
+    expect(() => createApp({ context: { ...NO_BUNDLING, rollupsWriteCapacity: '2000-8000' } })).toThrow(
+      'context rollupsWriteCapacity and rollupsReadCapacity: give both (min-max capacity units each) to provision the rollups table, or neither to keep it on demand',
+    );
+    expect(() => createApp({ context: { ...NO_BUNDLING, streamShards: 'many' } })).toThrow('context streamShards: expected a whole number of shards ≥ 1, got "many"');
+    expect(() => createApp({ context: { ...NO_BUNDLING, rollupsWriteCapacity: '8000-2000', rollupsReadCapacity: '10' } })).toThrow(
+      'Storage: rollupsCapacity.write.max must be a whole number ≥ write.min (8000) (got 2000)',
+    );
+    expect(() => createApp({ context: { ...NO_BUNDLING, rollupsWriteCapacity: 'lots', rollupsReadCapacity: '10' } })).toThrow(
+      'context rollupsWriteCapacity: expected min-max capacity units (e.g. 1000-8000), got "lots"',
+    );
+  });
+
   it('fails the synth on an unacknowledged cdk-nag finding', () => {
     // Prepare
     const app = createApp({ builtinCloudFormationValidation: false, context: NO_BUNDLING });

@@ -253,6 +253,42 @@ describe('Construct: Storage', () => {
     });
   });
 
+  it('provisions the rollups table with auto scaling when asked, the other tables staying on demand, cdk-nag clean', () => {
+    // Prepare
+    const other = testStack();
+
+    // Act
+    const s = new Storage(other, 'Storage', { rollupsCapacity: { write: { min: 100, max: 8_000 }, read: { min: 50, max: 2_000 } } });
+
+    // Assess
+    const t = Template.fromStack(other);
+    t.hasResourceProperties('AWS::DynamoDB::Table', {
+      TableName: 'streamfold-rollups',
+      BillingMode: Match.absent(),
+      ProvisionedThroughput: { ReadCapacityUnits: 50, WriteCapacityUnits: 100 },
+    });
+    for (const key of ['tenants', 'idempotency'] as const) {
+      t.hasResourceProperties('AWS::DynamoDB::Table', { TableName: `streamfold-${TABLES[key].id}`, BillingMode: 'PAY_PER_REQUEST' });
+    }
+    const rollups = logicalIdOf(s.tables.rollups);
+    for (const [dimension, min, max] of [['WriteCapacityUnits', 100, 8_000], ['ReadCapacityUnits', 50, 2_000]] as const) {
+      t.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+        ScalableDimension: `dynamodb:table:${dimension}`,
+        MinCapacity: min,
+        MaxCapacity: max,
+        ResourceId: { 'Fn::Join': ['', ['table/', { Ref: rollups }]] },
+      });
+    }
+    const policies = t.findResources('AWS::ApplicationAutoScaling::ScalingPolicy');
+    expect(Object.values(policies).map((p) => (p as { Properties: { TargetTrackingScalingPolicyConfiguration: { TargetValue: number; PredefinedMetricSpecification: { PredefinedMetricType: string } } } }).Properties.TargetTrackingScalingPolicyConfiguration).map((c) => [c.PredefinedMetricSpecification.PredefinedMetricType, c.TargetValue]).sort()).toEqual([
+      ['DynamoDBReadCapacityUtilization', 70],
+      ['DynamoDBWriteCapacityUtilization', 70],
+    ]);
+    // No new role: Application Auto Scaling acts through its service-linked role.
+    t.resourceCountIs('AWS::IAM::Role', 0);
+    expect(nagFindings(other)).toEqual([]);
+  });
+
   describe('rejects contradictory props at synth', () => {
     it.each([
       [
@@ -274,6 +310,21 @@ describe('Construct: Storage', () => {
         'an unknown storage class',
         { archiveTransitionStorageClass: 'GLACIER' as never },
         'Storage: archiveTransitionStorageClass must be INTELLIGENT_TIERING or STANDARD_IA, got GLACIER',
+      ],
+      [
+        'provisioned capacity below 1',
+        { rollupsCapacity: { write: { min: 0, max: 10 }, read: { min: 1, max: 10 } } },
+        'Storage: rollupsCapacity.write.min must be a whole number of capacity units ≥ 1 (got 0)',
+      ],
+      [
+        'a provisioned maximum under its minimum',
+        { rollupsCapacity: { write: { min: 10, max: 100 }, read: { min: 10, max: 5 } } },
+        'Storage: rollupsCapacity.read.max must be a whole number ≥ read.min (10) (got 5)',
+      ],
+      [
+        'a target utilisation auto scaling refuses',
+        { rollupsCapacity: { write: { min: 1, max: 10 }, read: { min: 1, max: 10 }, targetUtilizationPercent: 95 } },
+        'Storage: rollupsCapacity.targetUtilizationPercent must be between 20 and 90 (got 95)',
       ],
     ] satisfies Array<[string, StorageProps, string]>)('%s', (_label, props, message) => {
       // Prepare

@@ -145,15 +145,23 @@ describe('cost model at 1,000 events/s', () => {
     const log = (15_206 + 210) * 0.2 * 1 * 86_400;
     expect(u!.logStoredBytes).toBeCloseTo(log, 3);
     const storageGb = (100 * (600 * 24 * 15 + 2_000 * 24 * 400) + log) / GB;
-    const expected = ((wru * SECONDS_PER_MONTH) / 1e6) * 0.625 + ((rru * SECONDS_PER_MONTH) / 1e6) * 0.125 + storageGb * 0.25;
-    expect(line(ours, 'DynamoDB')).toBeCloseTo(expected, 6);
+    const onDemand = ((wru * SECONDS_PER_MONTH) / 1e6) * 0.625 + ((rru * SECONDS_PER_MONTH) / 1e6) * 0.125 + storageGb * 0.25;
+    // Provisioned at 70 % utilisation: capacity = consumed ÷ 0.7, billed by the unit-hour; the steady load takes it.
+    const provisioned = ((wru * 0.00065 + rru * 0.00013) / 0.7) * 730 + storageGb * 0.25;
+    expect(d.service === 'DynamoDB' && d.usage).toMatchObject({ mode: 'provisioned', targetUtilization: 0.7 });
+    expect(d.service === 'DynamoDB' && d.usage.onDemandUsd).toBeCloseTo(onDemand, 6);
+    expect(line(ours, 'DynamoDB')).toBeCloseTo(provisioned, 6);
+    expect(provisioned).toBeLessThan(onDemand / 2);
     // A cache of 100 items holds a quarter of a fold's 400: three quarters of the hour items are read too.
     const small = costModel(WORKLOAD, MEASURED, { ...DEFAULT_CONFIG, rollupItemCache: 100 }).scenarios[0]!;
     const sd = small.lines.find((l) => l.service === 'DynamoDB')!;
     expect(sd.service === 'DynamoDB' && sd.usage.rcuPerSecond).toBeCloseTo((300 + 100 / 12 + 100 * (11 / 12) * 0.75) / 300 + 1 / 300, 9);
     // naive: 2 WCU per event, no reads, its own items.
     const naiveGb = (100 * (60 * 300 * 24 * 15 + 300 * 24 * 400)) / GB;
-    expect(line(naive, 'DynamoDB')).toBeCloseTo(2000 * 2.628 * 0.625 + naiveGb * 0.25, 6);
+    expect(line(naive, 'DynamoDB')).toBeCloseTo(((2000 * 0.00065) / 0.7) * 730 + naiveGb * 0.25, 6);
+    // Priced on demand when asked to assume a utilisation at which provisioning costs more.
+    const idle = costModel(WORKLOAD, MEASURED, { ...DEFAULT_CONFIG, dynamoTargetUtilizationPercent: 20 }).scenarios[1]!;
+    expect(line(idle, 'DynamoDB')).toBeCloseTo(2000 * 2.628 * 0.625 + naiveGb * 0.25, 6);
   });
 
   it('folds sooner when foldCommits commits come before the fold interval, and spans fewer minutes then', () => {
@@ -283,7 +291,16 @@ describe('large loads and their limits', () => {
   });
 
   it('finds the quotas that bind at 10 M events/s: the table\'s write throughput and API Gateway', () => {
-    expect(binding(tenM!)).toEqual(['DynamoDB table write throughput (on-demand)', 'DynamoDB table read throughput (on-demand)', 'API Gateway requests (account)']);
+    expect(binding(tenM!)).toEqual([
+      'DynamoDB table write throughput (provisioned)',
+      'DynamoDB table read throughput (provisioned)',
+      'API Gateway requests (account)',
+    ]);
+    // Provisioned at 70 %: the quota bounds the capacity asked for, consumed ÷ 0.7; the table keeps
+    // 300 s of the unused 30 % for bursts such as every shard's fold at once.
+    const d = tenM!.wcuPerSecond;
+    expect(limit(tenM!, 'DynamoDB table write').value).toBeCloseTo(d / 0.7, 6);
+    expect(limit(tenM!, 'DynamoDB burst capacity').limit).toBeCloseTo(300 * (d / 0.7 - d), 3);
     expect(limit(tenM!, 'API Gateway')).toMatchObject({ value: 20_000, limit: QUOTAS.apiGatewayRps });
     expect(limit(tenM!, 'API Gateway').message).toMatch(/write to the stream directly/);
     expect(limit(tenM!, 'DynamoDB table write').message).toMatch(/request the table-level quota/);
@@ -293,8 +310,8 @@ describe('large loads and their limits', () => {
     expect(binding(oneB!)).toEqual([
       'Kinesis shards per stream',
       'partition key (tenant × bucket) throughput',
-      'DynamoDB table write throughput (on-demand)',
-      'DynamoDB table read throughput (on-demand)',
+      'DynamoDB table write throughput (provisioned)',
+      'DynamoDB table read throughput (provisioned)',
       'Lambda concurrency (account)',
       'API Gateway requests (account)',
     ]);
