@@ -21,6 +21,7 @@ import {
   Poller,
 } from '../../local/poller/index.ts';
 import type { PollerLogger, PollerOptions, StreamHandler, StreamHandlerResult } from '../../local/poller/index.ts';
+import { until } from './support/poll.ts';
 
 // kinesalite is CommonJS without type declarations.
 const require = createRequire(import.meta.url);
@@ -33,19 +34,10 @@ let client: KinesisClient;
 let directory: string;
 const pollers: Poller[] = [];
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 async function createStream(name: string, shards: number): Promise<string> {
   await client.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
-  return waitFor(`stream ${name} to be ACTIVE`, async () => {
+  return until(`stream ${name} to be ACTIVE`, async () => {
     const { StreamDescriptionSummary: summary } = await client.send(new DescribeStreamSummaryCommand({ StreamName: name }));
     return summary?.StreamStatus === 'ACTIVE' ? summary.StreamARN : undefined;
   });
@@ -231,7 +223,7 @@ describe('Class: Poller against kinesalite', () => {
     await client.send(
       new SplitShardCommand({ StreamName: 'reshard', ShardToSplit: parent, NewStartingHashKey: (2n ** 127n).toString() }),
     );
-    await waitFor('split to finish', async () => {
+    await until('split to finish', async () => {
       const { StreamDescriptionSummary: summary } = await client.send(new DescribeStreamSummaryCommand({ StreamName: 'reshard' }));
       return summary?.StreamStatus === 'ACTIVE' ? true : undefined;
     });

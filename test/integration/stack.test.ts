@@ -10,6 +10,7 @@ import type { StreamEvent } from '../../functions/shared/event.ts';
 import { STREAM } from '../../lib/resources.ts';
 import { startStack, type RunningStack } from '../../local/index.ts';
 import { recordingConsumer } from './support/recorder.ts';
+import { until } from './support/poll.ts';
 
 async function portIsClosed(url: string): Promise<boolean> {
   const { hostname, port } = new URL(url);
@@ -20,15 +21,6 @@ async function portIsClosed(url: string): Promise<boolean> {
   });
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('Embedded stack: startStack', () => {
   let dataDir: string;

@@ -16,6 +16,7 @@ import { STREAM } from '../../lib/resources.ts';
 import { RUN_FILE, startStack, type LocalConsumer, type RunningStack } from '../../local/index.ts';
 import type { StackStatus } from '../../local/lag.ts';
 import { parseYamlSubset, responseSchema, validate } from '../unit/support/query-openapi.ts';
+import { until } from './support/poll.ts';
 
 const KEY = 'status-acme-key-01';
 const doc = parseYamlSubset(readFileSync(new URL('../../openapi.yaml', import.meta.url), 'utf8'));
@@ -41,15 +42,6 @@ function gatedConsumer(): { consumer: LocalConsumer; open(): void; invoked: Prom
   };
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('Embedded stack: GET /v1/status', () => {
   let dataDir: string;
