@@ -33,6 +33,16 @@ export class ProtoReader {
     return { field, wire: t % 8 };
   }
 
+  /**
+   * A field's key (field number × 8 + wire type) as one number, without the object `tag()` makes:
+   * for hot loops (`fieldOf`, `key & 7`). Field number 0 is refused.
+   */
+  key(): number {
+    const k = this.varint();
+    if (k < 8) throw this.fail('protobuf field number 0');
+    return k;
+  }
+
   /** Unsigned varint up to 2^53 (no count, length or index here is larger). */
   varint(): number {
     // Most varints here are one byte.
@@ -177,6 +187,56 @@ export class ProtoReader {
     if (n > this.buf.length - this.pos) throw this.fail('truncated protobuf field');
   }
 }
+
+/**
+ * Repeated short ASCII strings (attribute keys and values, metric names: the same few appear in
+ * every point of a request) returned as the same string, found by a hash of their bytes and
+ * checked byte for byte, without building a new one each time. Longer or non-ASCII strings are
+ * decoded as usual. One cache per decoder; it holds at most `size` strings.
+ */
+export class StringCache {
+  private readonly table: Array<string | undefined>;
+  private readonly mask: number;
+
+  constructor(size = 4096) {
+    this.table = new Array<string | undefined>(size).fill(undefined);
+    this.mask = size - 1;
+  }
+
+  /** A length-delimited string field of `r`. */
+  read(r: ProtoReader): string {
+    const end = r.end();
+    const start = r.pos;
+    r.pos = end;
+    const buf = r.buf;
+    const len = end - start;
+    if (len > 64) return utf8(buf, start, end);
+    let h = 0x811c9dc5 ^ len;
+    for (let i = start; i < end; i++) {
+      const b = buf[i]!;
+      if (b >= 0x80) return utf8(buf, start, end);
+      h = Math.imul(h ^ b, 0x01000193);
+    }
+    const slot = (h >>> 0) & this.mask;
+    const hit = this.table[slot];
+    if (hit !== undefined && hit.length === len) {
+      let same = true;
+      for (let i = 0; i < len; i++) {
+        if (hit.charCodeAt(i) !== buf[start + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return hit;
+    }
+    const str = utf8(buf, start, end);
+    this.table[slot] = str;
+    return str;
+  }
+}
+
+/** The field number of a key read with `ProtoReader.key()`. */
+export const fieldOf = (key: number): number => (key > 0xffffffff ? Math.floor(key / 8) : key >>> 3);
 
 /**
  * UTF-8 text of bytes [start, end): short ASCII (names, keys, most tag values) without a call into

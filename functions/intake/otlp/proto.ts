@@ -9,7 +9,7 @@
  * length says.
  */
 import { StreamfoldError } from '../../shared/errors.ts';
-import { ProtoReader } from '../../shared/protobuf.ts';
+import { fieldOf, ProtoReader, StringCache } from '../../shared/protobuf.ts';
 import type { IntakeItem } from '../core.ts';
 import {
   exponentialPoint,
@@ -26,6 +26,9 @@ export class OtlpDecodeError extends StreamfoldError {}
 
 const fail = (reason: string): OtlpDecodeError => new OtlpDecodeError(`OTLP protobuf: ${reason}`);
 
+/** The request's repeated strings (attribute keys and values, names), one cache per request. */
+let strings = new StringCache();
+
 const VARINT = 0;
 const I64 = 1;
 const LEN = 2;
@@ -35,9 +38,12 @@ const MAX_DEPTH = 16;
 /** Decodes a request; `limit` bounds the items (data points) kept, past it OtlpDecodeError says so. */
 export function decodeOtlpProto(body: Uint8Array, limit = Infinity): DecodedRequest {
   const r = new ProtoReader(body, fail, 'OTLP request');
+  strings = new StringCache();
   const out: DecodedRequest = { items: [], metrics: [] };
   while (!r.done) {
-    const { field, wire } = r.tag();
+    const key = r.key();
+    const field = fieldOf(key);
+    const wire = key & 7;
     if (field === 1) resourceMetrics(r, expect(r, wire, LEN, 'resource_metrics'), out, limit);
     else r.skip(wire);
   }
@@ -58,14 +64,18 @@ function resourceMetrics(r: ProtoReader, end: number, out: DecodedRequest, limit
   const from = r.pos;
   let tags: Record<string, string> = {};
   while (r.pos < end) {
-    const { field, wire } = r.tag();
+    const key = r.key();
+    const field = fieldOf(key);
+    const wire = key & 7;
     if (field === 1) tags = resource(r, expect(r, wire, LEN, 'resource'));
     else r.skip(wire);
   }
   closed(r, end, 'ResourceMetrics');
   r.pos = from;
   while (r.pos < end) {
-    const { field, wire } = r.tag();
+    const key = r.key();
+    const field = fieldOf(key);
+    const wire = key & 7;
     if (field === 2) scopeMetrics(r, expect(r, wire, LEN, 'scope_metrics'), tags, out, limit);
     else r.skip(wire);
   }
@@ -74,7 +84,9 @@ function resourceMetrics(r: ProtoReader, end: number, out: DecodedRequest, limit
 function resource(r: ProtoReader, end: number): Record<string, string> {
   const tags: Record<string, string> = {};
   while (r.pos < end) {
-    const { field, wire } = r.tag();
+    const key = r.key();
+    const field = fieldOf(key);
+    const wire = key & 7;
     if (field === 1) keyValue(r, expect(r, wire, LEN, 'resource.attributes'), tags);
     else r.skip(wire);
   }
@@ -84,7 +96,9 @@ function resource(r: ProtoReader, end: number): Record<string, string> {
 
 function scopeMetrics(r: ProtoReader, end: number, tags: Record<string, string>, out: DecodedRequest, limit: number): void {
   while (r.pos < end) {
-    const { field, wire } = r.tag();
+    const key = r.key();
+    const field = fieldOf(key);
+    const wire = key & 7;
     if (field === 2) metric(r, expect(r, wire, LEN, 'metrics'), tags, out, limit);
     else r.skip(wire);
   }
@@ -98,16 +112,20 @@ function metric(r: ProtoReader, end: number, tags: Record<string, string>, out: 
   const from = r.pos;
   let name = '';
   while (r.pos < end) {
-    const { field, wire } = r.tag();
+    const key = r.key();
+    const field = fieldOf(key);
+    const wire = key & 7;
     if (field === 1) {
       if (wire !== LEN) throw fail(`metric name: wire type ${wire}`);
-      name = r.string();
+      name = strings.read(r);
     } else r.skip(wire);
   }
   closed(r, end, 'Metric');
   r.pos = from;
   while (r.pos < end) {
-    const { field, wire } = r.tag();
+    const key = r.key();
+    const field = fieldOf(key);
+    const wire = key & 7;
     const kind = DATA_FIELDS[field];
     if (kind === undefined) {
       r.skip(wire);
@@ -126,7 +144,9 @@ function data(r: ProtoReader, end: number, base: MetricInfo, tags: Record<string
   let monotonic = false;
   if (base.kind !== 'gauge' && base.kind !== 'summary') {
     while (r.pos < end) {
-      const { field, wire } = r.tag();
+      const key = r.key();
+    const field = fieldOf(key);
+    const wire = key & 7;
       if (field === 2 && wire === VARINT) temporality = r.varint();
       else if (field === 3 && wire === VARINT && base.kind === 'sum') monotonic = r.varint() !== 0;
       else r.skip(wire);
@@ -136,7 +156,9 @@ function data(r: ProtoReader, end: number, base: MetricInfo, tags: Record<string
   }
   const m: MetricInfo = { ...base, temporality, monotonic };
   while (r.pos < end) {
-    const { field, wire } = r.tag();
+    const key = r.key();
+    const field = fieldOf(key);
+    const wire = key & 7;
     if (field !== 1) {
       r.skip(wire);
       continue;
@@ -175,7 +197,9 @@ function numberDataPoint(r: ProtoReader, end: number, m: MetricInfo, resourceTag
   let value = 0;
   let flags = 0;
   while (r.pos < end) {
-    const { field, wire } = r.tag();
+    const key = r.key();
+    const field = fieldOf(key);
+    const wire = key & 7;
     switch (field) {
       case 7:
         keyValue(r, expect(r, wire, LEN, 'attributes'), (own ??= {}));
@@ -219,7 +243,9 @@ function histogramDataPoint(r: ProtoReader, end: number, m: MetricInfo, resource
   const counts: number[] = [];
   const bounds: number[] = [];
   while (r.pos < end) {
-    const { field, wire } = r.tag();
+    const key = r.key();
+    const field = fieldOf(key);
+    const wire = key & 7;
     switch (field) {
       case 9:
         keyValue(r, expect(r, wire, LEN, 'attributes'), (own ??= {}));
@@ -279,7 +305,9 @@ function exponentialDataPoint(r: ProtoReader, end: number, m: MetricInfo, resour
   let positive: { offset: number; counts: number[] } | undefined;
   let negative: { offset: number; counts: number[] } | undefined;
   while (r.pos < end) {
-    const { field, wire } = r.tag();
+    const key = r.key();
+    const field = fieldOf(key);
+    const wire = key & 7;
     switch (field) {
       case 1:
         keyValue(r, expect(r, wire, LEN, 'attributes'), (own ??= {}));
@@ -337,7 +365,9 @@ function buckets(r: ProtoReader, end: number): { offset: number; counts: number[
   let offset = 0;
   const counts: number[] = [];
   while (r.pos < end) {
-    const { field, wire } = r.tag();
+    const key = r.key();
+    const field = fieldOf(key);
+    const wire = key & 7;
     if (field === 1) {
       expect(r, wire, VARINT, 'offset');
       offset = r.sint32();
@@ -378,18 +408,20 @@ function repeatedDouble(r: ProtoReader, wire: number, into: number[], what: stri
 
 /** One KeyValue into `tags` (its value stringified, mapping.ts). */
 function keyValue(r: ProtoReader, end: number, tags: Record<string, string>): void {
-  let key = '';
+  let name = '';
   let value = '';
   while (r.pos < end) {
-    const { field, wire } = r.tag();
+    const key = r.key();
+    const field = fieldOf(key);
+    const wire = key & 7;
     if (field === 1) {
       if (wire !== LEN) throw fail(`attribute key: wire type ${wire}`);
-      key = r.string();
+      name = strings.read(r);
     } else if (field === 2) value = anyValueString(r, expect(r, wire, LEN, 'attribute value'), 0);
     else r.skip(wire);
   }
   closed(r, end, 'KeyValue');
-  tags[key] = value;
+  tags[name] = value;
 }
 
 /** An AnyValue as a tag value: strings as they are, others printed (JSON for arrays and lists). */
@@ -402,11 +434,13 @@ function anyValue(r: ProtoReader, end: number, depth: number): unknown {
   if (depth > MAX_DEPTH) throw fail(`attribute value nested deeper than ${MAX_DEPTH} levels`);
   let v: unknown = '';
   while (r.pos < end) {
-    const { field, wire } = r.tag();
+    const key = r.key();
+    const field = fieldOf(key);
+    const wire = key & 7;
     switch (field) {
       case 1:
         if (wire !== LEN) throw fail(`string_value: wire type ${wire}`);
-        v = r.string();
+        v = strings.read(r);
         break;
       case 2:
         expect(r, wire, VARINT, 'bool_value');
