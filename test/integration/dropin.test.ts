@@ -64,6 +64,29 @@ describe('Drop-in intake with the real client libraries', () => {
     }
   }
 
+  interface ArchivedEvent {
+    name: string;
+    ts: number;
+    value: number;
+    tags: Record<string, string>;
+    start?: number;
+    agg?: unknown;
+  }
+
+  /** Polls GET /v1/events for a metric until `done` holds of its events. */
+  async function untilEvents(name: string, done: (events: ArchivedEvent[]) => boolean, deadlineMs = 45_000): Promise<ArchivedEvent[]> {
+    const end = Date.now() + deadlineMs;
+    for (;;) {
+      const now = Date.now();
+      const qs = new URLSearchParams({ name, from: String(now - 2 * H), to: String(now + H), limit: '1000' });
+      const res = await fetch(`${stack.url}/v1/events?${qs}`, { headers: { 'x-api-key': KEY } });
+      const body = (await res.json()) as { events: ArchivedEvent[] };
+      if (res.status === 200 && done(body.events)) return body.events;
+      if (Date.now() > end) throw new Error(`events of ${name} never matched; last answer: ${JSON.stringify(body)}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
   function otel(exporter: PushMetricExporter, service: string) {
     const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
     const provider = new MeterProvider({ resource: resourceFromAttributes({ 'service.name': service, 'host.name': 'otel-host-1' }), readers: [reader] });
@@ -117,6 +140,12 @@ describe('Drop-in intake with the real client libraries', () => {
       const listed = (await (await fetch(`${stack.url}/v1/metrics/dropin.otel.requests/series`, { headers: { 'x-api-key': KEY } })).json()) as { series: Array<{ tags: Record<string, string> }> };
       expect(listed.series.map((s) => s.tags.route)).toEqual(['/a', '/b']);
       expect(listed.series.every((s) => !Object.keys(s.tags).some((k) => k.startsWith('_sf_')))).toBe(true);
+      // The archive keeps each exported point as sent: its start and agg, no reserved tag. The
+      // SDK exports once more at shutdown, the same totals again: 4 + 3 points, counted once above.
+      const archived = await untilEvents('dropin.otel.latency', (es) => es.length === 7);
+      expect(archived.every((e) => typeof e.start === 'number' && e.start <= e.ts && e.agg !== undefined && e.tags.route === '/a' && !('_sf_start' in e.tags))).toBe(true);
+      expect(new Set(archived.map((e) => e.start)).size).toBe(2);
+      expect(archived.map((e) => (e.agg as { count: number }).count).sort((a, b) => a - b)).toEqual([4, 4, 8, 8, 8, 12, 12]);
     });
 
     it('JSON exporter, delta: exact sums and counts, attributes usable in filter and by', async () => {
