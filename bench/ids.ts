@@ -65,6 +65,16 @@ export const INTAKE = {
   }),
 } as const;
 
+export const OTLP = {
+  section: 'otlp',
+  figures: named('otlp', {
+    decode: 'OTLP protobuf body → events (decodeOtlpProto) on one core',
+    toRecords: 'OTLP protobuf body → Kinesis records (decode, validate, gzip NDJSON) on one core',
+    bytesPerPoint: 'stream bytes per OTLP data point (data + key)',
+    bodyBytesPerPoint: 'OTLP protobuf body bytes per data point (gzip)',
+  }),
+} as const;
+
 /**
  * What one write-cost run of the rollup section measured (info `writeCost<series>`): an hour of
  * event time in batches of `events / batches` events over `<series>` series.

@@ -43,6 +43,7 @@ export interface SectionEntry {
 export const SECTIONS: readonly SectionEntry[] = [
   { name: 'codec', file: 'codec.ts' },
   { name: 'intake', file: 'intake.ts' },
+  { name: 'otlp', file: 'otlp.ts' },
   { name: 'rollup', file: 'rollup.ts', nodeFlags: FUNCTIONS.rollup.nodeOptions },
   { name: 'archive', file: 'archive.ts' },
   { name: 'query', file: 'query.ts' },

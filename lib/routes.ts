@@ -19,6 +19,12 @@ export interface RouteDef {
 
 export const ROUTES: readonly RouteDef[] = [
   { method: 'POST', path: '/v1/events', target: 'intake' },
+  // Drop-in intake (functions/intake/otlp, functions/intake/datadog): the emitters' own formats.
+  { method: 'POST', path: '/v1/metrics', target: 'intake' },
+  { method: 'POST', path: '/api/v2/series', target: 'intake' },
+  { method: 'POST', path: '/api/v1/series', target: 'intake' },
+  { method: 'POST', path: '/api/v1/distribution_points', target: 'intake' },
+  { method: 'GET', path: '/api/v1/validate', target: 'intake' },
   { method: 'GET', path: '/v1/events', target: 'query' },
   { method: 'GET', path: '/v1/metrics', target: 'query' },
   // A metric name may hold `/`, and API Gateway decodes %2F before it routes: the greedy variable

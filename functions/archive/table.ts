@@ -5,6 +5,7 @@
 import { canonicalTagsJson, type ArchiveTable } from '../shared/archive/parquet.ts';
 import { compareSeq } from '../shared/batch.ts';
 import type { LineagedEvent } from '../shared/codec.ts';
+import { clientTags } from '../shared/event.ts';
 
 /**
  * Columns of a batch file, already in file order (ts, then lineage), so the encoder finds them
@@ -44,6 +45,8 @@ export function tableOf(items: ReadonlyArray<{ e: LineagedEvent; arrivalMs: numb
     _seq: new Array<string>(n),
     _sub: new Array<number>(n),
     _ingested_at: new Array<number>(n),
+    start: new Array<number | null>(n),
+    agg: new Array<string | null>(n),
   };
   // One string per tag set, shared by its rows: fresh per-row strings would survive into the old
   // generation with the column arrays and make garbage collection most of the cost.
@@ -57,7 +60,8 @@ export function tableOf(items: ReadonlyArray<{ e: LineagedEvent; arrivalMs: numb
     t.value[i] = ev.value;
     const raw = JSON.stringify(ev.tags);
     let tags = tagStrings.get(raw);
-    if (tags === undefined) tagStrings.set(raw, (tags = canonicalTagsJson(ev.tags)));
+    // A cumulative point's reserved `_sf_start` tag is its `start` column.
+    if (tags === undefined) tagStrings.set(raw, (tags = canonicalTagsJson(ev.start === undefined ? ev.tags : clientTags(ev.tags))));
     t.tags[i] = tags;
     t.id[i] = ev.id ?? null;
     t.attrs[i] = ev.attrs === undefined ? null : JSON.stringify(ev.attrs);
@@ -65,6 +69,8 @@ export function tableOf(items: ReadonlyArray<{ e: LineagedEvent; arrivalMs: numb
     t._seq[i] = e.lineage.sequenceNumber;
     t._sub[i] = e.lineage.subIndex;
     t._ingested_at[i] = arrivalMs;
+    t.start[i] = ev.start ?? null;
+    t.agg[i] = ev.agg === undefined ? null : JSON.stringify(ev.agg);
   }
   return t;
 }

@@ -11,14 +11,37 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { SETTINGS } from '../../lib/settings.ts';
 import { dynamoClient, kinesisClient } from '../shared/clients.ts';
 import { readSettings, streamName, tableName, type Env } from '../shared/config.ts';
-import { CachedAuthenticator, errorResponse } from '../shared/http.ts';
+import { CachedAuthenticator, errorResponse, type HttpResponse } from '../shared/http.ts';
 import { KinesisRecordSink } from '../shared/kinesis-sink.ts';
 import { HotKeys } from '../shared/put-records.ts';
 import { createLogger, logPort } from '../shared/logger.ts';
 import { TenantStore } from '../shared/tenants.ts';
 import { daysToMs } from '../shared/rollups/keys.ts';
-import { ingest, type IntakeDeps } from './core.ts';
+import { ingest, type IntakeDeps, type IntakeRequest } from './core.ts';
+import { ingestDatadog, validateKey } from './datadog/index.ts';
+import { ingestOtlp } from './otlp/index.ts';
 import { DynamoIdempotencyStore } from './idempotency.ts';
+
+/**
+ * The intake's routes (lib/routes.ts): our JSON events, and the drop-in formats in front of the
+ * same validator and record encoder.
+ */
+export function route(routeKey: string, req: IntakeRequest, deps: IntakeDeps): Promise<HttpResponse> {
+  switch (routeKey) {
+    case 'POST /v1/metrics':
+      return ingestOtlp(req, deps);
+    case 'POST /api/v2/series':
+      return ingestDatadog('v2-series', req, deps);
+    case 'POST /api/v1/series':
+      return ingestDatadog('v1-series', req, deps);
+    case 'POST /api/v1/distribution_points':
+      return ingestDatadog('distribution-points', req, deps);
+    case 'GET /api/v1/validate':
+      return validateKey(req, deps);
+    default:
+      return ingest(req, deps);
+  }
+}
 
 export type ApiHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -42,7 +65,7 @@ export function createIntakeHandler(env: Env, overrides: Partial<IntakeDeps> = {
   return async (event, context) => {
     const body = event.body === undefined ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
     try {
-      const res = await ingest({ headers: event.headers ?? {}, body, remainingMs: () => context.getRemainingTimeInMillis() }, deps);
+      const res = await route(event.routeKey, { headers: event.headers ?? {}, body, remainingMs: () => context.getRemainingTimeInMillis() }, deps);
       if (res.statusCode >= 500 || res.statusCode === 429) {
         logger.warn('intake refused a request', { statusCode: res.statusCode, requestId: event.requestContext?.requestId });
       }

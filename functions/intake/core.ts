@@ -80,19 +80,7 @@ async function ingestOrThrow(req: IntakeRequest, deps: IntakeDeps): Promise<Http
 
   // Parse before claiming the key: a malformed body never holds an Idempotency-Key.
   const items = parseBody(req.body, req.headers['content-type'], req.headers['content-encoding']);
-  const started = now();
-  const maxAgeMs = deps.maxAgeMs ?? daysToMs(SETTINGS.intake.rollupTtl1hDays.default);
-  const events: StreamEvent[] = [];
-  const errors: IntakeResult['errors'] = [];
-  let rejected = 0;
-  items.forEach((item, index) => {
-    const r = 'parseError' in item ? { ok: false as const, reason: item.parseError } : validateEvent(item.value, { now: started, tenant, maxAgeMs });
-    if (r.ok) events.push(r.event);
-    else {
-      rejected++;
-      if (errors.length < MAX_REPORTED_ERRORS) errors.push({ index, reason: r.reason });
-    }
-  });
+  const { events, rejected, errors } = validateItems(items, tenant, now(), deps);
   const result: IntakeResult = {
     accepted: events.length,
     rejected,
@@ -102,7 +90,7 @@ async function ingestOrThrow(req: IntakeRequest, deps: IntakeDeps): Promise<Http
 
   const bodyHash = idemKey === undefined ? '' : hashBody(req.body);
   let skip: ReadonlySet<number> = new Set();
-  const records = encodeRecords(events, { spread: deps.spread ?? 1, ...(deps.partitionBuckets !== undefined ? { buckets: deps.partitionBuckets } : {}) });
+  const records = encodeFor(events, deps);
   const recordsHash = idemKey === undefined ? '' : hashRecords(records);
   if (idemKey !== undefined) {
     const claim = await deps.idempotency.claim(tenant, idemKey, bodyHash, now(), req.remainingMs());
@@ -119,16 +107,10 @@ async function ingestOrThrow(req: IntakeRequest, deps: IntakeDeps): Promise<Http
   }
 
   const pending = records.map((r, i) => ({ r, i })).filter(({ i }) => !skip.has(i));
-  const outcome = await putAllRecords(
-    deps.sink,
+  const outcome = await putFor(
     pending.map(({ r }) => r),
-    {
-      deadline: now() + req.remainingMs() - ANSWER_MARGIN_MS,
-      now,
-      ...(deps.sleep ? { sleep: deps.sleep } : {}),
-      ...(deps.random ? { random: deps.random } : {}),
-      ...(deps.hotKeys ? { hotKeys: deps.hotKeys } : {}),
-    },
+    req,
+    deps,
   );
 
   if (outcome.written.every(Boolean)) {
@@ -150,6 +132,71 @@ async function ingestOrThrow(req: IntakeRequest, deps: IntakeDeps): Promise<Http
   return throttled
     ? errorResponse(429, `the event stream is throttling writes; retry with backoff${retryHint}`, { 'retry-after': '1' })
     : errorResponse(503, `the event stream is unavailable; retry later${retryHint}`, { 'retry-after': '1' });
+}
+
+/** One item of a body: a value to validate as an event, or what made its adapter refuse it. */
+export type IntakeItem = { readonly value: unknown } | { readonly parseError: string };
+
+/**
+ * Validates each item as an event of `tenant` (the one validator): the accepted events in order,
+ * and the refused ones counted, the first MAX_REPORTED_ERRORS with their index and reason.
+ */
+export function validateItems(items: readonly IntakeItem[], tenant: string, now: number, deps: Pick<IntakeDeps, 'maxAgeMs'>, maxReported = MAX_REPORTED_ERRORS): { events: StreamEvent[]; rejected: number; errors: Array<{ index: number; reason: string }> } {
+  const maxAgeMs = deps.maxAgeMs ?? daysToMs(SETTINGS.intake.rollupTtl1hDays.default);
+  const events: StreamEvent[] = [];
+  const errors: Array<{ index: number; reason: string }> = [];
+  let rejected = 0;
+  for (let index = 0; index < items.length; index++) {
+    const item = items[index]!;
+    const r = 'parseError' in item ? { ok: false as const, reason: item.parseError } : validateEvent(item.value, { now, tenant, maxAgeMs });
+    if (r.ok) events.push(r.event);
+    else {
+      rejected++;
+      if (errors.length < maxReported) errors.push({ index, reason: r.reason });
+    }
+  }
+  return { events, rejected, errors };
+}
+
+/** The records of `events` under the partition-key rule (the one record encoder). */
+function encodeFor(events: readonly StreamEvent[], deps: IntakeDeps) {
+  return encodeRecords(events, { spread: deps.spread ?? 1, ...(deps.partitionBuckets !== undefined ? { buckets: deps.partitionBuckets } : {}) });
+}
+
+/** PutRecords of `records`, failed ones retried until the request's budget (less the answer's margin) runs out. */
+function putFor(records: ReadonlyArray<{ partitionKey: string; data: Uint8Array }>, req: Pick<IntakeRequest, 'remainingMs'>, deps: IntakeDeps) {
+  const now = deps.now ?? Date.now;
+  return putAllRecords(deps.sink, records, {
+    deadline: now() + req.remainingMs() - ANSWER_MARGIN_MS,
+    now,
+    ...(deps.sleep ? { sleep: deps.sleep } : {}),
+    ...(deps.random ? { random: deps.random } : {}),
+    ...(deps.hotKeys ? { hotKeys: deps.hotKeys } : {}),
+  });
+}
+
+/** What `submitEvents` did: every accepted event is in the stream (`written`), or none is reported so. */
+export interface SubmitResult {
+  readonly accepted: number;
+  readonly rejected: number;
+  /** The first refusals, with the index of their item. */
+  readonly errors: ReadonlyArray<{ index: number; reason: string }>;
+  readonly stream: 'written' | 'throttled' | 'unavailable';
+}
+
+/**
+ * The path every drop-in format shares (functions/intake/otlp, datadog): the items an adapter
+ * made of a body, validated by the one validator, encoded by the one record encoder and written
+ * with PutRecords, as `POST /v1/events` does (no Idempotency-Key: those clients send none).
+ */
+export async function submitEvents(items: readonly IntakeItem[], tenant: string, req: Pick<IntakeRequest, 'remainingMs'>, deps: IntakeDeps, maxReported = MAX_REPORTED_ERRORS): Promise<SubmitResult> {
+  const now = deps.now ?? Date.now;
+  const { events, rejected, errors } = validateItems(items, tenant, now(), deps, maxReported);
+  if (events.length === 0) return { accepted: 0, rejected, errors, stream: 'written' };
+  const outcome = await putFor(encodeFor(events, deps), req, deps);
+  if (outcome.written.every(Boolean)) return { accepted: events.length, rejected, errors, stream: 'written' };
+  const throttled = [...outcome.failures.values()].some((c) => THROTTLING_CODES.has(c));
+  return { accepted: 0, rejected, errors, stream: throttled ? 'throttled' : 'unavailable' };
 }
 
 /**

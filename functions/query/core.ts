@@ -9,12 +9,13 @@
  *   GET /v1/query                   → { series: [{ tags, points: [[tsMs, value], …] }], interval }
  */
 import { SETTINGS } from '../../lib/settings.ts';
-import { checkTenant, type EventType } from '../shared/event.ts';
+import { checkTenant, clientTags, type EventType } from '../shared/event.ts';
 import { HttpError, json, requireKey, type HttpResponse, type KeyAuthenticator } from '../shared/http.ts';
-import { INDEX_REFRESH_MS } from '../shared/rollups/keys.ts';
+import { bucketStart, INDEX_REFRESH_MS, type Resolution } from '../shared/rollups/keys.ts';
+import { countIncreases, histogramIncreases, isCumulative } from './cumulative.ts';
 import { checkKnown, clip, parseFilter, parseMetricName, parseQueryParams, QUANTILES, type Agg, type Filter, type RawParams } from './params.ts';
 import type { BucketFields, RollupReader, SeriesInfo } from './rollup-reader.ts';
-import { aggregateSeries, bucketRange, resolutionFor } from './series.ts';
+import { aggregateSeries, bucketRange, resolutionFor, type BucketData } from './series.ts';
 
 /** Most series one query may read; more is a 400 asking for a filter. */
 export const DEFAULT_MAX_SERIES: number = SETTINGS.query.maxSeries.default;
@@ -102,10 +103,20 @@ async function listSeries(req: QueryRequest, tenant: string, deps: QueryDeps): P
   const filter = parseFilter(req.query.filter);
   const metric = await deps.rollups.getMetric(tenant, name);
   if (metric === undefined) throw new HttpError(404, `metric ${JSON.stringify(name)} not found`);
-  const series = (await deps.rollups.listSeries(tenant, name))
-    .filter((s) => matches(s.tags, filter))
-    .map((s) => ({ tags: sortedTags(s.tags), firstSeen: s.firstSeen, lastSeen: s.lastSeen, order: JSON.stringify(Object.entries(sortedTags(s.tags))) }))
-    .sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0));
+  // Series that differ only by reserved tags (a cumulative series' start) are one series here.
+  const merged = new Map<string, { tags: Record<string, string>; firstSeen: number; lastSeen: number; order: string }>();
+  for (const s of await deps.rollups.listSeries(tenant, name)) {
+    const tags = sortedTags(clientTags(s.tags));
+    if (!matches(tags, filter)) continue;
+    const order = JSON.stringify(Object.entries(tags));
+    const m = merged.get(order);
+    if (m === undefined) merged.set(order, { tags, firstSeen: s.firstSeen, lastSeen: s.lastSeen, order });
+    else {
+      m.firstSeen = Math.min(m.firstSeen, s.firstSeen);
+      m.lastSeen = Math.max(m.lastSeen, s.lastSeen);
+    }
+  }
+  const series = [...merged.values()].sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0));
   return json(200, {
     metric: name,
     type: metric.type,
@@ -119,21 +130,61 @@ async function query(req: QueryRequest, tenant: string, deps: QueryDeps): Promis
   // Both reads are keyed by (tenant, validated name): issued together, one round trip.
   const [metric, index] = await Promise.all([deps.rollups.getMetric(tenant, p.metric), deps.rollups.listSeries(tenant, p.metric)]);
   if (metric === undefined) throw new HttpError(404, `metric ${JSON.stringify(p.metric)} not found`);
-  checkAggForType(p.agg, metric.type, p.metric);
   const candidates = index.filter(
     (s) => matches(s.tags, p.filter) && s.lastSeen >= p.from - INDEX_REFRESH_MS,
   );
+  const cumulative = candidates.filter((s) => isCumulative(s.tags));
+  const plain = cumulative.length === 0 ? candidates : candidates.filter((s) => !isCumulative(s.tags));
+  checkAggForType(p.agg, metric.type, p.metric, cumulative.length > 0);
   const max = deps.maxSeries ?? DEFAULT_MAX_SERIES;
   if (candidates.length > max) {
     throw new HttpError(400, `query matches ${candidates.length} series of ${JSON.stringify(p.metric)}, more than ${max}; narrow it with filter`);
   }
   const { first, last } = bucketRange(p.from, p.to, p.interval);
-  const buckets = await deps.rollups.readBuckets(tenant, p.metric, candidates.map((s) => s.seriesId), resolutionFor(p.interval), first, last, AGG_FIELDS[p.agg], metric.type);
+  const res = resolutionFor(p.interval);
+  const [buckets, increases] = await Promise.all([
+    plain.length === 0 ? new Map<string, BucketData[]>() : deps.rollups.readBuckets(tenant, p.metric, plain.map((s) => s.seriesId), res, first, last, AGG_FIELDS[p.agg], metric.type),
+    cumulative.length === 0 ? [] : readIncreases(deps.rollups, tenant, p.metric, cumulative, res, first, last, metric.type),
+  ]);
   const series = aggregateSeries(
-    candidates.map((s: SeriesInfo) => ({ tags: s.tags, buckets: buckets.get(s.seriesId) ?? [] })),
+    [...plain.map((s: SeriesInfo) => ({ tags: s.tags, buckets: buckets.get(s.seriesId) ?? [] })), ...increases],
     { agg: p.agg, interval: p.interval, by: p.by, from: p.from, to: p.to },
   );
   return json(200, { series, interval: p.interval });
+}
+
+/** How far before a range a cumulative series' previous point is looked for (cumulative.ts). */
+export const LOOKBACK_MS = 24 * 3_600_000;
+
+/**
+ * Cumulative series' buckets of [first, last] as increases (cumulative.ts), with their previous
+ * points read from the lookback: the 1 h items of the 24 h before the range (at 1 min: before the
+ * range's first hour, and that hour's minutes before the range).
+ */
+async function readIncreases(
+  rollups: RollupReader,
+  tenant: string,
+  name: string,
+  series: readonly SeriesInfo[],
+  res: Resolution,
+  first: number,
+  last: number,
+  type: EventType,
+): Promise<Array<{ tags: Readonly<Record<string, string>>; buckets: BucketData[] }>> {
+  const ids = series.map((s) => s.seriesId);
+  const hour = bucketStart(first, '1h');
+  const lookbackFrom = hour - LOOKBACK_MS;
+  const none = Promise.resolve(new Map<string, BucketData[]>());
+  const [range, hours, minutes] = await Promise.all([
+    rollups.readBuckets(tenant, name, ids, res, first, last, 'cumulative', type),
+    rollups.readBuckets(tenant, name, ids, '1h', lookbackFrom, hour - 3_600_000, 'cumulative', type),
+    res === '1m' && first > hour ? rollups.readBuckets(tenant, name, ids, '1m', hour, first - 60_000, 'cumulative', type) : none,
+  ]);
+  const increasesOf = type === 'distribution' ? histogramIncreases : countIncreases;
+  return series.map((s) => ({
+    tags: s.tags,
+    buckets: increasesOf({ tags: s.tags, buckets: range.get(s.seriesId) ?? [], before: [...(hours.get(s.seriesId) ?? []), ...(minutes.get(s.seriesId) ?? [])], lookbackFrom }),
+  }));
 }
 
 /** The bucket attributes each aggregation reads (series.ts: valueOf); fewer attributes, smaller pages. */
@@ -150,10 +201,17 @@ export const AGG_FIELDS: Readonly<Record<Agg, BucketFields>> = {
   p99: 'sketch',
 };
 
-/** `last` needs gauges (only they keep a last value); quantiles need distributions (sketches). */
-export function checkAggForType(agg: Agg, type: EventType, name: string): void {
-  if (agg === 'last' && type !== 'gauge') {
-    throw new HttpError(400, `agg: last needs a gauge metric; ${JSON.stringify(name)} is a ${type}`);
+/**
+ * `last` needs gauges or cumulative counters (only they keep a last value: a counter's is its
+ * current total); quantiles need distributions (sketches). A cumulative counter's points are
+ * totals: avg, min and max of them are refused (sum and count are its increase).
+ */
+export function checkAggForType(agg: Agg, type: EventType, name: string, cumulative = false): void {
+  if (agg === 'last' && type !== 'gauge' && !(type === 'count' && cumulative)) {
+    throw new HttpError(400, `agg: last needs a gauge metric or a cumulative counter; ${JSON.stringify(name)} is a ${type}${type === 'distribution' && cumulative ? ' (a cumulative histogram: use count or sum for its increase)' : ''}`);
+  }
+  if (cumulative && type === 'count' && (agg === 'avg' || agg === 'min' || agg === 'max')) {
+    throw new HttpError(400, `agg: ${agg} is not defined for ${JSON.stringify(name)}: it has cumulative series (points are totals since a start); use sum or count (the increase) or last (the current total)`);
   }
   if (QUANTILES[agg] !== undefined && type !== 'distribution') {
     throw new HttpError(400, `agg: ${agg} needs a distribution metric; ${JSON.stringify(name)} is a ${type}`);

@@ -19,8 +19,12 @@ import { StreamfoldError } from '../shared/errors.ts';
 
 export type EventsBucket = Pick<ArchiveBucket, 'list' | 'getRange'>;
 
-/** Columns read for a page of events (every column but `_ingested_at`). */
-export const EVENT_COLUMNS = ['name', 'ts', 'type', 'value', 'tags', 'id', 'attrs', '_shard', '_seq', '_sub'] as const;
+/**
+ * Columns read for a page of events (every column but `_ingested_at`); `start` and `agg` only
+ * where the file has them (files written before them read as null: shared/archive/parquet.ts).
+ */
+export const EVENT_COLUMNS = ['name', 'ts', 'type', 'value', 'tags', 'id', 'attrs', '_shard', '_seq', '_sub', 'start', 'agg'] as const;
+const FIRST_COLUMNS = EVENT_COLUMNS.slice(0, 10);
 
 /** One surviving row. `tags` and `attrs` are JSON text as archived. */
 export type EventRow = Omit<ArchiveRow, '_ingested_at'>;
@@ -93,6 +97,10 @@ export class ArchivePartitionReader implements PartitionReader {
     const parsers = { timestampFromMilliseconds: (ms: bigint) => Number(ms) };
     const metadata: FileMetaData = await parquetMetadataAsync(file, { parsers, initialFetchSize: FOOTER_FETCH_BYTES } as Parameters<typeof parquetMetadataAsync>[1]);
     const tsIndex = metadata.schema.slice(1).findIndex((s) => s.name === 'ts');
+    const names = new Set(metadata.schema.slice(1).map((s) => s.name));
+    const columns = [...FIRST_COLUMNS, ...(names.has('start') ? ['start'] : []), ...(names.has('agg') ? ['agg'] : [])];
+    const startAt = columns.indexOf('start');
+    const aggAt = columns.indexOf('agg');
     const out: EventRow[] = [];
     let groupStart = 0;
     for (const rg of metadata.row_groups) {
@@ -109,7 +117,7 @@ export class ArchivePartitionReader implements PartitionReader {
       await parquetRead({
         file,
         metadata,
-        columns: [...EVENT_COLUMNS],
+        columns,
         rowStart: groupStart,
         rowEnd: groupStart + rows,
         compressors: { [this.codec.name]: this.codec.decompress },
@@ -129,6 +137,8 @@ export class ArchivePartitionReader implements PartitionReader {
               _shard: String(r[7]),
               _seq: String(r[8]),
               _sub: Number(r[9]),
+              ...(startAt >= 0 && r[startAt] != null ? { start: Number(r[startAt]) } : {}),
+              ...(aggAt >= 0 && r[aggAt] != null ? { agg: String(r[aggAt]) } : {}),
             });
           }
         },

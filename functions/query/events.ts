@@ -7,7 +7,7 @@
  * opaque to the caller; it carries no tenant and no path, so it can only move within the caller's
  * own partitions, and the next page is asked for with the same parameters plus `cursor`.
  *
- *   → { events: [{ name, ts, type, value, tags, id?, attrs? }], nextCursor: string | null }
+ *   → { events: [{ name, ts, type, value, tags, id?, attrs?, start?, agg? }], nextCursor: string | null }
  */
 import { partitionOf, partitionStart, type Partition } from '../shared/archive/keys.ts';
 import { compareSeq } from '../shared/batch.ts';
@@ -143,6 +143,11 @@ function toJson(r: EventRow): Record<string, unknown> {
   if (r.attrs !== null) {
     const a = parseObject(r.attrs);
     if (a !== undefined) e.attrs = a;
+  }
+  if (r.start != null) e.start = r.start;
+  if (r.agg != null) {
+    const a = parseObject(r.agg);
+    if (a !== undefined) e.agg = a;
   }
   return e;
 }

@@ -13,7 +13,7 @@
  * `:`). A `filter` item is `key:value`, the value being everything after the first `:`. The query
  * string itself is percent-decoded once before this (API Gateway, or the local front).
  */
-import { checkName, checkTagKey, checkTagValue, LIMITS, quoted } from '../shared/event.ts';
+import { checkName, checkTagKey, checkTagValue, LIMITS, quoted, RESERVED_TAG_PREFIX } from '../shared/event.ts';
 import { HttpError } from '../shared/http.ts';
 
 export const AGGS = ['sum', 'avg', 'min', 'max', 'count', 'last', 'p50', 'p90', 'p95', 'p99'] as const;
@@ -89,6 +89,7 @@ export function splitList(param: string, raw: string): string[] {
 
 function checkKey(param: string, key: string): void {
   if (key.length === 0) throw bad(`${param}: empty tag key`);
+  if (key.startsWith(RESERVED_TAG_PREFIX)) throw bad(`${param}: tag key ${quoted(key)} is reserved (keys starting with ${RESERVED_TAG_PREFIX} are streamfold's own, hidden from every response)`);
   const problem = checkTagKey(key);
   if (problem !== undefined) throw bad(`${param}: tag key ${quoted(key)} ${problem}`);
 }

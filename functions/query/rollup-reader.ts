@@ -25,7 +25,7 @@ import {
 import { SETTINGS } from '../../lib/settings.ts';
 import { StreamfoldError } from '../shared/errors.ts';
 import { headFromItem, type ShardHead } from '../shared/rollups/head.ts';
-import { bucketFromItem, numberOf, stringMapOf, type StoredBucket } from '../shared/rollups/item.ts';
+import { bucketFromItem, hasCum, numberOf, stringMapOf, type StoredBucket } from '../shared/rollups/item.ts';
 import {
   HEAD_SK,
   bucketPk,
@@ -73,7 +73,7 @@ export interface SeriesInfo {
  * `count` is always read (empty buckets are skipped); an attribute not read is 0 or absent in
  * the BucketData returned.
  */
-export type BucketFields = 'count' | 'sum' | 'min' | 'max' | 'last' | 'sketch';
+export type BucketFields = 'count' | 'sum' | 'min' | 'max' | 'last' | 'sketch' | 'cumulative';
 
 /**
  * Attribute name placeholder → attribute, per field set (besides `#sk`). `wm` is always read: the
@@ -86,6 +86,8 @@ const FIELD_NAMES: Readonly<Record<BucketFields, Readonly<Record<string, string>
   max: { '#c': 'count', '#mx': 'max', '#w': 'wm' },
   last: { '#c': 'count', '#l': 'last', '#lt': 'lastTs', '#ll': 'lastLin', '#w': 'wm' },
   sketch: { '#c': 'count', '#k': 'sketch', '#w': 'wm' },
+  /** Cumulative series: their latest totals (a count's `last`, a histogram's cum*). */
+  cumulative: { '#c': 'count', '#l': 'last', '#lt': 'lastTs', '#ll': 'lastLin', '#cc': 'cumCount', '#cs': 'cumSum', '#ct': 'cumTs', '#cl': 'cumLin', '#ck': 'cumSketch', '#w': 'wm' },
 };
 
 export interface RollupReader {
@@ -411,6 +413,13 @@ function toBucket(start: number, b: StoredBucket): BucketData {
     out.lastLin = b.lastLin;
   }
   if (b.sketch !== undefined) out.sketch = b.sketch;
+  if (hasCum(b)) {
+    out.cumCount = b.cumCount;
+    out.cumSum = b.cumSum;
+    out.cumTs = b.cumTs;
+    out.cumLin = b.cumLin;
+    out.cumSketch = b.cumSketch;
+  }
   return out;
 }
 

@@ -10,6 +10,9 @@
  *   tied at the same ms and shard keep the first series in the order given.
  * - p50..p99: sketches merged across series and buckets, then the quantile (DDSketch, 1 %).
  * - 1-day points are computed from 1-hour buckets (interval 86400 reads `1h`).
+ * - Cumulative series (`_sf_start`) come in as their increases (cumulative.ts): a counter's
+ *   increase is its sum and its count, a histogram's count, sum and sketch are increases; an
+ *   interval whose increase is 0 still has a point (0) for sum and count.
  * Intervals are aligned to UTC epoch multiples; a point's timestamp is its interval's start.
  * Intervals without events have no point.
  */
@@ -24,6 +27,8 @@ import { QUANTILES, type Agg, type Interval } from './params.ts';
 export type BucketData = BucketMeasures & {
   /** Bucket start, epoch ms. */
   readonly start: number;
+  /** An increase of a cumulative series (cumulative.ts): kept even when 0. */
+  readonly increase?: boolean;
 };
 
 export interface SeriesData {
@@ -78,14 +83,14 @@ export function aggregateSeries(
     let group = groups.get(g.key);
     if (group === undefined) groups.set(g.key, (group = { tags: g.tags, accs: new Map() }));
     for (const b of s.buckets) {
-      if (b.start < first || b.start > last || b.count <= 0) continue;
+      if (b.start < first || b.start > last || (b.count <= 0 && b.increase !== true)) continue;
       const t = Math.floor(b.start / ms) * ms;
       let acc = group.accs.get(t);
       if (acc === undefined) group.accs.set(t, (acc = { count: 0, sum: 0, min: Infinity, max: -Infinity }));
       acc.count += b.count;
       acc.sum += b.sum;
-      if (b.min < acc.min) acc.min = b.min;
-      if (b.max > acc.max) acc.max = b.max;
+      if (b.count > 0 && b.min < acc.min) acc.min = b.min;
+      if (b.count > 0 && b.max > acc.max) acc.max = b.max;
       if (opts.agg === 'last' && b.last !== undefined && b.lastTs !== undefined && b.lastLin !== undefined) {
         const p = { value: b.last, ts: b.lastTs, lineage: parseLastLineage(b.lastLin) };
         if (acc.last === undefined || compareLastPoint(p, acc.last) > 0) acc.last = p;
@@ -116,11 +121,11 @@ function valueOf(acc: Acc, agg: Agg, q: number | undefined): number | undefined 
     case 'sum':
       return acc.sum;
     case 'avg':
-      return acc.sum / acc.count;
+      return acc.count === 0 ? undefined : acc.sum / acc.count;
     case 'min':
-      return acc.min;
+      return acc.count === 0 ? undefined : acc.min;
     case 'max':
-      return acc.max;
+      return acc.count === 0 ? undefined : acc.max;
     case 'last':
       return acc.last?.value;
     default: {

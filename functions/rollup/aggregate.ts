@@ -20,7 +20,8 @@
  */
 import type { LineagedEvent } from '../shared/codec.ts';
 import type { Lineage } from '../shared/errors.ts';
-import { inRollupRange, LIMITS, type EventType } from '../shared/event.ts';
+import { inRollupRange, LIMITS, type DistributionAgg, type EventType } from '../shared/event.ts';
+import { addAggToSketch, aggMinMax } from '../shared/rollups/histogram.ts';
 import { compareSeq } from '../shared/batch.ts';
 import {
   RESOLUTION_MS,
@@ -60,6 +61,15 @@ export interface Agg {
   sketch: Sketch | undefined;
   /** 1 h items only: per minute of the hour, the count and gauge events packed there (shared/rollups/minutes.ts). */
   minutes: Array<Agg | undefined> | undefined;
+  /** Cumulative distribution points (`start` with `agg`): the latest one, by (ts, lineage). */
+  cum: CumPoint | undefined;
+}
+
+/** The latest cumulative histogram point of an aggregate: its totals since its start. */
+export interface CumPoint {
+  readonly agg: DistributionAgg;
+  readonly ts: number;
+  readonly lineage: Lineage;
 }
 
 /** What one shard's events contribute to an item in this batch. */
@@ -120,6 +130,8 @@ export interface AggregateStats {
   rolledUp: number;
   lateDropped: Record<Resolution, number>;
   outOfRange: number;
+  /** Pre-aggregated points of no observations (count 0, no start): valid, and nothing to add. */
+  emptyPoints: number;
   /** Greatest event time among rolled-up events; -Infinity when none. */
   newestTs: number;
 }
@@ -220,12 +232,38 @@ interface SeriesState {
 }
 
 export function newAgg(): Agg {
-  return { count: 0, sum: 0, min: Infinity, max: -Infinity, last: undefined, sketch: undefined, minutes: undefined };
+  return { count: 0, sum: 0, min: Infinity, max: -Infinity, last: undefined, sketch: undefined, minutes: undefined, cum: undefined };
 }
 
-/** Adds one event; events of one shard must come in lineage order. */
+/**
+ * Adds one event; events of one shard must come in lineage order.
+ *
+ * - A pre-aggregated point (`agg`, no `start`) adds its count, sum, min and max (histogram.ts
+ *   aggMinMax) and its buckets to the sketch (addAggToSketch).
+ * - A cumulative point (`start`) is a sample of its totals, never added up: a count's total is
+ *   kept as a gauge's `last`, a histogram's (count, sum, buckets) as `cum`, each the latest by
+ *   (ts, lineage). Either adds 1 to the bucket's count (points received) and its total (the count's
+ *   value, the histogram's count) to sum, min and max, as a gauge sample does; the query shows
+ *   increases of the totals instead (functions/query/cumulative.ts).
+ */
 export function addToAgg(agg: Agg, e: LineagedEvent): void {
-  const v = e.event.value;
+  const ev = e.event;
+  if (ev.start !== undefined) {
+    addCumulative(agg, e);
+    return;
+  }
+  const a = ev.agg;
+  if (a !== undefined) {
+    const mm = aggMinMax(a);
+    if (mm === undefined) return;
+    agg.count += a.count;
+    agg.sum += a.sum;
+    if (mm.min < agg.min) agg.min = mm.min;
+    if (mm.max > agg.max) agg.max = mm.max;
+    addAggToSketch((agg.sketch ??= new Sketch()), a);
+    return;
+  }
+  const v = ev.value;
   agg.count++;
   agg.sum += v;
   if (v < agg.min) agg.min = v;
@@ -237,6 +275,24 @@ export function addToAgg(agg: Agg, e: LineagedEvent): void {
     (agg.sketch ??= new Sketch()).add(v);
   }
 }
+
+function addCumulative(agg: Agg, e: LineagedEvent): void {
+  const ev = e.event;
+  const a = ev.agg;
+  const v = a === undefined ? ev.value : a.count;
+  agg.count++;
+  agg.sum += v;
+  if (v < agg.min) agg.min = v;
+  if (v > agg.max) agg.max = v;
+  if (a === undefined) {
+    if (agg.last === undefined || ev.ts >= agg.last.ts) agg.last = { value: v, ts: ev.ts, lineage: e.lineage };
+  } else if (agg.cum === undefined || ev.ts >= agg.cum.ts) {
+    agg.cum = { agg: a, ts: ev.ts, lineage: e.lineage };
+  }
+}
+
+/** Whether an event adds nothing to any bucket: a pre-aggregated delta point of no observations. */
+export const isEmptyPoint = (e: { readonly agg?: DistributionAgg; readonly start?: number }): boolean => e.agg !== undefined && e.start === undefined && e.agg.count === 0;
 
 /** Adds one event to a 1 h item's aggregate and, for count and gauge events, to its minute's. */
 export function addToHour(agg: Agg, e: LineagedEvent, start: number, packFrom: number): void {
@@ -269,6 +325,7 @@ export function aggregateBatch(
     rolledUp: 0,
     lateDropped: { '1m': 0, '1h': 0 },
     outOfRange: 0,
+    emptyPoints: 0,
     newestTs: -Infinity,
   };
   const seriesByKey = new Map<string, SeriesState>();
@@ -286,6 +343,10 @@ export function aggregateBatch(
     const e = le.event;
     if (!inRollupRange(e.value)) {
       stats.outOfRange++;
+      continue;
+    }
+    if (isEmptyPoint(e)) {
+      stats.emptyPoints++;
       continue;
     }
     const age = now - e.ts;

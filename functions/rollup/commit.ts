@@ -12,6 +12,8 @@ import type { Watermark } from '../shared/rollups/lineage.ts';
 import { emptyMinutes, encodeMinutes, type Minutes } from '../shared/rollups/minutes.ts';
 import { encodeManifest, splitManifest, splitSegment, type ManifestEntry, type SegmentEntry } from '../shared/rollups/segment.ts';
 import { RESOLUTIONS } from '../shared/rollups/keys.ts';
+import { addAggToSketch } from '../shared/rollups/histogram.ts';
+import { Sketch } from '../shared/rollups/sketch.ts';
 import { settlePool } from '../shared/pool.ts';
 import { aggregateBatch, type Agg, type BatchAggregate, type ItemPartial } from './aggregate.ts';
 import type { CommitContents } from './cache.ts';
@@ -192,6 +194,11 @@ export function segmentEntry(p: ItemPartial): SegmentEntry {
   const e: { -readonly [K in keyof SegmentEntry]: SegmentEntry[K] } = { seriesId: p.seriesId, res: p.res, start: p.start, type: p.type, count: a.count, sum: a.sum, min: a.min, max: a.max };
   if (a.last !== undefined) e.last = { value: a.last.value, ts: a.last.ts };
   if (a.sketch !== undefined) e.sketch = a.sketch.encode();
+  if (a.cum !== undefined) {
+    const sketch = new Sketch();
+    addAggToSketch(sketch, a.cum.agg);
+    e.cum = { count: a.cum.agg.count, sum: a.cum.agg.sum, ts: a.cum.ts, sketch: sketch.encode() };
+  }
   if (a.minutes !== undefined) {
     const minutes: Minutes = emptyMinutes();
     let any = false;

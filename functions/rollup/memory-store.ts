@@ -132,5 +132,6 @@ export function cloneBucket(b: StoredBucket): StoredBucket {
     wm: { ...b.wm },
     ...(b.sketch !== undefined ? { sketch: new Uint8Array(b.sketch) } : {}),
     ...(b.mins !== undefined ? { mins: new Uint8Array(b.mins) } : {}),
+    ...(b.cumSketch !== undefined ? { cumSketch: new Uint8Array(b.cumSketch) } : {}),
   };
 }

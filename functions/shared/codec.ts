@@ -12,7 +12,7 @@
 import { isUtf8 } from 'node:buffer';
 import { gzipSync, gunzipSync } from 'node:zlib';
 import { RecordRejectedError, type Lineage } from './errors.ts';
-import { validateEvent, type StreamEvent, type ValidateOptions } from './event.ts';
+import { clientTags, validateEvent, type StreamEvent, type ValidateOptions } from './event.ts';
 import { decodeKpl, isKplAggregated } from './kpl.ts';
 
 export const KINESIS_LIMITS = {
@@ -159,17 +159,35 @@ function compressInto(
   compressInto(out, partitionKey, lines, mid, to, budget, level);
 }
 
-/** The NDJSON line of one event, with a fixed field order. */
+/**
+ * The NDJSON line of one event, with a fixed field order. A cumulative point carries `start`
+ * (its reserved `_sf_start` tag is left out: the consumers' validator sets it again from
+ * `start`); a pre-aggregated point carries `agg` and no `value`.
+ */
 export function serializeEvent(e: StreamEvent): string {
+  if (e.start === undefined && e.agg === undefined) {
+    return JSON.stringify({
+      tenant: e.tenant,
+      name: e.name,
+      ts: e.ts,
+      value: e.value,
+      type: e.type,
+      tags: e.tags,
+      id: e.id,
+      attrs: e.attrs,
+    });
+  }
   return JSON.stringify({
     tenant: e.tenant,
     name: e.name,
     ts: e.ts,
-    value: e.value,
+    value: e.agg === undefined ? e.value : undefined,
     type: e.type,
-    tags: e.tags,
+    tags: clientTags(e.tags),
     id: e.id,
     attrs: e.attrs,
+    start: e.start,
+    agg: e.agg,
   });
 }
 

@@ -20,7 +20,44 @@ export interface StreamEvent {
   readonly tags: Readonly<Record<string, string>>;
   readonly id?: string;
   readonly attrs?: Readonly<Record<string, unknown>>;
+  /**
+   * A cumulative point (count, or distribution with `agg`): the total since this time, epoch ms.
+   * The validator also puts it in the reserved tag `_sf_start` (START_TAG), so each start is its
+   * own series.
+   */
+  readonly start?: number;
+  /** A pre-aggregated distribution point (then `value` is its sum; the stream omits `value`). */
+  readonly agg?: DistributionAgg;
 }
+
+/** A pre-aggregated distribution point (`agg`): OTLP's histogram shapes. */
+export interface DistributionAgg {
+  /** Observations, an integer 0..LIMITS.aggCountMax. */
+  readonly count: number;
+  readonly sum: number;
+  readonly min?: number;
+  readonly max?: number;
+  readonly buckets?: ExplicitBuckets | ExponentialBuckets;
+}
+
+/** `counts[i]` observations in (bounds[i-1], bounds[i]]; the first bucket is (-inf, bounds[0]], the last (bounds[n-1], +inf). */
+export interface ExplicitBuckets {
+  readonly bounds: readonly number[];
+  readonly counts: readonly number[];
+}
+
+/** OTLP's exponential buckets: base = 2^(2^-scale); `counts[k]` of index offset+k covers (base^i, base^(i+1)] (negative: the mirror). */
+export interface ExponentialBuckets {
+  readonly scale: number;
+  readonly zeroCount: number;
+  readonly positive?: { readonly offset: number; readonly counts: readonly number[] };
+  readonly negative?: { readonly offset: number; readonly counts: readonly number[] };
+}
+
+/** The reserved tag holding a cumulative point's start (epoch ms, decimal). */
+export const START_TAG = '_sf_start';
+/** Tag keys with this prefix are reserved: the validator sets them, clients may not. */
+export const RESERVED_TAG_PREFIX = '_sf_';
 
 export const LIMITS = {
   nameMaxChars: 200,
@@ -49,6 +86,15 @@ export const LIMITS = {
    * so the archive never refuses what the intake accepted.
    */
   arrivalSlackMs: 15 * 60 * 1000,
+  /** Largest `agg.count` (a bucket sums up to ~9,000 such points before leaving the safe integers). */
+  aggCountMax: 1e12,
+  /** Most explicit bucket bounds (`agg.buckets.bounds`). */
+  aggBoundsMax: 256,
+  /** Most counts on each side of exponential buckets. */
+  aggExpCountsMax: 1024,
+  /** Exponential scales accepted (OTLP's range). */
+  aggScaleMin: -10,
+  aggScaleMax: 20,
 } as const;
 
 export type ValidationResult = { ok: true; event: StreamEvent } | { ok: false; reason: string };
@@ -70,7 +116,7 @@ export interface ValidateOptions {
   readonly tenant?: string;
 }
 
-const FIELDS = new Set(['tenant', 'name', 'ts', 'value', 'type', 'tags', 'id', 'attrs']);
+const FIELDS = new Set(['tenant', 'name', 'ts', 'value', 'type', 'tags', 'id', 'attrs', 'start', 'agg']);
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 const TENANT_RE = /^[a-z0-9][a-z0-9_-]*$/;
 /** Largest epoch ms a JavaScript Date can hold (ECMA-262 §21.4.1.1). */
@@ -88,7 +134,7 @@ export function validateEvent(input: unknown, opts: ValidateOptions): Validation
   const o = input as Record<string, unknown>;
   for (const k in o) {
     if (!FIELDS.has(k)) {
-      return fail(`${printable(k)}: unknown field (allowed: name, ts, value, type, tags, id, attrs)`);
+      return fail(`${printable(k)}: unknown field (allowed: name, ts, value, type, tags, id, attrs, start, agg)`);
     }
   }
 
@@ -140,6 +186,28 @@ export function validateEvent(input: unknown, opts: ValidateOptions): Validation
     tags = t;
   }
 
+  let agg: DistributionAgg | undefined;
+  if (o.agg !== undefined) {
+    if (type !== 'distribution') return fail(`agg: only for type distribution (this event is a ${type})`);
+    if (o.value !== undefined) return fail('value: must be absent when agg is given (the point\'s sum is agg.sum)');
+    const a = validateAgg(o.agg);
+    if (typeof a === 'string') return fail(a);
+    agg = a;
+    value = a.sum;
+  }
+
+  let start: number | undefined;
+  if (o.start !== undefined) {
+    if (type === 'gauge') return fail('start: a gauge has no start (only cumulative count and distribution points do)');
+    if (type === 'distribution' && agg === undefined) return fail('start: a cumulative distribution point needs agg (its histogram since start)');
+    const st = parseTs(o.start, opts.now);
+    if (typeof st === 'string') return fail(`start: ${st}`);
+    if (st > tsResult) return fail(`start: ${new Date(st).toISOString()} is after ts ${new Date(tsResult).toISOString()}`);
+    if (type === 'count' && value < 0) return fail(`value: a cumulative count (with start) is a total, never negative, got ${value}`);
+    start = st;
+    tags = { ...tags, [START_TAG]: String(st) };
+  }
+
   if (o.id !== undefined) {
     if (typeof o.id !== 'string') return fail(`id: expected a string, got ${describe(o.id)}`);
     if (o.id.length === 0) return fail('id: empty; omit it or send 1-64 chars');
@@ -162,6 +230,8 @@ export function validateEvent(input: unknown, opts: ValidateOptions): Validation
   o.value = value;
   o.type = type;
   o.tags = tags;
+  if (start !== undefined) o.start = start;
+  if (agg !== undefined) o.agg = agg;
   return { ok: true, event: o as unknown as StreamEvent };
 }
 
@@ -288,6 +358,7 @@ function validateTags(input: unknown): Record<string, string> | string {
     if (n > LIMITS.tagsMax) return `tags: more than ${LIMITS.tagsMax} tags`;
     if (k.length === 0) return 'tags: empty key';
     if (FORBIDDEN_KEYS.has(k)) return `tags: key ${JSON.stringify(k)} is not allowed`;
+    if (k.startsWith(RESERVED_TAG_PREFIX)) return `tags: key ${quoted(k)} is reserved (keys starting with ${RESERVED_TAG_PREFIX} are set by streamfold; a cumulative point's start goes in start)`;
     const keyProblem = checkTagKey(k);
     if (keyProblem !== undefined) return `tags: key ${quoted(k)} ${keyProblem}`;
     const v = src[k];
@@ -298,6 +369,152 @@ function validateTags(input: unknown): Record<string, string> | string {
   if (n === 0) return EMPTY_TAGS;
   // JSON.parse yields plain objects whose own keys we have just checked; keep it as is.
   return src as Record<string, string>;
+}
+
+/**
+ * The client's tags of an event: without the reserved `_sf_*` tags the validator adds (the stream
+ * and the archive carry `start` instead; every response hides them).
+ */
+export function clientTags(tags: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+  let reserved = false;
+  for (const k in tags) {
+    if (k.startsWith(RESERVED_TAG_PREFIX)) {
+      reserved = true;
+      break;
+    }
+  }
+  if (!reserved) return tags;
+  const out: Record<string, string> = {};
+  for (const k in tags) if (!k.startsWith(RESERVED_TAG_PREFIX)) out[k] = tags[k]!;
+  return out;
+}
+
+const AGG_FIELDS = new Set(['count', 'sum', 'min', 'max', 'buckets']);
+const EXPLICIT_FIELDS = new Set(['bounds', 'counts']);
+const EXPONENTIAL_FIELDS = new Set(['scale', 'zeroCount', 'positive', 'negative']);
+const SIDE_FIELDS = new Set(['offset', 'counts']);
+
+/** An `agg` object checked and normalized (a fresh object), or the reason it is refused. */
+function validateAgg(input: unknown): DistributionAgg | string {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return `agg: expected an object { count, sum, min?, max?, buckets? }, got ${describe(input)}`;
+  const a = input as Record<string, unknown>;
+  for (const k in a) if (!AGG_FIELDS.has(k)) return `agg.${printable(k)}: unknown field (allowed: count, sum, min, max, buckets)`;
+  const count = a.count;
+  if (count === undefined) return 'agg.count: required';
+  const countProblem = checkCount(count);
+  if (countProblem !== undefined) return `agg.count: ${countProblem}`;
+  const n = count as number;
+  const sum = a.sum;
+  if (sum === undefined) return 'agg.sum: required';
+  const sumProblem = checkNumber(sum);
+  if (sumProblem !== undefined) return `agg.sum: ${sumProblem}`;
+  const out: { -readonly [K in keyof DistributionAgg]: DistributionAgg[K] } = { count: n, sum: sum as number };
+  for (const k of ['min', 'max'] as const) {
+    const v = a[k];
+    if (v === undefined) continue;
+    const p = checkNumber(v);
+    if (p !== undefined) return `agg.${k}: ${p}`;
+    out[k] = v as number;
+  }
+  if (out.min !== undefined && out.max !== undefined && out.min > out.max) return `agg: min ${out.min} is greater than max ${out.max}`;
+  if (n === 0 && (sum as number) !== 0) return `agg.sum: ${String(sum)} with count 0 (an empty point sums to 0)`;
+  if (a.buckets !== undefined) {
+    const b = a.buckets;
+    if (typeof b !== 'object' || b === null || Array.isArray(b)) return `agg.buckets: expected { bounds, counts } or { scale, zeroCount, positive?, negative? }, got ${describe(b)}`;
+    const r = 'bounds' in b || 'counts' in b ? validateExplicit(b as Record<string, unknown>, n) : validateExponential(b as Record<string, unknown>, n);
+    if (typeof r === 'string') return r;
+    out.buckets = r;
+  }
+  return out;
+}
+
+function validateExplicit(b: Record<string, unknown>, count: number): ExplicitBuckets | string {
+  for (const k in b) if (!EXPLICIT_FIELDS.has(k)) return `agg.buckets.${printable(k)}: unknown field (explicit buckets: bounds, counts)`;
+  const bounds = b.bounds;
+  const counts = b.counts;
+  if (!Array.isArray(bounds)) return `agg.buckets.bounds: expected an array of numbers, got ${describe(bounds)}`;
+  if (!Array.isArray(counts)) return `agg.buckets.counts: expected an array of integers, got ${describe(counts)}`;
+  if (bounds.length > LIMITS.aggBoundsMax) return `agg.buckets.bounds: ${bounds.length} bounds, more than ${LIMITS.aggBoundsMax}`;
+  for (let i = 0; i < bounds.length; i++) {
+    const p = checkNumber(bounds[i]);
+    if (p !== undefined) return `agg.buckets.bounds[${i}]: ${p}`;
+    if (i > 0 && !((bounds[i] as number) > (bounds[i - 1] as number))) return `agg.buckets.bounds[${i}]: ${String(bounds[i])} is not greater than the bound before it (bounds must ascend)`;
+  }
+  if (counts.length !== bounds.length + 1) return `agg.buckets.counts: ${counts.length} counts for ${bounds.length} bounds (expected ${bounds.length + 1}: one more than bounds)`;
+  const total = sumCounts(counts, 'agg.buckets.counts');
+  if (typeof total === 'string') return total;
+  if (total !== count) return `agg.buckets.counts: they sum to ${total}, but agg.count is ${count}`;
+  return { bounds: bounds as number[], counts: counts as number[] };
+}
+
+function validateExponential(b: Record<string, unknown>, count: number): ExponentialBuckets | string {
+  for (const k in b) if (!EXPONENTIAL_FIELDS.has(k)) return `agg.buckets.${printable(k)}: unknown field (explicit buckets: bounds, counts; exponential: scale, zeroCount, positive, negative)`;
+  const scale = b.scale;
+  if (scale === undefined) return 'agg.buckets.scale: required (or give bounds and counts for explicit buckets)';
+  if (typeof scale !== 'number' || !Number.isInteger(scale) || scale < LIMITS.aggScaleMin || scale > LIMITS.aggScaleMax) {
+    return `agg.buckets.scale: must be an integer from ${LIMITS.aggScaleMin} to ${LIMITS.aggScaleMax}, got ${typeof scale === 'number' ? String(scale) : describe(scale)}`;
+  }
+  const zeroCount = b.zeroCount ?? 0;
+  const zp = checkCount(zeroCount);
+  if (zp !== undefined) return `agg.buckets.zeroCount: ${zp}`;
+  let total = zeroCount as number;
+  const out: { -readonly [K in keyof ExponentialBuckets]: ExponentialBuckets[K] } = { scale, zeroCount: zeroCount as number };
+  for (const side of ['positive', 'negative'] as const) {
+    const v = b[side];
+    if (v === undefined) continue;
+    const where = `agg.buckets.${side}`;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return `${where}: expected { offset, counts }, got ${describe(v)}`;
+    const o = v as Record<string, unknown>;
+    for (const k in o) if (!SIDE_FIELDS.has(k)) return `${where}.${printable(k)}: unknown field (allowed: offset, counts)`;
+    const offset = o.offset ?? 0;
+    if (typeof offset !== 'number' || !Number.isSafeInteger(offset)) return `${where}.offset: expected an integer, got ${typeof offset === 'number' ? String(offset) : describe(offset)}`;
+    const counts = o.counts ?? [];
+    if (!Array.isArray(counts)) return `${where}.counts: expected an array of integers, got ${describe(counts)}`;
+    if (counts.length > LIMITS.aggExpCountsMax) return `${where}.counts: ${counts.length} buckets, more than ${LIMITS.aggExpCountsMax}`;
+    const t = sumCounts(counts, `${where}.counts`);
+    if (typeof t === 'string') return t;
+    // Every bucket with observations must lie inside what the rollups hold (1e-100..1e100).
+    for (let k = 0; k < counts.length; k++) {
+      if (counts[k] === 0) continue;
+      const lo = exponentialLower(scale, offset + k);
+      const hi = exponentialLower(scale, offset + k + 1);
+      if (!(lo >= LIMITS.valueMinAbs * 0.99 && hi <= LIMITS.valueMaxAbs * 1.01)) return `${where}.counts[${k}]: bucket (${lo}, ${hi}] is outside what rollups hold (1e-100 to 1e100 in magnitude)`;
+    }
+    total += t;
+    out[side] = { offset, counts: counts as number[] };
+  }
+  if (total !== count) return `agg.buckets: zeroCount and the bucket counts sum to ${total}, but agg.count is ${count}`;
+  return out;
+}
+
+/** The lower bound of exponential bucket `index` at `scale`: base^index, base = 2^(2^-scale). */
+export function exponentialLower(scale: number, index: number): number {
+  return 2 ** (index * 2 ** -scale);
+}
+
+function checkCount(v: unknown): string | undefined {
+  if (typeof v !== 'number') return `expected an integer, got ${describe(v)}`;
+  if (!Number.isInteger(v) || v < 0) return `must be an integer >= 0, got ${String(v)}`;
+  if (v > LIMITS.aggCountMax) return `${v} is more than ${LIMITS.aggCountMax}`;
+  return undefined;
+}
+
+function checkNumber(v: unknown): string | undefined {
+  if (typeof v !== 'number') return `expected a number, got ${describe(v)}`;
+  if (!Number.isFinite(v)) return `must be a finite number, got ${String(v)}`;
+  if (!inRollupRange(v)) return `${String(v)} is outside what rollups hold (0, or 1e-100 to 1e100 in magnitude)`;
+  return undefined;
+}
+
+function sumCounts(counts: readonly unknown[], where: string): number | string {
+  let total = 0;
+  for (let i = 0; i < counts.length; i++) {
+    const p = checkCount(counts[i]);
+    if (p !== undefined) return `${where}[${i}]: ${p}`;
+    total += counts[i] as number;
+  }
+  if (total > LIMITS.aggCountMax) return `${where}: they sum to ${total}, more than ${LIMITS.aggCountMax}`;
+  return total;
 }
 
 function checkAttrs(attrs: Record<string, unknown>): string | undefined {

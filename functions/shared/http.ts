@@ -8,6 +8,8 @@ export interface HttpResponse {
   readonly statusCode: number;
   readonly headers: Readonly<Record<string, string>>;
   readonly body: string;
+  /** The body is base64 of binary bytes (a protobuf answer), as API Gateway's payload 2.0 says. */
+  readonly isBase64Encoded?: boolean;
 }
 
 export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResponse {

@@ -81,6 +81,8 @@ export const ARCHIVE_TABLE_COLUMNS: readonly glue.Column[] = [
   { name: '_seq', type: glue.Schema.STRING, comment: 'Lineage: sequence number (decimal)' },
   { name: '_sub', type: glue.Schema.INTEGER, comment: 'Lineage: position in the record' },
   { name: '_ingested_at', type: glue.Schema.TIMESTAMP, comment: 'Arrival in Kinesis (UTC, ms)' },
+  { name: 'start', type: glue.Schema.TIMESTAMP, comment: "A cumulative point's start (UTC, ms), or null (also in files written before the column)" },
+  { name: 'agg', type: glue.Schema.STRING, comment: 'A pre-aggregated point (count, sum, min, max, buckets) as JSON, or null' },
 ];
 
 /**
@@ -90,7 +92,7 @@ export const ARCHIVE_TABLE_COLUMNS: readonly glue.Column[] = [
  */
 export function readerRuleSql(from: string, where: string): string {
   return [
-    'SELECT name, ts, type, value, tags, id, attrs, _shard, _seq, _sub, _ingested_at, tenant, dt, hour',
+    'SELECT name, ts, type, value, tags, id, attrs, _shard, _seq, _sub, _ingested_at, start, agg, tenant, dt, hour',
     'FROM (',
     '  SELECT *, row_number() OVER (',
     // A lineage is one event; its copies are identical rows, so any one of them will do.

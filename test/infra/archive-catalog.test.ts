@@ -53,6 +53,8 @@ describe('Construct: ArchiveCatalog', () => {
       ['_seq', 'string'],
       ['_sub', 'int'],
       ['_ingested_at', 'timestamp'],
+      ['start', 'timestamp'],
+      ['agg', 'string'],
     ]);
     expect(sd.Columns.map((c: { Name: string }) => c.Name)).toEqual([...ARCHIVE_COLUMNS]);
   });

@@ -2,8 +2,10 @@ import fc from 'fast-check';
 import { parquetMetadata, parquetScan } from 'hyparquet';
 import { compressors, decompressZstd } from 'hyparquet-compressors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ByteWriter, ParquetWriter, type SchemaElement } from 'hyparquet-writer';
 import {
   ARCHIVE_COLUMNS,
+  ARCHIVE_SCHEMA,
   canonicalTagsJson,
   encodeArchiveTable,
   readArchiveFile,
@@ -50,6 +52,10 @@ function sampleRows(): ArchiveRow[] {
     { value: -123456789.125, tags: canonicalTagsJson({ 10: 'ten', 9: 'nine', a: 'a' }) },
     { name: 'a', ts: T0, type: 'gauge' },
     { name: 'z'.repeat(200), ts: T0 + 3_599_999, type: 'distribution' },
+    // A cumulative count (its start), a pre-aggregated histogram (its agg), and both.
+    { name: 'cum.count', start: T0 - 86_400_000, value: 42 },
+    { name: 'agg.dist', type: 'distribution', value: 12.5, agg: JSON.stringify({ count: 3, sum: 12.5, buckets: { bounds: [1, 5], counts: [1, 1, 1] } }) },
+    { name: 'cum.dist', type: 'distribution', value: 3, start: T0 - 1, agg: JSON.stringify({ count: 2, sum: 3 }) },
   ];
   odd.forEach((o, i) => {
     rows.push({
@@ -119,13 +125,15 @@ describe('Function: encodeArchiveTable (round trip through independent readers)'
       _seq: 'VARCHAR',
       _sub: 'INTEGER',
       _ingested_at: 'TIMESTAMP WITH TIME ZONE',
+      start: 'TIMESTAMP WITH TIME ZONE',
+      agg: 'VARCHAR',
     });
     const ts = schema.find((r) => r.name === 'ts')!;
     expect(ts.type).toBe('INT64');
     expect(ts.converted_type).toBe('TIMESTAMP_MILLIS');
     expect(String(ts.logical_type)).toContain('isAdjustedToUTC=1');
     expect(String(ts.logical_type)).toContain('MILLIS=');
-    expect(schema.filter((r) => r.repetition_type === 'OPTIONAL').map((r) => r.name)).toEqual(['id', 'attrs']);
+    expect(schema.filter((r) => r.repetition_type === 'OPTIONAL').map((r) => r.name)).toEqual(['id', 'attrs', 'start', 'agg']);
   });
 
   it('writes ZSTD row groups whose ts min/max are present, ordered and disjoint (time pruning)', async () => {
@@ -197,6 +205,26 @@ describe('Function: encodeArchiveTable (round trip through independent readers)'
     }
   });
 
+  it('reads a file written before start and agg (the first schema): both null, every other column as written', async () => {
+    // Prepare: the first layout's 11 columns, written as the archive wrote them then.
+    const rows = sorted(sampleRows().filter((r) => r.start == null && r.agg == null).slice(-500));
+    const t = tableFromRows(rows);
+    const first = ARCHIVE_COLUMNS.slice(0, 11);
+    const writer = new ByteWriter();
+    const pq = new ParquetWriter({ writer, schema: [{ name: 'schema', num_children: first.length }, ...ARCHIVE_SCHEMA.slice(1, 12)] as SchemaElement[], codec: 'UNCOMPRESSED', statistics: true });
+    pq.write({ columnData: first.map((name) => ({ name, data: name === 'value' ? Float64Array.from(t.value) : name === '_sub' ? Int32Array.from(t._sub) : (t[name] as unknown[]) })), rowGroupSize: 1000 });
+    pq.finish();
+    const old = writer.getBytes();
+    // Act
+    const whole = await readArchiveFile(old, { codec: UNCOMPRESSED });
+    const later = await readArchiveFile(old, { codec: UNCOMPRESSED, columns: ['start', 'agg'] });
+    // Assess
+    expect(tableRows(whole)).toEqual(rows);
+    expect(later.start).toEqual(new Array(rows.length).fill(null));
+    expect(later.agg).toEqual(new Array(rows.length).fill(null));
+    expect((await readWithHyparquet(old)).length).toBe(rows.length);
+  });
+
   it('refuses an empty file and a file that is not an archive file', async () => {
     // Prepare
     const foreign = await (async () => {
@@ -211,7 +239,7 @@ describe('Function: encodeArchiveTable (round trip through independent readers)'
   });
 
   it('has the documented columns, in order', () => {
-    expect([...ARCHIVE_COLUMNS]).toEqual(['name', 'ts', 'type', 'value', 'tags', 'id', 'attrs', '_shard', '_seq', '_sub', '_ingested_at']);
+    expect([...ARCHIVE_COLUMNS]).toEqual(['name', 'ts', 'type', 'value', 'tags', 'id', 'attrs', '_shard', '_seq', '_sub', '_ingested_at', 'start', 'agg']);
   });
 });
 

@@ -91,7 +91,7 @@ const CASES: BadCase[] = [
   { kind: 'JSON array instead of object', data: '[1,2,3]', reason: 'event: expected a JSON object, got array' },
   { kind: 'JSON number', data: '42', reason: 'event: expected a JSON object, got number' },
   { kind: 'JSON null', data: 'null', reason: 'event: expected a JSON object, got null' },
-  { kind: 'unknown field', data: j(ok(0, { colour: 'red' })), reason: 'colour: unknown field (allowed: name, ts, value, type, tags, id, attrs)' },
+  { kind: 'unknown field', data: j(ok(0, { colour: 'red' })), reason: 'colour: unknown field (allowed: name, ts, value, type, tags, id, attrs, start, agg)' },
   { kind: 'missing tenant', data: j({ name: 'a', ts: TS }), reason: 'tenant: required for events written directly to the stream' },
   { kind: 'tenant not lower-case', data: j(ok(0, { tenant: 'ACME' })), reason: 'tenant: must be lower-case letters, digits, "_" or "-", starting with a letter or digit' },
   { kind: 'missing name', data: j({ tenant: 'acme', ts: TS }), reason: 'name: required' },

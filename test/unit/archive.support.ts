@@ -175,6 +175,8 @@ export async function readWithHyparquet(bytes: Uint8Array): Promise<ArchiveRow[]
     _seq: r._seq as string,
     _sub: r._sub as number,
     _ingested_at: (r._ingested_at as Date).getTime(),
+    ...(r.start != null ? { start: (r.start as Date).getTime() } : {}),
+    ...(r.agg != null ? { agg: r.agg as string } : {}),
   }));
 }
 
@@ -206,7 +208,7 @@ export class Duck {
   /** Rows of a file as archive rows, ts as epoch ms (via epoch_ms, so DuckDB's own decoding). */
   async readRows(path: string): Promise<ArchiveRow[]> {
     const rows = await this.rows(
-      `SELECT name, epoch_ms(ts) AS ts, type, value, tags, id, attrs, _shard, _seq, _sub, epoch_ms(_ingested_at) AS _ingested_at
+      `SELECT name, epoch_ms(ts) AS ts, type, value, tags, id, attrs, _shard, _seq, _sub, epoch_ms(_ingested_at) AS _ingested_at, epoch_ms(start) AS start, agg
        FROM read_parquet('${path}')`,
     );
     return rows.map((r) => ({
@@ -221,6 +223,8 @@ export class Duck {
       _seq: r._seq as string,
       _sub: r._sub as number,
       _ingested_at: Number(r._ingested_at),
+      ...(r.start != null ? { start: Number(r.start) } : {}),
+      ...(r.agg != null ? { agg: r.agg as string } : {}),
     }));
   }
 

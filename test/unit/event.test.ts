@@ -53,19 +53,19 @@ describe('Function: validateEvent', () => {
     });
 
     it.each([
-      ['a simple key', ev({ extra: 1 }), 'extra: unknown field (allowed: name, ts, value, type, tags, id, attrs)'],
-      ['a key with spaces', ev({ 'bad key': 1 }), '"bad key": unknown field (allowed: name, ts, value, type, tags, id, attrs)'],
+      ['a simple key', ev({ extra: 1 }), 'extra: unknown field (allowed: name, ts, value, type, tags, id, attrs, start, agg)'],
+      ['a key with spaces', ev({ 'bad key': 1 }), '"bad key": unknown field (allowed: name, ts, value, type, tags, id, attrs, start, agg)'],
       [
         'a long key, clipped',
         ev({ ['k'.repeat(120)]: 1 }),
-        `"${'k'.repeat(40)}…": unknown field (allowed: name, ts, value, type, tags, id, attrs)`,
+        `"${'k'.repeat(40)}…": unknown field (allowed: name, ts, value, type, tags, id, attrs, start, agg)`,
       ],
       [
         'an own __proto__ key',
         JSON.parse(`{"name":"a","ts":${NOW},"__proto__":{"x":1}}`),
-        '__proto__: unknown field (allowed: name, ts, value, type, tags, id, attrs)',
+        '__proto__: unknown field (allowed: name, ts, value, type, tags, id, attrs, start, agg)',
       ],
-      ['Name (case matters)', { Name: 'a', ts: NOW }, 'Name: unknown field (allowed: name, ts, value, type, tags, id, attrs)'],
+      ['Name (case matters)', { Name: 'a', ts: NOW }, 'Name: unknown field (allowed: name, ts, value, type, tags, id, attrs, start, agg)'],
     ])('rejects an unknown top-level field: %s', (_label, input, reason) => {
       // Prepare: input from the table
       // Act
@@ -80,7 +80,7 @@ describe('Function: validateEvent', () => {
       // Act
       const r = reasonOf(input, DIRECT);
       // Assess
-      expect(r).toBe('extra: unknown field (allowed: name, ts, value, type, tags, id, attrs)');
+      expect(r).toBe('extra: unknown field (allowed: name, ts, value, type, tags, id, attrs, start, agg)');
     });
   });
 

@@ -103,6 +103,48 @@ describe('Function: handleQueryRequest (metrics and series)', () => {
     ]);
   });
 
+  it('hides reserved tags: series differing only by their start are one series, and filter/by refuse _sf_ keys', async () => {
+    // Prepare: one counter restarted (two starts), another host once.
+    const events: QEvent[] = [
+      { tenant: 'acme', name: 'otel.requests', ts: BASE + 1000, value: 5, type: 'count', tags: { host: 'a', _sf_start: String(BASE) } },
+      { tenant: 'acme', name: 'otel.requests', ts: BASE + 9000, value: 2, type: 'count', tags: { host: 'a', _sf_start: String(BASE + 5000) } },
+      { tenant: 'acme', name: 'otel.requests', ts: BASE + 3000, value: 1, type: 'count', tags: { host: 'b', _sf_start: String(BASE) } },
+    ];
+    const d = deps(new MemoryRollupReader(events));
+
+    // Act
+    const listed = body(await handleQueryRequest(req(SERIES_ROUTE, {}, { name: 'otel.requests' }), d));
+    const byReserved = await handleQueryRequest(req('GET /v1/query', { metric: 'otel.requests', by: '_sf_start' }), d);
+    const filterReserved = await handleQueryRequest(req(SERIES_ROUTE, { filter: '_sf_start:1' }, { name: 'otel.requests' }), d);
+
+    // Assess
+    expect(listed.series).toEqual([
+      { tags: { host: 'a' }, firstSeen: BASE + 1000, lastSeen: BASE + 9000 },
+      { tags: { host: 'b' }, firstSeen: BASE + 3000, lastSeen: BASE + 3000 },
+    ]);
+    expect(byReserved.statusCode).toBe(400);
+    expect(body(byReserved).error).toBe('by: tag key "_sf_start" is reserved (keys starting with _sf_ are streamfold\'s own, hidden from every response)');
+    expect(body(filterReserved).error).toBe('filter: tag key "_sf_start" is reserved (keys starting with _sf_ are streamfold\'s own, hidden from every response)');
+  });
+
+  it('refuses avg, min and max of a metric with cumulative counters, and last of a cumulative histogram', async () => {
+    // Prepare
+    const events: QEvent[] = [
+      { tenant: 'acme', name: 'otel.requests', ts: BASE + 1000, value: 5, type: 'count', tags: { host: 'a', _sf_start: String(BASE) } },
+      { tenant: 'acme', name: 'otel.latency', ts: BASE + 1000, value: 5, type: 'distribution', tags: { host: 'a', _sf_start: String(BASE) } },
+    ];
+    const d = deps(new MemoryRollupReader(events));
+    const range = { from: String(BASE), to: String(BASE + H) };
+
+    // Act
+    const avg = await handleQueryRequest(req('GET /v1/query', { metric: 'otel.requests', agg: 'avg', ...range }), d);
+    const last = await handleQueryRequest(req('GET /v1/query', { metric: 'otel.latency', agg: 'last', ...range }), d);
+
+    // Assess
+    expect(body(avg).error).toBe('agg: avg is not defined for "otel.requests": it has cumulative series (points are totals since a start); use sum or count (the increase) or last (the current total)');
+    expect(body(last).error).toBe('agg: last needs a gauge metric or a cumulative counter; "otel.latency" is a distribution (a cumulative histogram: use count or sum for its increase)');
+  });
+
   it('answers 404 for another tenant\'s metric, reading nothing of it', async () => {
     // Prepare
     const reader = new MemoryRollupReader(EVENTS);
@@ -202,7 +244,7 @@ describe('Function: handleQueryRequest (query against ground truth)', () => {
   });
 
   it.each([
-    [{ metric: 'req', agg: 'last' }, 'agg: last needs a gauge metric; "req" is a count'],
+    [{ metric: 'req', agg: 'last' }, 'agg: last needs a gauge metric or a cumulative counter; "req" is a count'],
     [{ metric: 'cpu', agg: 'p99' }, 'agg: p99 needs a distribution metric; "cpu" is a gauge'],
   ])('refuses %j', async (q, error) => {
     const res = await handleQueryRequest(req('GET /v1/query', q), deps());

@@ -24,6 +24,9 @@
  *   - store latency that moves the virtual clock (budgets run out; timed-out invocations go on).
  *   - folds at every interval, the log's backpressure (a batch that must fold before it commits),
  *     and the sweeper running beside the containers, under the same faults.
+ * Besides plain counts, gauges and distributions, series send pre-aggregated distribution points
+ * (`agg`: explicit, exponential or no buckets, some empty) and cumulative points (`start`: counts
+ * and histograms, some with a new start), whose latest point per bucket must win exactly.
  * The table must equal the ground truth computed directly from the events twice: as a reader sees
  * it at the end (folded items plus the committed, unfolded log, functions/shared/rollups/view.ts),
  * and after a final sweep folds everything (the folded items alone). The same items,
@@ -56,7 +59,8 @@ import type { ShardHead } from '../../functions/shared/rollups/head.ts';
 import type { StoredBucket } from '../../functions/shared/rollups/item.ts';
 import { Sketch } from '../../functions/shared/rollups/sketch.ts';
 import { partitionKeyFor, serializeEvent } from '../../functions/shared/codec.ts';
-import type { EventType, StreamEvent } from '../../functions/shared/event.ts';
+import { validateEvent, type DistributionAgg, type EventType, type StreamEvent } from '../../functions/shared/event.ts';
+import { isEmptyPoint } from '../../functions/rollup/aggregate.ts';
 import { ManualClock } from '../../local/poller/clock.ts';
 import { InMemoryCheckpointStore } from '../../local/poller/checkpoints.ts';
 import { resolveConfig } from '../../local/poller/config.ts';
@@ -74,9 +78,16 @@ const STREAM_ARN = 'arn:aws:kinesis:us-east-1:000000000000:stream/streamfold-eve
 // ---------------------------------------------------------------------------------------------
 // The stream
 
+/**
+ * What a series sends: plain events of its type, pre-aggregated distribution points (`agg`),
+ * cumulative counts or cumulative histograms (`start`; now and then a new start, a reset).
+ */
+type Kind = EventType | 'agg' | 'cumcount' | 'cumdist';
+
 interface Series {
   readonly tenant: string;
   readonly name: string;
+  readonly kind: Kind;
   readonly type: EventType;
   readonly tags: Record<string, string>;
   /** Shards its producers write to: the partition-key rule's shard, sometimes a second (direct producers). */
@@ -107,15 +118,42 @@ function valueFor(rng: Rng, type: EventType): number {
   }
 }
 
+/** A random pre-aggregated point: explicit, exponential or no buckets; min/max sometimes; now and then empty. */
+function randomAgg(rng: Rng, allowEmpty: boolean): DistributionAgg {
+  if (allowEmpty && rng.chance(0.05)) return { count: 0, sum: 0 };
+  const shape = rng.int(3);
+  if (shape === 0) {
+    const bounds = [0.5, 2, 10, 75, 1000];
+    const counts: number[] = bounds.map((): number => (rng.chance(0.4) ? 0 : rng.int(4)));
+    counts.push(rng.chance(0.8) ? 0 : 1 + rng.int(2));
+    if (!counts.some((c) => c > 0)) counts[2] = 1;
+    const count = counts.reduce((a, b) => a + b, 0);
+    const sum = Math.round(count * 20 * rng.next() * 100) / 100;
+    const withMinMax = rng.chance(0.5);
+    return { count, sum, ...(withMinMax ? { min: 0.25, max: 1500 } : {}), buckets: { bounds, counts } };
+  }
+  if (shape === 1) {
+    const positive = { offset: rng.int(20) - 4, counts: Array.from({ length: 1 + rng.int(6) }, () => rng.int(3)) };
+    const negative = rng.chance(0.3) ? { offset: rng.int(10), counts: [rng.int(2), 1] } : undefined;
+    const zeroCount = rng.chance(0.2) ? 1 : 0;
+    const count = zeroCount + positive.counts.reduce((a, b) => a + b, 0) + (negative?.counts.reduce((a, b) => a + b, 0) ?? 0);
+    if (count === 0) return { count: 1, sum: 3.5, buckets: { scale: 3, zeroCount: 0, positive: { offset: 2, counts: [1] } } };
+    return { count, sum: Math.round(rng.next() * 1e4) / 100, buckets: { scale: rng.pick([0, 3, 6]), zeroCount, positive, ...(negative ? { negative } : {}) } };
+  }
+  const count = 1 + rng.int(50);
+  return { count, sum: count * (1 + rng.int(9)), ...(rng.chance(0.5) ? { min: 1, max: 9 } : {}) };
+}
+
 function buildWorld(rng: Rng): World {
   const nShards = 2 + rng.int(2);
   const shards: ShardInfo[] = Array.from({ length: nShards }, (_, i) => ({
     shardId: `shardId-${String(i).padStart(12, '0')}`,
     startingSequenceNumber: seqNo(0),
   }));
-  const types: Record<string, EventType> = {};
+  const kinds: Record<string, Kind> = {};
   const names = ['http.duration', 'cpu', 'requests', 'queue.depth', 'db.latency'];
-  for (const n of names) types[n] = rng.pick(['count', 'gauge', 'distribution'] as const);
+  for (const n of names) kinds[n] = rng.pick(['count', 'gauge', 'distribution', 'agg', 'cumcount', 'cumdist'] as const);
+  const typeOf = (k: Kind): EventType => (k === 'agg' || k === 'cumdist' ? 'distribution' : k === 'cumcount' ? 'count' : k);
   const series: Series[] = [];
   const nSeries = 2 + rng.int(6);
   for (let i = 0; i < nSeries; i++) {
@@ -126,7 +164,7 @@ function buildWorld(rng: Rng): World {
     const home = Number.parseInt(partitionKeyFor(tenant, name).split('#')[1]!, 10) % nShards;
     const shardsOf = [home];
     if (rng.chance(0.3)) shardsOf.push((home + 1 + rng.int(nShards - 1)) % nShards);
-    series.push({ tenant, name, type: types[name]!, tags, shards: shardsOf });
+    series.push({ tenant, name, kind: kinds[name]!, type: typeOf(kinds[name]!), tags, shards: shardsOf });
   }
 
   // Events per shard, in production order.
@@ -139,7 +177,32 @@ function buildWorld(rng: Rng): World {
     }
     const s = series[rng.skewed(series.length, 1.5)]!;
     const age = rng.chance(0.05) ? daysToMs(20) + rng.int(3_600_000) : rng.chance(0.02) ? daysToMs(500) : rng.int(3 * 3_600_000);
-    const event: StreamEvent = { tenant: s.tenant, name: s.name, ts: START - age, value: valueFor(rng, s.type), type: s.type, tags: s.tags };
+    const ts = START - age;
+    // Cumulative points start long ago, or (a reset) 4 h ago when the point is younger than that.
+    const start = ts >= START - 4 * 3_600_000 && rng.chance(0.3) ? START - 4 * 3_600_000 : START - daysToMs(600);
+    let body: Record<string, unknown>;
+    switch (s.kind) {
+      case 'agg':
+        body = { tenant: s.tenant, name: s.name, ts, type: 'distribution', tags: s.tags, agg: randomAgg(rng, true) };
+        break;
+      case 'cumcount':
+        body = { tenant: s.tenant, name: s.name, ts, type: 'count', tags: s.tags, start, value: rng.int(1000) };
+        break;
+      case 'cumdist':
+        body = { tenant: s.tenant, name: s.name, ts, type: 'distribution', tags: s.tags, start, agg: randomAgg(rng, false) };
+        break;
+      default:
+        body = { tenant: s.tenant, name: s.name, ts, value: valueFor(rng, s.type), type: s.type, tags: s.tags };
+    }
+    // Points with agg or start as the consumers' validator makes them (a cumulative point's
+    // `_sf_start` tag added); plain events as they are (some are out of range, refused).
+    let event = body as unknown as StreamEvent;
+    if (s.kind === 'agg' || s.kind === 'cumcount' || s.kind === 'cumdist') {
+      const line = JSON.stringify(body);
+      const v = validateEvent(JSON.parse(line), { now: START });
+      if (!v.ok) throw new Error(`the generator made an invalid event: ${v.reason}: ${line}`);
+      event = v.event;
+    }
     perShard[rng.pick(s.shards)]!.push({ line: serializeEvent(event), event });
   }
 
@@ -227,6 +290,10 @@ interface Counters {
   commitsFolded: number;
   commitsRead: number;
   sweeps: number;
+  /** Events of the stream that are pre-aggregated points, cumulative counts, cumulative histograms. */
+  aggPoints: number;
+  cumulativeCounts: number;
+  cumulativeHistograms: number;
 }
 
 const newCounters = (): Counters => ({
@@ -248,6 +315,9 @@ const newCounters = (): Counters => ({
   commitsFolded: 0,
   commitsRead: 0,
   sweeps: 0,
+  aggPoints: 0,
+  cumulativeCounts: 0,
+  cumulativeHistograms: 0,
 });
 
 /** The memory store behind the current invocation's fault plan (found through AsyncLocalStorage). */
@@ -377,6 +447,10 @@ async function runSchedule(seed: number, opts: { guard: boolean }): Promise<Sche
   const world = buildWorld(rng);
   const clock = new ManualClock(START);
   const counters = newCounters();
+  for (const { event: e } of world.truth) {
+    if (e.start !== undefined) counters[e.agg === undefined ? 'cumulativeCounts' : 'cumulativeHistograms']++;
+    else if (e.agg !== undefined) counters.aggPoints++;
+  }
   const memory = new MemoryRollupStore();
   const store = new FaultStore(memory, plans, rng, clock, counters);
 
@@ -617,6 +691,14 @@ function compare(world: World, stored: Map<string, LogicalBucket>, store: Memory
         problems.push(`${where}: last ${s.last}@${s.lastTs}, expected ${t.last.value}@${t.last.ts}`);
       }
     } else if (s.last !== undefined) problems.push(`${where}: unexpected last`);
+    if (t.cum !== undefined) {
+      const lin = s.cumLin === undefined ? undefined : parseLastLineage(s.cumLin).shardId;
+      if (s.cumCount !== t.cum.count || s.cumSum !== t.cum.sum || s.cumTs !== t.cum.ts || lin !== t.cum.lineage.shardId) {
+        problems.push(`${where}: cumulative point ${s.cumCount}/${s.cumSum}@${s.cumTs} (${lin}), expected ${t.cum.count}/${t.cum.sum}@${t.cum.ts} (${t.cum.lineage.shardId})`);
+      } else if (s.cumSketch === undefined || Buffer.compare(Buffer.from(s.cumSketch), Buffer.from(t.cum.sketch)) !== 0) {
+        problems.push(`${where}: cumulative point's sketch differs`);
+      }
+    } else if (s.cumCount !== undefined) problems.push(`${where}: unexpected cumulative point`);
     if (t.values.length > 0) {
       if (s.sketch === undefined) problems.push(`${where}: sketch missing`);
       else {
@@ -641,7 +723,7 @@ function compare(world: World, stored: Map<string, LogicalBucket>, store: Memory
   const series = new Map<string, { tags: Record<string, string>; type: EventType; min: number; max: number }>();
   const metrics = new Map<string, { type: EventType; max: number }>();
   for (const { event: e } of world.truth) {
-    if (!(e.value === 0 || (Math.abs(e.value) >= 1e-100 && Math.abs(e.value) <= 1e100)) || START - e.ts > TTL['1h']) continue;
+    if (!(e.value === 0 || (Math.abs(e.value) >= 1e-100 && Math.abs(e.value) <= 1e100)) || START - e.ts > TTL['1h'] || isEmptyPoint(e)) continue;
     const sid = `${e.tenant}#idx#${e.name}\u0000${seriesId(e.tenant, e.name, e.tags)}`;
     const cur = series.get(sid) ?? { tags: e.tags as Record<string, string>, type: e.type, min: e.ts, max: e.ts };
     series.set(sid, { ...cur, min: Math.min(cur.min, e.ts), max: Math.max(cur.max, e.ts) });

@@ -20,6 +20,14 @@
  * | `_seq`         | BYTE_ARRAY STRING, required                           | lineage (decimal, up to 128 bit)|
  * | `_sub`         | INT32, required                                       | lineage                         |
  * | `_ingested_at` | INT64 TIMESTAMP(MILLIS, isAdjustedToUTC=true), req.   | Kinesis arrival of the record   |
+ * | `start`        | INT64 TIMESTAMP(MILLIS, isAdjustedToUTC=true), opt.   | a cumulative point's start      |
+ * | `agg`          | BYTE_ARRAY STRING, optional                           | a pre-aggregated point, JSON    |
+ *
+ * `start` and `agg` came later (the event contract's cumulative and pre-aggregated points): they
+ * are optional and last, and a file written before them (without the columns) reads as null in
+ * both (`readArchiveFile`, functions/query/events-reader.ts). `tags` never holds the reserved
+ * `_sf_*` tags (functions/shared/event.ts clientTags): a cumulative point's start is `start`, and
+ * an `agg` point's `value` is its sum.
  *
  * The tenant is not a column: it is the `tenant=` partition of the object key (Glue injects it).
  *
@@ -38,7 +46,7 @@
  * (bench/archive.ts). A Lambda batch file (≤ ~300k events) has 1-3 groups; a 128 MiB compacted
  * file has ~100, each a few tens of seconds of the hour.
  */
-import { parquetScan, type AsyncBuffer } from 'hyparquet';
+import { parquetMetadataAsync, parquetScan, type AsyncBuffer } from 'hyparquet';
 import { ByteWriter, ParquetWriter, type ColumnSource, type SchemaElement, type Writer } from 'hyparquet-writer';
 import { PARQUET } from '../../../lib/settings.ts';
 import { compareSeq } from '../batch.ts';
@@ -57,8 +65,13 @@ export const ARCHIVE_COLUMNS = [
   '_seq',
   '_sub',
   '_ingested_at',
+  'start',
+  'agg',
 ] as const;
 export type ArchiveColumn = (typeof ARCHIVE_COLUMNS)[number];
+
+/** Columns added after the first files were written: absent from old files, read as null. */
+export const LATER_COLUMNS: ReadonlySet<ArchiveColumn> = new Set(['start', 'agg']);
 
 /** Content type of every archive file, batch or compacted. */
 export const PARQUET_CONTENT_TYPE = 'application/vnd.apache.parquet';
@@ -84,6 +97,10 @@ export interface ArchiveRow {
   readonly _seq: string;
   readonly _sub: number;
   readonly _ingested_at: number;
+  /** A cumulative point's start, epoch ms; absent (null) otherwise. */
+  readonly start?: number | null;
+  /** A pre-aggregated point's `agg` as JSON; absent (null) otherwise. */
+  readonly agg?: string | null;
 }
 
 /** Column-oriented rows: every array has `length` entries. */
@@ -100,10 +117,12 @@ export interface ArchiveTable {
   readonly _seq: string[];
   readonly _sub: number[];
   readonly _ingested_at: number[];
+  readonly start: Array<number | null>;
+  readonly agg: Array<string | null>;
 }
 
 export function emptyTable(): ArchiveTable {
-  return { length: 0, name: [], ts: [], type: [], value: [], tags: [], id: [], attrs: [], _shard: [], _seq: [], _sub: [], _ingested_at: [] };
+  return { length: 0, name: [], ts: [], type: [], value: [], tags: [], id: [], attrs: [], _shard: [], _seq: [], _sub: [], _ingested_at: [], start: [], agg: [] };
 }
 
 export function pushRow(t: ArchiveTable, r: ArchiveRow): void {
@@ -118,6 +137,8 @@ export function pushRow(t: ArchiveTable, r: ArchiveRow): void {
   t._seq.push(r._seq);
   t._sub.push(r._sub);
   t._ingested_at.push(r._ingested_at);
+  t.start.push(r.start ?? null);
+  t.agg.push(r.agg ?? null);
   t.length++;
 }
 
@@ -140,6 +161,9 @@ export function rowAt(t: ArchiveTable, i: number): ArchiveRow {
     _seq: t._seq[i]!,
     _sub: t._sub[i]!,
     _ingested_at: t._ingested_at[i]!,
+    // Only when set: rows of plain events (and of old files) have neither.
+    ...(t.start[i] != null ? { start: t.start[i] } : {}),
+    ...(t.agg[i] != null ? { agg: t.agg[i] } : {}),
   };
 }
 
@@ -170,6 +194,8 @@ export function takeRows(t: ArchiveTable, order: ArrayLike<number>): ArchiveTabl
     _seq: pick(t._seq),
     _sub: pick(t._sub),
     _ingested_at: pick(t._ingested_at),
+    start: pick(t.start),
+    agg: pick(t.agg),
   };
 }
 
@@ -263,13 +289,13 @@ function stringColumn(name: ArchiveColumn, optional = false): SchemaElement {
 }
 
 /** INT64 milliseconds with both annotations, so old and new readers see an instant in UTC. */
-function timestampColumn(name: ArchiveColumn): SchemaElement {
+function timestampColumn(name: ArchiveColumn, optional = false): SchemaElement {
   return {
     name,
     type: 'INT64',
     converted_type: 'TIMESTAMP_MILLIS',
     logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MILLIS' },
-    repetition_type: 'REQUIRED',
+    repetition_type: optional ? 'OPTIONAL' : 'REQUIRED',
   };
 }
 
@@ -286,6 +312,8 @@ export const ARCHIVE_SCHEMA: readonly SchemaElement[] = [
   stringColumn('_seq'),
   { name: '_sub', type: 'INT32', repetition_type: 'REQUIRED' },
   timestampColumn('_ingested_at'),
+  timestampColumn('start', true),
+  stringColumn('agg', true),
 ];
 
 /**
@@ -311,6 +339,8 @@ const COLUMN_OPTIONS: Readonly<Record<ArchiveColumn, Omit<ColumnSource, 'name' |
   _seq: { encoding: 'RLE_DICTIONARY', statistics: false },
   _sub: { encoding: 'DELTA_BINARY_PACKED', statistics: false },
   _ingested_at: { encoding: 'DELTA_BINARY_PACKED' },
+  start: { encoding: 'PLAIN', statistics: false },
+  agg: { encoding: 'PLAIN', statistics: false },
 };
 
 export interface EncodeOptions {
@@ -382,20 +412,28 @@ export async function readArchiveFile(source: Uint8Array | AsyncBuffer, opts: Re
       ? (source.buffer.slice(source.byteOffset, source.byteOffset + source.byteLength) as ArrayBuffer)
       : source;
   const columns = opts.columns ?? ARCHIVE_COLUMNS;
+  const parsers = { timestampFromMilliseconds: (ms: bigint) => Number(ms) };
+  const metadata = await parquetMetadataAsync(file, { parsers } as Parameters<typeof parquetMetadataAsync>[1]);
+  const schemaNames = new Set(metadata.schema.slice(1).map((s) => s.name));
   const scan = await parquetScan({
     file,
-    columns: [...columns],
+    metadata,
+    columns: columns.filter((c) => schemaNames.has(c)),
     compressors: { [opts.codec.name]: opts.codec.decompress },
-    parsers: { timestampFromMilliseconds: (ms: bigint) => Number(ms) },
+    parsers,
   });
-  const schemaNames = new Set(scan.metadata.schema.slice(1).map((s) => s.name));
   for (const c of columns) {
-    if (!schemaNames.has(c)) throw new RangeError(`not an archive file: no column ${c}`);
+    if (!schemaNames.has(c) && !LATER_COLUMNS.has(c)) throw new RangeError(`not an archive file: no column ${c}`);
   }
   const out = emptyTable();
   out.length = Number(scan.metadata.num_rows);
   for (const c of columns) {
     const dst = out[c] as unknown[];
+    if (!schemaNames.has(c)) {
+      // A file written before the column: every row null.
+      for (let i = 0; i < out.length; i++) dst.push(null);
+      continue;
+    }
     for (const range of scan.ranges) {
       const data = await scan.readColumn({ column: c, rowStart: range.rowStart, rowEnd: range.rowEnd });
       for (let i = 0; i < data.length; i++) {

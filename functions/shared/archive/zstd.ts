@@ -138,3 +138,54 @@ function checked(out: Uint8Array, expected: number): Uint8Array {
   }
   return out;
 }
+
+/**
+ * Decompresses a zstd body of unknown size (an HTTP request's `Content-Encoding: zstd`), refusing
+ * (ZstdTooLargeError) one that would inflate beyond `maxOutputLength` before any of it is
+ * allocated: native zstd stops at the limit; the WebAssembly fallback is given the first frame's
+ * declared size only when it is within the limit, else a buffer of the limit (a longer frame
+ * then fails to decode). Any other malformed input is a RangeError.
+ */
+export async function decompressZstdBounded(input: Uint8Array, maxOutputLength: number): Promise<Uint8Array> {
+  if (hasNativeZstd()) {
+    try {
+      return (zlib as unknown as NativeZstd).zstdDecompressSync(input, { maxOutputLength });
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw new ZstdTooLargeError(`zstd body inflates to more than ${maxOutputLength} bytes`);
+      throw new RangeError(`not a valid zstd frame: ${(err as Error).message}`);
+    }
+  }
+  const declared = zstdFrameContentSize(input);
+  if (declared !== undefined && declared > maxOutputLength) throw new ZstdTooLargeError(`zstd body declares ${declared} bytes, more than ${maxOutputLength}`);
+  const mod = await wasmInstance();
+  let out: Uint8Array;
+  try {
+    out = mod.decompress(input, { defaultHeapSize: maxOutputLength });
+  } catch (err) {
+    throw new RangeError(`not a valid zstd frame, or it inflates to more than ${maxOutputLength} bytes: ${(err as Error).message}`);
+  }
+  if (out.length > maxOutputLength) throw new ZstdTooLargeError(`zstd body inflates to more than ${maxOutputLength} bytes`);
+  return out;
+}
+
+export class ZstdTooLargeError extends StreamfoldError {}
+
+/**
+ * The Frame_Content_Size of the first zstd frame (RFC 8878 §3.1.1.1), undefined when the frame
+ * does not declare it. Throws a RangeError when `b` does not start with a zstd frame header.
+ */
+export function zstdFrameContentSize(b: Uint8Array): number | undefined {
+  if (b.length < 5 || b[0] !== 0x28 || b[1] !== 0xb5 || b[2] !== 0x2f || b[3] !== 0xfd) throw new RangeError('not a zstd frame (magic number 28 B5 2F FD expected)');
+  const fhd = b[4]!;
+  const fcsFlag = fhd >> 6;
+  const single = (fhd >> 5) & 1;
+  const dictFlag = fhd & 3;
+  let pos = 5 + (single ? 0 : 1) + [0, 1, 2, 4][dictFlag]!;
+  const size = fcsFlag === 0 ? (single ? 1 : 0) : [0, 2, 4, 8][fcsFlag]!;
+  if (size === 0) return undefined;
+  if (b.length < pos + size) throw new RangeError('truncated zstd frame header');
+  let v = 0;
+  for (let i = size - 1; i >= 0; i--) v = v * 256 + b[pos + i]!;
+  pos += size;
+  return size === 2 ? v + 256 : v;
+}

@@ -15,7 +15,7 @@
  */
 import { StreamfoldError } from '../errors.ts';
 import type { Lineage } from '../errors.ts';
-import type { StoredBucket } from './item.ts';
+import { hasCum, type StoredBucket } from './item.ts';
 import { compareLastPoint, compareWatermark, formatLastLineage, formatWatermark, parseLastLineage, parseWatermark, type Watermark } from './lineage.ts';
 import { decodeMinutes, mergeMinutes, type MinuteAdd } from './minutes.ts';
 import type { SegmentEntry } from './segment.ts';
@@ -89,6 +89,10 @@ export function foldItem(stored: StoredBucket | undefined, parts: readonly FoldP
     stored?.last !== undefined && stored.lastTs !== undefined && stored.lastLin !== undefined
       ? { value: stored.last, ts: stored.lastTs, lineage: parseLastLineage(stored.lastLin) }
       : undefined;
+  let cum: { count: number; sum: number; ts: number; lineage: Lineage; sketch: Uint8Array } | undefined =
+    stored !== undefined && hasCum(stored)
+      ? { count: stored.cumCount, sum: stored.cumSum, ts: stored.cumTs, lineage: parseLastLineage(stored.cumLin), sketch: stored.cumSketch }
+      : undefined;
   const sketches: Sketch[] = [];
   const minutes: Array<Array<MinuteAdd | undefined>> = [];
   let applied = 0;
@@ -102,6 +106,11 @@ export function foldItem(stored: StoredBucket | undefined, parts: readonly FoldP
     if (e.last !== undefined) {
       const p = { value: e.last.value, ts: e.last.ts, lineage: { shardId: commit.shardId, sequenceNumber: commit.to.sequenceNumber, subIndex: commit.to.subIndex } };
       if (last === undefined || compareLastPoint(p, last) > 0) last = p;
+    }
+    if (e.cum !== undefined) {
+      // Replace if newer, as `last`: idempotent, so a commit applied again changes nothing.
+      const p = { ...e.cum, lineage: { shardId: commit.shardId, sequenceNumber: commit.to.sequenceNumber, subIndex: commit.to.subIndex } };
+      if (cum === undefined || compareLastPoint(p, cum) > 0) cum = p;
     }
     if (e.sketch !== undefined) sketches.push(Sketch.decode(e.sketch));
     if (e.minutes !== undefined) minutes.push(minuteAdds(e, commit.shardId));
@@ -128,6 +137,13 @@ export function foldItem(stored: StoredBucket | undefined, parts: readonly FoldP
   else if (stored?.sketch !== undefined) item.sketch = stored.sketch;
   if (minutes.length > 0) item.mins = mergeMinutes(stored?.mins, first.start, minutes);
   else if (stored?.mins !== undefined) item.mins = stored.mins;
+  if (cum !== undefined) {
+    item.cumCount = cum.count;
+    item.cumSum = cum.sum;
+    item.cumTs = cum.ts;
+    item.cumLin = formatLastLineage(cum.lineage);
+    item.cumSketch = cum.sketch;
+  }
   return { kind: 'write', item, applied };
 }
 

@@ -33,6 +33,16 @@ export interface StoredBucket {
   readonly sketch?: Uint8Array;
   /** 1 h items of count and gauge series: minutes.ts stored form. */
   readonly mins?: Uint8Array;
+  /**
+   * Cumulative histogram series (`_sf_start`): the bucket's latest point, by (cumTs, cumLin) as a
+   * gauge's `last`: its count, sum and buckets (sketch.ts stored form) since its start.
+   */
+  readonly cumCount?: number;
+  readonly cumSum?: number;
+  readonly cumTs?: number;
+  /** `<shardId>/<seq>:<sub>`, as lastLin. */
+  readonly cumLin?: string;
+  readonly cumSketch?: Uint8Array;
   /** Epoch seconds. */
   readonly ttl: number;
   /** shardId -> `<seq>:<sub>` of the last event applied from that shard (lineage.ts). */
@@ -41,7 +51,11 @@ export interface StoredBucket {
 }
 
 /** What readers aggregate of a bucket item. */
-export type BucketMeasures = Pick<StoredBucket, 'count' | 'sum' | 'min' | 'max' | 'last' | 'lastTs' | 'lastLin' | 'sketch'>;
+export type BucketMeasures = Pick<StoredBucket, 'count' | 'sum' | 'min' | 'max' | 'last' | 'lastTs' | 'lastLin' | 'sketch' | 'cumCount' | 'cumSum' | 'cumTs' | 'cumLin' | 'cumSketch'>;
+
+/** Whether a bucket holds a cumulative histogram point (all five attributes). */
+export const hasCum = (b: BucketMeasures): b is BucketMeasures & Required<Pick<BucketMeasures, 'cumCount' | 'cumSum' | 'cumTs' | 'cumLin' | 'cumSketch'>> =>
+  b.cumCount !== undefined && b.cumSum !== undefined && b.cumTs !== undefined && b.cumLin !== undefined && b.cumSketch !== undefined;
 
 export function bucketToItem(key: ItemKey, b: StoredBucket): Record<string, AttributeValue> {
   const item: Record<string, AttributeValue> = {
@@ -65,6 +79,13 @@ export function bucketToItem(key: ItemKey, b: StoredBucket): Record<string, Attr
   }
   if (b.sketch !== undefined) item.sketch = { B: b.sketch };
   if (b.mins !== undefined) item.mins = { B: b.mins };
+  if (hasCum(b)) {
+    item.cumCount = numberAttribute(b.cumCount);
+    item.cumSum = numberAttribute(b.cumSum);
+    item.cumTs = numberAttribute(b.cumTs);
+    item.cumLin = { S: b.cumLin };
+    item.cumSketch = { B: b.cumSketch };
+  }
   return item;
 }
 
@@ -86,12 +107,19 @@ export function bucketMeasuresFromItem(av: Record<string, AttributeValue>): Buck
     m.lastLin = av.lastLin.S;
   }
   if (av.sketch?.B !== undefined) m.sketch = av.sketch.B;
+  if (av.cumCount?.N !== undefined && av.cumSum?.N !== undefined && av.cumTs?.N !== undefined && av.cumLin?.S !== undefined && av.cumSketch?.B !== undefined) {
+    m.cumCount = Number(av.cumCount.N);
+    m.cumSum = Number(av.cumSum.N);
+    m.cumTs = Number(av.cumTs.N);
+    m.cumLin = av.cumLin.S;
+    m.cumSketch = av.cumSketch.B;
+  }
   return m;
 }
 
 /** A whole bucket item, its bytes copied. */
 export function bucketFromItem(av: Record<string, AttributeValue>): StoredBucket {
-  const { sketch, ...measures } = bucketMeasuresFromItem(av);
+  const { sketch, cumSketch, ...measures } = bucketMeasuresFromItem(av);
   return {
     name: av.name?.S ?? '',
     type: (av.type?.S ?? 'count') as EventType,
@@ -101,6 +129,7 @@ export function bucketFromItem(av: Record<string, AttributeValue>): StoredBucket
     // (functions/rollup/core.ts RollupCache) would keep alive whole.
     ...(sketch !== undefined ? { sketch: new Uint8Array(sketch) } : {}),
     ...(av.mins?.B !== undefined ? { mins: new Uint8Array(av.mins.B) } : {}),
+    ...(cumSketch !== undefined ? { cumSketch: new Uint8Array(cumSketch) } : {}),
     ttl: numberOf(av.ttl),
     wm: stringMapOf(av.wm),
     ver: numberOf(av.ver),

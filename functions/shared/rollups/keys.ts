@@ -16,6 +16,10 @@
  *                                        `<shardId>/<seq>:<sub>` of that event (tie-break on merge)
  *   sketch B                             distributions only: `Sketch.decode(bytes).quantile(q)`
  *                                        (sketch.ts: DDSketch 1 %, merge buckets with `merge`)
+ *   cumCount N, cumSum N, cumTs N,       cumulative histogram series (`_sf_start`, event.ts): the
+ *   cumLin S, cumSketch B                bucket's latest point, replace-if-newer by (cumTs, cumLin)
+ *                                        as `last`: its count, sum and buckets (a sketch) since its
+ *                                        start (a cumulative count keeps its total as `last`)
  *   mins B                               1 h items of count and gauge series: the hour's 1-minute
  *                                        buckets (count, sum, min, max, last), minutes.ts. They
  *                                        replace 1 m items for these types: a day of minutes is

@@ -23,6 +23,12 @@
  *       if sketch:      varint length, sketch.ts stored form
  *     if minutes:       varint length, minutes.ts stored form, whose one shard is '' (the
  *                       segment's own shard, known from its key)
+ *     if cum (bit 7):   the latest cumulative histogram point of the entry (`start` with `agg`):
+ *                       varint count, sum (its own kind varint, then the number), varint
+ *                       (ts − bucket start), varint length + sketch.ts stored form of its buckets
+ *
+ * An entry with `cum` is never derived. Bit 7 came with cumulative histograms: a reader older than
+ * it refuses such a segment (flags above 0x7f), it never misreads one.
  *
  * A *derived* 1 h entry holds no totals of its own: every event of its hour in the commit is in its
  * packed minutes and in the series' 1 m entries of that hour (in the same segment), so its count,
@@ -71,6 +77,7 @@ const F_LAST = 1 << 3;
 const F_SKETCH = 1 << 4;
 const F_MINUTES = 1 << 5;
 const F_DERIVED = 1 << 6;
+const F_CUM = 1 << 7;
 const HOUR_MS = RESOLUTION_MS['1h'];
 
 /** What one commit adds to one item. */
@@ -90,6 +97,17 @@ export interface SegmentEntry {
   readonly sketch?: Uint8Array;
   /** 1 h items of count and gauge events: minutes.ts stored form, the one shard being ''. */
   readonly minutes?: Uint8Array;
+  /** Cumulative distribution points: the commit's latest point of this item (its totals since its start). */
+  readonly cum?: CumEntry;
+}
+
+/** A cumulative histogram point's totals: count, sum and buckets (a sketch), at ts. */
+export interface CumEntry {
+  readonly count: number;
+  readonly sum: number;
+  readonly ts: number;
+  /** sketch.ts stored form. */
+  readonly sketch: Uint8Array;
 }
 
 const writer = new ProtoWriter();
@@ -148,7 +166,7 @@ function writeEntries(w: ProtoWriter, entries: readonly SegmentEntry[]): void {
     writeSeriesId(w, e.seriesId);
     const type = TYPES.indexOf(e.type);
     const derived = derivable.has(e);
-    w.varint((e.res === '1m' ? F_1M : 0) | (type << 1) | (e.last ? F_LAST : 0) | (e.sketch ? F_SKETCH : 0) | (e.minutes ? F_MINUTES : 0) | (derived ? F_DERIVED : 0));
+    w.varint((e.res === '1m' ? F_1M : 0) | (type << 1) | (e.last ? F_LAST : 0) | (e.sketch ? F_SKETCH : 0) | (e.minutes ? F_MINUTES : 0) | (derived ? F_DERIVED : 0) | (e.cum ? F_CUM : 0));
     w.varint(e.start / MINUTE_MS - baseMinute);
     if (!derived) {
       w.varint(numberKind(e.sum) | (numberKind(e.min) << 2) | (numberKind(e.max) << 4) | ((e.last ? numberKind(e.last.value) : ABSENT_NUMBER) << 6));
@@ -170,6 +188,18 @@ function writeEntries(w: ProtoWriter, entries: readonly SegmentEntry[]): void {
     if (e.minutes) {
       w.varint(e.minutes.length);
       w.raw(e.minutes);
+    }
+    if (e.cum) {
+      const c = e.cum;
+      const offset = c.ts - e.start;
+      if (!(Number.isSafeInteger(c.count) && c.count >= 0)) throw new RangeError(`${e.seriesId}: cumulative count ${c.count} is not an integer >= 0`);
+      if (!(Number.isInteger(offset) && offset >= 0 && offset < RESOLUTION_MS[e.res])) throw new RangeError(`${e.seriesId}: cumulative point time ${c.ts} is outside its bucket`);
+      w.varint(c.count);
+      w.varint(numberKind(c.sum));
+      writePackedNumber(w, c.sum);
+      w.varint(offset);
+      w.varint(c.sketch.length);
+      w.raw(c.sketch);
     }
   }
 }
@@ -227,7 +257,7 @@ function derivableHours(entries: readonly SegmentEntry[]): Set<SegmentEntry> {
   for (const e of entries) {
     if (e.res !== '1h') continue;
     const derived = deriveHour(e.start, e.minutes, minutesOf.get(`${e.seriesId}\u0000${e.start}`) ?? []);
-    if (derived !== undefined && derived.count === e.count && derived.min === e.min && derived.max === e.max && sameLast(derived.last, e.last) && (derived.sketch === undefined) === (e.sketch === undefined)) out.add(e);
+    if (e.cum === undefined && derived !== undefined && derived.count === e.count && derived.min === e.min && derived.max === e.max && sameLast(derived.last, e.last) && (derived.sketch === undefined) === (e.sketch === undefined)) out.add(e);
   }
   return out;
 }
@@ -291,7 +321,7 @@ export function decodeSegment(stored: Uint8Array): SegmentEntry[] {
     const seriesId = readSeriesId(bytes, r.pos);
     r.pos += SERIES_ID_BYTES;
     const flags = r.varint();
-    if (flags > 0x7f || (flags >> 1) % 4 === 3) throw fail(`entry ${k}: flags ${flags}`);
+    if (flags > 0xff || (flags >> 1) % 4 === 3 || (flags & F_DERIVED && flags & F_CUM)) throw fail(`entry ${k}: flags ${flags}`);
     const res: Resolution = flags & F_1M ? '1m' : '1h';
     const type = TYPES[(flags >> 1) & 3]!;
     const start = (baseMinute + r.varint()) * MINUTE_MS;
@@ -321,6 +351,14 @@ export function decodeSegment(stored: Uint8Array): SegmentEntry[] {
     }
     if (flags & F_SKETCH) e.sketch = r.bytes();
     if (flags & F_MINUTES) e.minutes = r.bytes();
+    if (flags & F_CUM) {
+      const count = r.varint();
+      const kind = r.varint();
+      const sum = readPackedNumber(r, kind, `${what} cumulative sum`, fail);
+      const offset = r.varint();
+      if (offset >= RESOLUTION_MS[res]) throw fail(`entry ${k}: cumulative point ${offset} ms after its bucket's start`);
+      e.cum = { count, sum, ts: start + offset, sketch: r.bytes() };
+    }
     out.push(e);
   }
   if (!r.done) throw fail(`${bytes.length - r.pos} bytes after the last entry`);

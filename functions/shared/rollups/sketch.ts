@@ -96,6 +96,31 @@ export class Sketch {
     this.count++;
   }
 
+  /** Adds `n` observations (a positive integer) at `v`: what `n` calls of add(v) do. */
+  addN(v: number, n: number): void {
+    if (n <= 0) return;
+    if (v > mapping.minPossible) bump(this.pos, mapping.key(v), n);
+    else if (v < -mapping.minPossible) bump(this.neg, mapping.key(-v), n);
+    else this.zero += n;
+    this.count += n;
+  }
+
+  /**
+   * This sketch minus `earlier`, bin by bin: the observations added since `earlier` was taken (a
+   * cumulative histogram's increase). Undefined when some bin of `earlier` holds more than this
+   * one's (the histogram was reset).
+   */
+  minus(earlier: Sketch): Sketch | undefined {
+    const out = this.clone();
+    if (!subtractStore(out.pos, earlier.pos)) return undefined;
+    const en = earlier.negativeStore();
+    if (en !== undefined && en.size > 0 && !subtractStore(out.neg, en)) return undefined;
+    if (earlier.zero > out.zero) return undefined;
+    out.zero -= earlier.zero;
+    out.count -= earlier.count;
+    return out;
+  }
+
   merge(other: Sketch): void {
     for (const [k, c] of other.pos) bump(this.pos, k, c);
     if (other.negative !== undefined) for (const [k, c] of other.negative) bump(this.neg, k, c);
@@ -215,6 +240,18 @@ export class Sketch {
 
 export const encodeSketch = (s: Sketch): Uint8Array => s.encode();
 export const decodeSketch = (bytes: Uint8Array): Sketch => Sketch.decode(bytes);
+
+/** `into` minus `sub` bin by bin (bins reaching 0 removed); false if a bin would go negative. */
+function subtractStore(into: Map<number, number>, sub: Map<number, number>): boolean {
+  for (const [k, c] of sub) {
+    if (c === 0) continue;
+    const have = into.get(k) ?? 0;
+    if (have < c) return false;
+    if (have === c) into.delete(k);
+    else into.set(k, have - c);
+  }
+  return true;
+}
 
 function bump(m: Map<number, number>, k: number, c: number): void {
   m.set(k, (m.get(k) ?? 0) + c);

@@ -3,7 +3,9 @@
  * set of events computed directly (sorted values, no sketches, no watermarks).
  */
 import type { KinesisStreamRecord } from 'aws-lambda';
-import { aggregateBatch, inRollupRange } from '../../../functions/rollup/aggregate.ts';
+import { aggregateBatch, inRollupRange, isEmptyPoint } from '../../../functions/rollup/aggregate.ts';
+import { addAggToSketch, aggMinMax, explicitRepresentative } from '../../../functions/shared/rollups/histogram.ts';
+import { Sketch } from '../../../functions/shared/rollups/sketch.ts';
 import { segmentEntry } from '../../../functions/rollup/commit.ts';
 import { foldItem, type FoldResult } from '../../../functions/shared/rollups/fold.ts';
 import type { LineagedEvent } from '../../../functions/shared/codec.ts';
@@ -11,7 +13,7 @@ import { RESOLUTIONS, bucketPk, bucketSk, bucketStart, itemId, parseBucketSk, se
 import { decodeMinutes } from '../../../functions/shared/rollups/minutes.ts';
 import type { StoredBucket } from '../../../functions/shared/rollups/item.ts';
 import type { Lineage } from '../../../functions/shared/errors.ts';
-import type { StreamEvent } from '../../../functions/shared/event.ts';
+import type { DistributionAgg, StreamEvent } from '../../../functions/shared/event.ts';
 import type { MemoryRollupStore } from '../../../functions/rollup/memory-store.ts';
 import type { ShardHead } from '../../../functions/shared/rollups/head.ts';
 import { decodeSegment } from '../../../functions/shared/rollups/segment.ts';
@@ -61,7 +63,12 @@ export interface TruthBucket {
   min: number;
   max: number;
   last?: { value: number; ts: number; lineage: Lineage };
-  /** Distribution values, for exact quantiles. */
+  /** Cumulative histograms: the latest point, and its buckets as the rollup's sketch (stored form). */
+  cum?: { count: number; sum: number; ts: number; lineage: Lineage; sketch: Uint8Array };
+  /**
+   * Distribution values, for exact quantiles; a pre-aggregated point's buckets count as their
+   * representative values (shared/rollups/histogram.ts), whose quantiles the sketch must give.
+   */
   values: number[];
 }
 
@@ -72,12 +79,39 @@ export interface TruthBucket {
 export function truthBuckets(events: readonly TruthEvent[], now: number, ttlMs: Readonly<Record<Resolution, number>>): Map<string, TruthBucket> {
   const out = new Map<string, TruthBucket>();
   for (const { event: e, lineage } of events) {
-    if (!inRollupRange(e.value)) continue;
+    if (!inRollupRange(e.value) || isEmptyPoint(e)) continue;
     for (const res of RESOLUTIONS) {
       if (now - e.ts > ttlMs[res]) continue;
       const id = itemId({ pk: bucketPk(e.tenant, seriesId(e.tenant, e.name, e.tags), res), sk: bucketSk(bucketStart(e.ts, res)) });
       let b = out.get(id);
       if (b === undefined) out.set(id, (b = { id, name: e.name, tags: e.tags, count: 0, sum: 0, sumAbs: 0, min: Infinity, max: -Infinity, values: [] }));
+      if (e.start !== undefined) {
+        // A cumulative point: a sample of its total (the count's value, the histogram's count).
+        const v = e.agg === undefined ? e.value : e.agg.count;
+        b.count++;
+        b.sum += v;
+        b.sumAbs += Math.abs(v);
+        b.min = Math.min(b.min, v);
+        b.max = Math.max(b.max, v);
+        if (e.agg === undefined) {
+          if (b.last === undefined || laterPoint({ ts: e.ts, lineage }, b.last)) b.last = { value: v, ts: e.ts, lineage };
+        } else if (b.cum === undefined || laterPoint({ ts: e.ts, lineage }, b.cum)) {
+          const sketch = new Sketch();
+          addAggToSketch(sketch, e.agg);
+          b.cum = { count: e.agg.count, sum: e.agg.sum, ts: e.ts, lineage, sketch: sketch.encode() };
+        }
+        continue;
+      }
+      if (e.agg !== undefined) {
+        const mm = aggMinMax(e.agg)!;
+        b.count += e.agg.count;
+        b.sum += e.agg.sum;
+        b.sumAbs += Math.abs(e.agg.sum);
+        b.min = Math.min(b.min, mm.min);
+        b.max = Math.max(b.max, mm.max);
+        b.values.push(...representativeValues(e.agg));
+        continue;
+      }
       b.count++;
       b.sum += e.value;
       b.sumAbs += Math.abs(e.value);
@@ -86,6 +120,27 @@ export function truthBuckets(events: readonly TruthEvent[], now: number, ttlMs: 
       if (e.type === 'gauge' && (b.last === undefined || laterPoint({ ts: e.ts, lineage }, b.last))) b.last = { value: e.value, ts: e.ts, lineage };
       if (e.type === 'distribution') b.values.push(e.value);
     }
+  }
+  return out;
+}
+
+/** A pre-aggregated point's observations as the sketch gets them: each bucket's count at its representative value. */
+export function representativeValues(a: DistributionAgg): number[] {
+  const out: number[] = [];
+  const mm = aggMinMax(a);
+  if (mm === undefined) return out;
+  const clamp = (v: number) => Math.min(mm.max, Math.max(mm.min, v));
+  const b = a.buckets;
+  const push = (v: number, n: number) => {
+    for (let i = 0; i < n; i++) out.push(v);
+  };
+  if (b === undefined) push(clamp(a.sum / a.count), a.count);
+  else if ('bounds' in b) b.counts.forEach((c, i) => push(explicitRepresentative(b.bounds, i, mm.min, mm.max), c));
+  else {
+    push(0, b.zeroCount);
+    const w = 2 ** -b.scale;
+    b.positive?.counts.forEach((c, k) => push(clamp(2 ** ((b.positive!.offset + k) * w + w / 2)), c));
+    b.negative?.counts.forEach((c, k) => push(clamp(-(2 ** ((b.negative!.offset + k) * w + w / 2))), c));
   }
   return out;
 }
