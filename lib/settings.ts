@@ -129,6 +129,59 @@ const TTL_1H_DAYS = {
   unit: 'days',
 } as const;
 
+/**
+ * Per-tenant limits at the intake (functions/intake/limits.ts): the defaults a tenant has until
+ * `npm run tenants -- limits <tenant> --<limit> N` stores its own with the tenant. Each is read
+ * once per container from its variable (so a stack can change the defaults of all tenants).
+ */
+export const TENANT_LIMITS = {
+  eventsPerSecond: {
+    kind: 'integer',
+    envVar: 'LIMIT_EVENTS_PER_SECOND',
+    default: 20_000,
+    min: 1,
+    max: 10_000_000,
+    unit: 'events/s',
+    doc: 'Events a tenant may send per second (a token bucket holding one second of events)',
+  },
+  bytesPerSecond: {
+    kind: 'integer',
+    envVar: 'LIMIT_BYTES_PER_SECOND',
+    default: 10_000_000,
+    min: 1_000,
+    max: 10_000_000_000,
+    unit: 'bytes/s',
+    doc: 'Serialized event bytes a tenant may send per second (a token bucket holding one second of bytes)',
+  },
+  newSeriesPerMinute: {
+    kind: 'integer',
+    envVar: 'LIMIT_NEW_SERIES_PER_MINUTE',
+    default: 100_000,
+    min: 1,
+    max: 10_000_000,
+    unit: 'series/min',
+    doc: 'Series a tenant may start per clock minute',
+  },
+  seriesPerMetric: {
+    kind: 'integer',
+    envVar: 'LIMIT_SERIES_PER_METRIC',
+    default: 100_000,
+    min: 1,
+    max: 100_000_000,
+    unit: 'series',
+    doc: 'Active series one metric of a tenant may have',
+  },
+  seriesPerTenant: {
+    kind: 'integer',
+    envVar: 'LIMIT_SERIES_PER_TENANT',
+    default: 1_000_000,
+    min: 1,
+    max: 1_000_000_000,
+    unit: 'series',
+    doc: 'Active series a tenant may have over all its metrics',
+  },
+} as const satisfies SettingsTable;
+
 /** The rollup's settings, shared by its consumer and its sweeper (functions/rollup/app.ts). */
 const ROLLUP = {
   logLevel: POWERTOOLS.logLevel,
@@ -232,6 +285,11 @@ export const SETTINGS = {
       ...TTL_1H_DAYS,
       doc: "The rollups' 1 h retention: an event older than that is refused with a reason (the rollups could not hold it)",
     },
+    limitEventsPerSecond: TENANT_LIMITS.eventsPerSecond,
+    limitBytesPerSecond: TENANT_LIMITS.bytesPerSecond,
+    limitNewSeriesPerMinute: TENANT_LIMITS.newSeriesPerMinute,
+    limitSeriesPerMetric: TENANT_LIMITS.seriesPerMetric,
+    limitSeriesPerTenant: TENANT_LIMITS.seriesPerTenant,
   },
   query: {
     serviceName: serviceName('query'),
@@ -434,3 +492,4 @@ export function settingsEnvironment<T extends SettingsTable>(
   }
   return env;
 }
+

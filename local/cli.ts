@@ -15,6 +15,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { StreamfoldError } from '../functions/shared/errors.ts';
 import { generateApiKey, parseScopes } from '../functions/shared/tenants.ts';
+import { DEFAULT_LIMITS, LIMIT_FLAGS, type LimitName } from '../functions/intake/limits.ts';
 import { startStack } from './index.ts';
 import { openTenantStore } from './tenant-admin.ts';
 
@@ -75,7 +76,11 @@ async function tenants(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { scopes: { type: 'string', default: 'write,read' }, 'data-dir': { type: 'string' } },
+    options: {
+      scopes: { type: 'string', default: 'write,read' },
+      'data-dir': { type: 'string' },
+      ...Object.fromEntries(Object.values(LIMIT_FLAGS).map((f) => [f, { type: 'string' as const }])),
+    },
   });
   const [sub, arg] = positionals;
   const { store, close } = await openTenantStore(values['data-dir']);
@@ -102,8 +107,27 @@ async function tenants(args: string[]): Promise<number> {
         console.log(`revoked ${rec.keyId} of tenant ${rec.tenant} at ${rec.revokedAt} (running functions may accept it for up to 60 s more: their key cache)`);
         return 0;
       }
+      case 'limits': {
+        const usage = `usage: tenants limits <tenant> [${Object.values(LIMIT_FLAGS).map((f) => `--${f} N`).join(' ')}]`;
+        if (!arg) throw new StreamfoldError(usage);
+        const set: Partial<Record<LimitName, number>> = {};
+        for (const [k, flag] of Object.entries(LIMIT_FLAGS) as Array<[LimitName, string]>) {
+          const raw = (values as Record<string, unknown>)[flag];
+          if (raw === undefined) continue;
+          const n = Number(raw);
+          if (!/^\d+$/.test(String(raw))) throw new StreamfoldError(`--${flag} must be a whole number, got ${JSON.stringify(raw)}; ${usage}`);
+          set[k] = n;
+        }
+        const stored = Object.keys(set).length > 0 ? await store.setLimits(arg, set) : await store.getLimits(arg);
+        console.log(`limits of tenant ${arg}${Object.keys(set).length > 0 ? ' (stored; running intakes use them within 10 s)' : ''}:`);
+        for (const [k, flag] of Object.entries(LIMIT_FLAGS) as Array<[LimitName, string]>) {
+          const own = stored[k];
+          console.log(`  ${flag.padEnd(22)} ${String(own ?? DEFAULT_LIMITS[k]).padStart(10)}  ${own === undefined ? '(default)' : ''}`.trimEnd());
+        }
+        return 0;
+      }
       default:
-        throw new StreamfoldError('usage: tenants <create|list|revoke> ...');
+        throw new StreamfoldError('usage: tenants <create|list|revoke|limits> ...');
     }
   } finally {
     await close();

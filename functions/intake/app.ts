@@ -21,6 +21,12 @@ import { ingest, type IntakeDeps, type IntakeRequest } from './core.ts';
 import { ingestDatadog, validateKey } from './datadog/index.ts';
 import { ingestOtlp } from './otlp/index.ts';
 import { DynamoIdempotencyStore } from './idempotency.ts';
+import { CachedLimits, TenantLimiter, type TenantLimits } from './limits.ts';
+
+/** The defaults of every tenant's limits, from the intake's settings (LIMIT_*). */
+function limitDefaults(s: ReturnType<typeof readSettings<typeof SETTINGS.intake>>): TenantLimits {
+  return { eventsPerSecond: s.limitEventsPerSecond, bytesPerSecond: s.limitBytesPerSecond, newSeriesPerMinute: s.limitNewSeriesPerMinute, seriesPerMetric: s.limitSeriesPerMetric, seriesPerTenant: s.limitSeriesPerTenant };
+}
 
 /**
  * The intake's routes (lib/routes.ts): our JSON events, and the drop-in formats in front of the
@@ -50,8 +56,10 @@ export function createIntakeHandler(env: Env, overrides: Partial<IntakeDeps> = {
   const logger = createLogger(settings);
   const clientEnv = env === process.env ? undefined : env;
   const db = dynamoClient(clientEnv);
+  const tenants = new TenantStore(db, tableName(env, 'tenants'));
   const deps: IntakeDeps = {
-    auth: new CachedAuthenticator(new TenantStore(db, tableName(env, 'tenants'))),
+    auth: new CachedAuthenticator(tenants),
+    limits: { limiter: new TenantLimiter(), source: new CachedLimits({ limitsFor: (t) => tenants.getLimits(t) }, limitDefaults(settings)) },
     sink: new KinesisRecordSink(kinesisClient(clientEnv), streamName(env)),
     idempotency: new DynamoIdempotencyStore(db, tableName(env, 'idempotency')),
     spread: settings.spread,

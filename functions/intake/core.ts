@@ -13,6 +13,8 @@ import { THROTTLING_CODES } from '../shared/aws-errors.ts';
 import { putAllRecords, type HotKeys, type RecordSink } from '../shared/put-records.ts';
 import type { LogPort } from '../shared/logger.ts';
 import { parseBody } from './body.ts';
+import { serializeEvent } from '../shared/codec.ts';
+import type { CachedLimits, TenantLimiter } from './limits.ts';
 import { hashBody, IDEMPOTENCY_KEY_MAX_CHARS, type IdempotencyStore, type Progress } from './idempotency.ts';
 
 /** Per-event reasons returned in a 202, at most. */
@@ -47,6 +49,8 @@ export interface IntakeDeps {
    * @default the setting's default, 400 days
    */
   readonly maxAgeMs?: number;
+  /** Per-tenant limits (limits.ts): the container's limiter and the tenants' limits. @default no limits */
+  readonly limits?: { readonly limiter: TenantLimiter; readonly source: CachedLimits };
   /** Where a lost idempotency answer is reported (see storeAnswer). @default none */
   readonly logger?: Pick<LogPort, 'warn' | 'error'>;
 }
@@ -80,7 +84,10 @@ async function ingestOrThrow(req: IntakeRequest, deps: IntakeDeps): Promise<Http
 
   // Parse before claiming the key: a malformed body never holds an Idempotency-Key.
   const items = parseBody(req.body, req.headers['content-type'], req.headers['content-encoding']);
-  const { events, rejected, errors } = validateItems(items, tenant, now(), deps);
+  const { events, rejected, errors, limited } = await admitItems(items, tenant, now(), deps);
+  if (limited !== undefined && events.length === 0) {
+    return json(429, { error: limited.message, accepted: 0, rejected, errors, ...(rejected > errors.length ? { errorsOmitted: rejected - errors.length } : {}) }, retryAfterHeader(limited.retryAfterS));
+  }
   const result: IntakeResult = {
     accepted: events.length,
     rejected,
@@ -141,21 +148,60 @@ export type IntakeItem = { readonly value: unknown } | { readonly parseError: st
  * Validates each item as an event of `tenant` (the one validator): the accepted events in order,
  * and the refused ones counted, the first MAX_REPORTED_ERRORS with their index and reason.
  */
-export function validateItems(items: readonly IntakeItem[], tenant: string, now: number, deps: Pick<IntakeDeps, 'maxAgeMs'>, maxReported = MAX_REPORTED_ERRORS): { events: StreamEvent[]; rejected: number; errors: Array<{ index: number; reason: string }> } {
+export function validateItems(items: readonly IntakeItem[], tenant: string, now: number, deps: Pick<IntakeDeps, 'maxAgeMs'>, maxReported = MAX_REPORTED_ERRORS): { events: StreamEvent[]; indexes: number[]; rejected: number; errors: Array<{ index: number; reason: string }> } {
   const maxAgeMs = deps.maxAgeMs ?? daysToMs(SETTINGS.intake.rollupTtl1hDays.default);
   const events: StreamEvent[] = [];
+  const indexes: number[] = [];
   const errors: Array<{ index: number; reason: string }> = [];
   let rejected = 0;
   for (let index = 0; index < items.length; index++) {
     const item = items[index]!;
     const r = 'parseError' in item ? { ok: false as const, reason: item.parseError } : validateEvent(item.value, { now, tenant, maxAgeMs });
-    if (r.ok) events.push(r.event);
-    else {
+    if (r.ok) {
+      events.push(r.event);
+      indexes.push(index);
+    } else {
       rejected++;
       if (errors.length < maxReported) errors.push({ index, reason: r.reason });
     }
   }
-  return { events, rejected, errors };
+  return { events, indexes, rejected, errors };
+}
+
+/** `Retry-After` for a refusal that frees up with time; none for one that does not (a series total). */
+export function retryAfterHeader(s: number): Record<string, string> {
+  return s > 0 ? { 'retry-after': String(s) } : {};
+}
+
+/** A request refused by a tenant limit: what a 429 says, and when to retry. */
+export interface LimitRefusal {
+  readonly message: string;
+  readonly retryAfterS: number;
+}
+
+/**
+ * The one validator, then the tenant's limits (limits.ts) over the valid events: an event over a
+ * limit is refused like an invalid one (its index and a reason naming the limit), the others are
+ * taken. `limited` is set when a limit refused any event.
+ */
+export async function admitItems(items: readonly IntakeItem[], tenant: string, now: number, deps: Pick<IntakeDeps, 'maxAgeMs' | 'limits'>, maxReported = MAX_REPORTED_ERRORS): Promise<{ events: StreamEvent[]; rejected: number; errors: Array<{ index: number; reason: string }>; limited?: LimitRefusal }> {
+  const v = validateItems(items, tenant, now, deps, maxReported);
+  if (deps.limits === undefined || v.events.length === 0) return v;
+  const limits = await deps.limits.source.limitsFor(tenant, now);
+  const costs = v.events.map((e) => ({ metric: e.name, series: seriesOf(e), bytes: serializeEvent(e).length }));
+  const r = deps.limits.limiter.admit(tenant, limits, costs, now);
+  if (r.refusals.length === 0) return v;
+  const events = v.events.filter((_, i) => r.admitted[i]);
+  const errors = [...v.errors, ...r.refusals.map((f) => ({ index: v.indexes[f.index]!, reason: f.reason }))].sort((a, b) => a.index - b.index).slice(0, maxReported);
+  return { events, rejected: v.rejected + r.refusals.length, errors, limited: { message: r.message!, retryAfterS: r.retryAfterS } };
+}
+
+/** A series' identity for the limits: its name and sorted tags. */
+function seriesOf(e: StreamEvent): string {
+  const keys = Object.keys(e.tags).sort();
+  let s = '';
+  for (const k of keys) s += `${k}=${e.tags[k]}\u0000`;
+  return s;
 }
 
 /** The records of `events` under the partition-key rule (the one record encoder). */
@@ -181,7 +227,9 @@ export interface SubmitResult {
   readonly rejected: number;
   /** The first refusals, with the index of their item. */
   readonly errors: ReadonlyArray<{ index: number; reason: string }>;
-  readonly stream: 'written' | 'throttled' | 'unavailable';
+  readonly stream: 'written' | 'throttled' | 'unavailable' | 'limited';
+  /** What refused a request that took nothing: its status, message and Retry-After (s); set unless written. */
+  readonly refusal?: { readonly statusCode: 429 | 503; readonly message: string; readonly retryAfterS: number };
 }
 
 /**
@@ -191,12 +239,18 @@ export interface SubmitResult {
  */
 export async function submitEvents(items: readonly IntakeItem[], tenant: string, req: Pick<IntakeRequest, 'remainingMs'>, deps: IntakeDeps, maxReported = MAX_REPORTED_ERRORS): Promise<SubmitResult> {
   const now = deps.now ?? Date.now;
-  const { events, rejected, errors } = validateItems(items, tenant, now(), deps, maxReported);
-  if (events.length === 0) return { accepted: 0, rejected, errors, stream: 'written' };
+  const { events, rejected, errors, limited } = await admitItems(items, tenant, now(), deps, maxReported);
+  if (events.length === 0) {
+    return limited === undefined
+      ? { accepted: 0, rejected, errors, stream: 'written' }
+      : { accepted: 0, rejected, errors, stream: 'limited', refusal: { statusCode: 429, message: limited.message, retryAfterS: limited.retryAfterS } };
+  }
   const outcome = await putFor(encodeFor(events, deps), req, deps);
   if (outcome.written.every(Boolean)) return { accepted: events.length, rejected, errors, stream: 'written' };
   const throttled = [...outcome.failures.values()].some((c) => THROTTLING_CODES.has(c));
-  return { accepted: 0, rejected, errors, stream: throttled ? 'throttled' : 'unavailable' };
+  return throttled
+    ? { accepted: 0, rejected, errors, stream: 'throttled', refusal: { statusCode: 429, message: 'the event stream is throttling writes; retry with backoff', retryAfterS: 1 } }
+    : { accepted: 0, rejected, errors, stream: 'unavailable', refusal: { statusCode: 503, message: 'the event stream is unavailable; retry later', retryAfterS: 1 } };
 }
 
 /**

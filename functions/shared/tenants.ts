@@ -4,6 +4,8 @@
  *
  * Item layout in the tenants table (lib/resources.ts): one item per key,
  *   pk = `key#<sha256 hex>`, sk = `key`, { tenant, keyId, scopes, createdAt, revokedAt? }.
+ * and one item per tenant with limits of its own (functions/intake/limits.ts),
+ *   pk = `tenant#<tenant>`, sk = `limits`, { tenant, <limit name>: number, ..., updatedAt }.
  * Authentication is one strongly consistent GetItem by hash; listing and revoking are admin
  * operations and scan the (small) table.
  */
@@ -11,6 +13,9 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { GetCommand, PutCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { checkTenant } from './event.ts';
 import { StreamfoldError } from './errors.ts';
+import { settingProblem, TENANT_LIMITS } from '../../lib/settings.ts';
+
+type LimitKey = keyof typeof TENANT_LIMITS;
 
 export const SCOPES = ['write', 'read'] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -92,6 +97,41 @@ export class TenantStore {
     const stored = Buffer.from(String(item.pk).slice(4), 'hex');
     if (stored.length !== 32 || !timingSafeEqual(stored, Buffer.from(hash, 'hex'))) return undefined;
     return toRecord(item);
+  }
+
+  /** The limits stored for `tenant` (only those set; the defaults fill the rest). */
+  async getLimits(tenant: string): Promise<Partial<Record<LimitKey, number>>> {
+    const res = await this.db.send(new GetCommand({ TableName: this.tableName, Key: { pk: `tenant#${tenant}`, sk: 'limits' } }));
+    const out: Partial<Record<LimitKey, number>> = {};
+    for (const k of Object.keys(TENANT_LIMITS) as LimitKey[]) {
+      const v = res?.Item?.[k];
+      if (typeof v === 'number') out[k] = v;
+    }
+    return out;
+  }
+
+  /** Stores limits of `tenant` (each checked against its range in lib/settings.ts); returns all it has stored. */
+  async setLimits(tenant: string, limits: Partial<Record<LimitKey, number>>): Promise<Partial<Record<LimitKey, number>>> {
+    const problem = checkTenant(tenant);
+    if (problem) throw new TenantAdminError(`tenant "${tenant}": ${problem}`);
+    const names: Record<string, string> = { '#t': 'tenant', '#u': 'updatedAt' };
+    const values: Record<string, unknown> = { ':t': tenant, ':u': new Date().toISOString() };
+    const sets = ['#t = :t', '#u = :u'];
+    for (const [k, v] of Object.entries(limits) as Array<[LimitKey, number]>) {
+      const bad = settingProblem(TENANT_LIMITS[k], v);
+      if (bad) throw new TenantAdminError(`${k}: ${bad}`);
+      names[`#${k}`] = k;
+      values[`:${k}`] = v;
+      sets.push(`#${k} = :${k}`);
+    }
+    await this.db.send(new UpdateCommand({
+      TableName: this.tableName,
+      Key: { pk: `tenant#${tenant}`, sk: 'limits' },
+      UpdateExpression: `SET ${sets.join(', ')}`,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    }));
+    return this.getLimits(tenant);
   }
 
   async list(tenant?: string): Promise<ApiKeyRecord[]> {

@@ -9,7 +9,7 @@
  * the validator are listed in `errors`: beside a 202 when others were accepted, a 400 when none was.
  */
 import { HttpError, json, requireKey, type HttpResponse } from '../../shared/http.ts';
-import { submitEvents, type IntakeDeps, type IntakeItem, type IntakeRequest } from '../core.ts';
+import { retryAfterHeader, submitEvents, type IntakeDeps, type IntakeItem, type IntakeRequest } from '../core.ts';
 import { DROPIN_LIMITS, inflateBody } from '../encoding.ts';
 import { seriesPoint, seriesTags, v1Type, type DecodedSeries } from './mapping.ts';
 import { DatadogDecodeError, decodeMetricPayload, type V2Series } from './proto.ts';
@@ -49,8 +49,7 @@ export async function ingestDatadog(route: Route, req: IntakeRequest, deps: Inta
     const body = await inflateBody(req.body, req.headers['content-encoding']);
     const decoded = decode(route, body, (req.headers['content-type'] ?? '').toLowerCase());
     const r = await submitEvents(decoded.items, tenant, req, deps, MAX_LISTED_ERRORS);
-    if (r.stream === 'throttled') return errors(429, ['the event stream is throttling writes; retry with backoff'], { 'retry-after': '1' });
-    if (r.stream === 'unavailable') return errors(503, ['the event stream is unavailable; retry later'], { 'retry-after': '1' });
+    if (r.refusal !== undefined) return errors(r.refusal.statusCode, [r.refusal.message], retryAfterHeader(r.refusal.retryAfterS));
     const listed = r.errors.map((e) => `${decoded.metrics[e.index] ?? ''}: ${e.reason}`);
     if (r.rejected > r.errors.length) listed.push(`and ${r.rejected - r.errors.length} more points refused`);
     if (r.accepted === 0 && r.rejected > 0) return errors(400, listed);

@@ -6,7 +6,7 @@
  * as OTEL_EXPORTER_OTLP_HEADERS sends it); 429/503 with Retry-After when the stream throttles.
  */
 import { HttpError, requireKey, type HttpResponse } from '../../shared/http.ts';
-import { submitEvents, type IntakeDeps, type IntakeRequest } from '../core.ts';
+import { retryAfterHeader, submitEvents, type IntakeDeps, type IntakeRequest } from '../core.ts';
 import { DROPIN_LIMITS, inflateBody } from '../encoding.ts';
 import { decodeOtlpJson } from './json.ts';
 import { OtlpDecodeError, OtlpTooManyPointsError, decodeOtlpProto } from './proto.ts';
@@ -40,11 +40,7 @@ export async function ingestOtlp(req: IntakeRequest, deps: IntakeDeps): Promise<
       throw err;
     }
     const r = await submitEvents(decoded.items, key.tenant, req, deps, MAX_NAMED_REFUSALS);
-    if (r.stream !== 'written') {
-      return r.stream === 'throttled'
-        ? statusResponse(format, 429, 'the event stream is throttling writes; retry with backoff', { 'retry-after': '1' })
-        : statusResponse(format, 503, 'the event stream is unavailable; retry later', { 'retry-after': '1' });
-    }
+    if (r.refusal !== undefined) return statusResponse(format, r.refusal.statusCode, r.refusal.message, retryAfterHeader(r.refusal.retryAfterS));
     return exportResponse(format, r.rejected, refusalMessage(r.rejected, r.errors, decoded.metrics));
   } catch (err) {
     if (err instanceof HttpError) return statusResponse(format, err.statusCode, err.message, err.headers);
