@@ -1,9 +1,9 @@
 /**
  * `npm run sql -- [--tenant T | --all-tenants] [--json | --csv] [--data-dir D] "<SQL>"`: DuckDB
  * over the archive of the running embedded stack, through a table `events` holding one row per
- * event under the reader rule (functions/shared/archive/keys.ts; the SQL is the one Athena's saved
- * query uses, lib/constructs/archive-catalog.ts `readerRuleSql`), so its answers are those of
- * GET /v1/events.
+ * event under the reader rule (functions/shared/archive/keys.ts; the SQL is the one of Athena's view
+ * `events_deduplicated`, lib/constructs/archive-catalog.ts `deduplicatedViewSql`, and that name
+ * works here too: the same query text on both), so its answers are those of GET /v1/events.
  *
  * Scope: the objects of `events/tenant=<T>/` only are copied (through the S3 API) into a temporary
  * directory and loaded; with `--all-tenants`, all of `events/`. DuckDB's file access is then
@@ -18,7 +18,7 @@ import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/
 import { DuckDBInstance } from '@duckdb/node-api';
 import { s3Client } from '../functions/shared/clients.ts';
 import { EVENTS_PREFIX, PARQUET_SUFFIX, tenantPrefix } from '../functions/shared/archive/keys.ts';
-import { readerRuleSql } from '../lib/constructs/archive-catalog.ts';
+import { DEDUPLICATED_VIEW, deduplicatedViewSql } from '../lib/constructs/archive-catalog.ts';
 import { runningStack } from './tenant-admin.ts';
 
 export type SqlFormat = 'table' | 'json' | 'csv';
@@ -81,12 +81,14 @@ export async function runSql(opts: SqlOptions): Promise<SqlResult> {
         const glob = join(dir, EVENTS_PREFIX, '**', `*${PARQUET_SUFFIX}`).replaceAll("'", "''");
         // hive_types: the partition columns as the Glue table declares them (hour an int, dt a string).
         const from = `read_parquet('${glob}', hive_partitioning = true, union_by_name = true, hive_types = {'tenant': VARCHAR, 'dt': VARCHAR, 'hour': INTEGER})`;
-        await db.run(`CREATE TABLE events AS ${readerRuleSql(from, 'true')}`);
+        await db.run(`CREATE TABLE events AS ${deduplicatedViewSql(from)}`);
       } else {
         await db.run(
           'CREATE TABLE events (name VARCHAR, ts TIMESTAMP, type VARCHAR, value DOUBLE, tags VARCHAR, id VARCHAR, attrs VARCHAR, _shard VARCHAR, _seq VARCHAR, _sub INTEGER, _ingested_at TIMESTAMP, start TIMESTAMP, agg VARCHAR, tenant VARCHAR, dt VARCHAR, hour INTEGER)',
         );
       }
+      // The name Athena's view has (lib/constructs/archive-catalog.ts): one query text for both.
+      await db.run(`CREATE VIEW ${DEDUPLICATED_VIEW} AS SELECT * FROM events`);
       // From here on the query sees the table only: no file, no URL, no extension, and it cannot undo this.
       await db.run("SET enable_external_access = false; SET autoinstall_known_extensions = false; SET autoload_known_extensions = false; SET lock_configuration = true");
       const reader = await db.runAndReadAll(opts.sql);
