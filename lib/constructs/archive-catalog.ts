@@ -104,6 +104,35 @@ export function readerRuleSql(from: string, where: string): string {
   ].join('\n');
 }
 
+/** The view holding one row per event: the same name locally (`npm run sql`) and in Athena. */
+export const DEDUPLICATED_VIEW = 'events_deduplicated';
+
+/**
+ * The reader rule as a view body over `from`: lineages are numbered within their partition-hour
+ * (a lineage is one event, so it lives in one partition-hour only: the same rows as
+ * `readerRuleSql`), which lets Athena push a query's `tenant`/`dt`/`hour` predicates through the
+ * window into partition projection. Athena and DuckDB alike.
+ */
+export function deduplicatedViewSql(from: string): string {
+  return [
+    'SELECT name, ts, type, value, tags, id, attrs, _shard, _seq, _sub, _ingested_at, start, agg, tenant, dt, hour',
+    'FROM (',
+    '  SELECT *, row_number() OVER (PARTITION BY tenant, dt, hour, _shard, _seq, _sub) AS rn',
+    `  FROM ${from}`,
+    ')',
+    'WHERE rn = 1',
+  ].join('\n');
+}
+
+/** The saved query creating the view in the Glue database (run it once per deployment). */
+export function createDeduplicatedViewSql(database: string, table: string): string {
+  return [
+    `-- One row per event under the reader rule (functions/shared/archive/keys.ts); \`npm run sql\` has the same view locally.`,
+    `CREATE OR REPLACE VIEW "${database}"."${DEDUPLICATED_VIEW}" AS`,
+    deduplicatedViewSql(`"${database}"."${table}"`),
+  ].join('\n');
+}
+
 /** The saved query: the reader rule over the Glue table, for one tenant and a date range. */
 export function deduplicatedEventsSql(database: string, table: string): string {
   return [
@@ -126,6 +155,8 @@ export class ArchiveCatalog extends Construct {
   /** `s3://<results bucket>/athena-results/` */
   public readonly resultsLocation: string;
   public readonly deduplicatedQuery: athena.CfnNamedQuery;
+  /** The saved query creating the view `events_deduplicated`. */
+  public readonly viewQuery: athena.CfnNamedQuery;
   private readonly bucket: s3.IBucket;
 
   constructor(scope: Construct, id: string, props: ArchiveCatalogProps) {
@@ -227,6 +258,15 @@ export class ArchiveCatalog extends Construct {
       queryString: deduplicatedEventsSql(databaseName, tableName),
     });
     this.deduplicatedQuery.node.addDependency(this.workGroup, this.database);
+
+    this.viewQuery = new athena.CfnNamedQuery(this, 'CreateDeduplicatedView', {
+      name: `create-${DEDUPLICATED_VIEW}`,
+      description: `Creates the view ${DEDUPLICATED_VIEW}: one row per event (reader rule), queried as locally with npm run sql`,
+      database: databaseName,
+      workGroup: this.workGroup.name,
+      queryString: createDeduplicatedViewSql(databaseName, tableName),
+    });
+    this.viewQuery.node.addDependency(this.workGroup, this.database);
   }
 
   /**

@@ -120,6 +120,17 @@ describe('Construct: ArchiveCatalog', () => {
     });
   });
 
+  it('saves the query creating the view events_deduplicated, the reader rule per partition-hour', () => {
+    template.hasResourceProperties('AWS::Athena::NamedQuery', {
+      Name: 'create-events_deduplicated',
+      Database: 'streamfold_archive',
+      WorkGroup: 'streamfold-archive',
+      QueryString: Match.stringLikeRegexp(
+        'CREATE OR REPLACE VIEW "streamfold_archive"."events_deduplicated" AS\\s+SELECT [^]*row_number\\(\\) OVER \\(PARTITION BY tenant, dt, hour, _shard, _seq, _sub\\) AS rn\\s+FROM "streamfold_archive"."events"\\s+\\)\\s+WHERE rn = 1',
+      ),
+    });
+  });
+
   it('grants queries: the workgroup, the table definition, events/ and the results prefix', () => {
     // Act
     const statements = roleStatements(template, logicalIdOf(role));
