@@ -492,4 +492,3 @@ export function settingsEnvironment<T extends SettingsTable>(
   }
   return env;
 }
-

@@ -14,6 +14,7 @@ import { putAllRecords, type HotKeys, type RecordSink } from '../shared/put-reco
 import type { LogPort } from '../shared/logger.ts';
 import { parseBody } from './body.ts';
 import { serializeEvent } from '../shared/codec.ts';
+import { seriesKey } from '../shared/rollups/keys.ts';
 import type { CachedLimits, TenantLimiter } from './limits.ts';
 import { hashBody, IDEMPOTENCY_KEY_MAX_CHARS, type IdempotencyStore, type Progress } from './idempotency.ts';
 
@@ -84,7 +85,7 @@ async function ingestOrThrow(req: IntakeRequest, deps: IntakeDeps): Promise<Http
 
   // Parse before claiming the key: a malformed body never holds an Idempotency-Key.
   const items = parseBody(req.body, req.headers['content-type'], req.headers['content-encoding']);
-  const { events, rejected, errors, limited } = await admitItems(items, tenant, now(), deps);
+  const { events, lines, rejected, errors, limited } = await admitItems(items, tenant, now(), deps);
   if (limited !== undefined && events.length === 0) {
     return json(429, { error: limited.message, accepted: 0, rejected, errors, ...(rejected > errors.length ? { errorsOmitted: rejected - errors.length } : {}) }, retryAfterHeader(limited.retryAfterS));
   }
@@ -97,7 +98,7 @@ async function ingestOrThrow(req: IntakeRequest, deps: IntakeDeps): Promise<Http
 
   const bodyHash = idemKey === undefined ? '' : hashBody(req.body);
   let skip: ReadonlySet<number> = new Set();
-  const records = encodeFor(events, deps);
+  const records = encodeFor(events, lines, deps);
   const recordsHash = idemKey === undefined ? '' : hashRecords(records);
   if (idemKey !== undefined) {
     const claim = await deps.idempotency.claim(tenant, idemKey, bodyHash, now(), req.remainingMs());
@@ -184,29 +185,23 @@ export interface LimitRefusal {
  * limit is refused like an invalid one (its index and a reason naming the limit), the others are
  * taken. `limited` is set when a limit refused any event.
  */
-export async function admitItems(items: readonly IntakeItem[], tenant: string, now: number, deps: Pick<IntakeDeps, 'maxAgeMs' | 'limits'>, maxReported = MAX_REPORTED_ERRORS): Promise<{ events: StreamEvent[]; rejected: number; errors: Array<{ index: number; reason: string }>; limited?: LimitRefusal }> {
+export async function admitItems(items: readonly IntakeItem[], tenant: string, now: number, deps: Pick<IntakeDeps, 'maxAgeMs' | 'limits'>, maxReported = MAX_REPORTED_ERRORS): Promise<{ events: StreamEvent[]; lines?: string[]; rejected: number; errors: Array<{ index: number; reason: string }>; limited?: LimitRefusal }> {
   const v = validateItems(items, tenant, now, deps, maxReported);
   if (deps.limits === undefined || v.events.length === 0) return v;
   const limits = await deps.limits.source.limitsFor(tenant, now);
-  const costs = v.events.map((e) => ({ metric: e.name, series: seriesOf(e), bytes: serializeEvent(e).length }));
+  // The bytes limit counts each event's record line; the lines go on to the encoder, made once.
+  const lines = v.events.map(serializeEvent);
+  const costs = v.events.map((e, i) => ({ metric: e.name, series: seriesKey(e.tenant, e.name, e.tags), bytes: lines[i]!.length }));
   const r = deps.limits.limiter.admit(tenant, limits, costs, now);
-  if (r.refusals.length === 0) return v;
+  if (r.refusals.length === 0) return { ...v, lines };
   const events = v.events.filter((_, i) => r.admitted[i]);
   const errors = [...v.errors, ...r.refusals.map((f) => ({ index: v.indexes[f.index]!, reason: f.reason }))].sort((a, b) => a.index - b.index).slice(0, maxReported);
-  return { events, rejected: v.rejected + r.refusals.length, errors, limited: { message: r.message!, retryAfterS: r.retryAfterS } };
+  return { events, lines: lines.filter((_, i) => r.admitted[i]), rejected: v.rejected + r.refusals.length, errors, limited: { message: r.message!, retryAfterS: r.retryAfterS } };
 }
 
-/** A series' identity for the limits: its name and sorted tags. */
-function seriesOf(e: StreamEvent): string {
-  const keys = Object.keys(e.tags).sort();
-  let s = '';
-  for (const k of keys) s += `${k}=${e.tags[k]}\u0000`;
-  return s;
-}
-
-/** The records of `events` under the partition-key rule (the one record encoder). */
-function encodeFor(events: readonly StreamEvent[], deps: IntakeDeps) {
-  return encodeRecords(events, { spread: deps.spread ?? 1, ...(deps.partitionBuckets !== undefined ? { buckets: deps.partitionBuckets } : {}) });
+/** The records of `events` (with their `lines`, if made already) under the partition-key rule (the one record encoder). */
+function encodeFor(events: readonly StreamEvent[], lines: readonly string[] | undefined, deps: IntakeDeps) {
+  return encodeRecords(events, { spread: deps.spread ?? 1, ...(deps.partitionBuckets !== undefined ? { buckets: deps.partitionBuckets } : {}), ...(lines !== undefined ? { lines } : {}) });
 }
 
 /** PutRecords of `records`, failed ones retried until the request's budget (less the answer's margin) runs out. */
@@ -239,13 +234,13 @@ export interface SubmitResult {
  */
 export async function submitEvents(items: readonly IntakeItem[], tenant: string, req: Pick<IntakeRequest, 'remainingMs'>, deps: IntakeDeps, maxReported = MAX_REPORTED_ERRORS): Promise<SubmitResult> {
   const now = deps.now ?? Date.now;
-  const { events, rejected, errors, limited } = await admitItems(items, tenant, now(), deps, maxReported);
+  const { events, lines, rejected, errors, limited } = await admitItems(items, tenant, now(), deps, maxReported);
   if (events.length === 0) {
     return limited === undefined
       ? { accepted: 0, rejected, errors, stream: 'written' }
       : { accepted: 0, rejected, errors, stream: 'limited', refusal: { statusCode: 429, message: limited.message, retryAfterS: limited.retryAfterS } };
   }
-  const outcome = await putFor(encodeFor(events, deps), req, deps);
+  const outcome = await putFor(encodeFor(events, lines, deps), req, deps);
   if (outcome.written.every(Boolean)) return { accepted: events.length, rejected, errors, stream: 'written' };
   const throttled = [...outcome.failures.values()].some((c) => THROTTLING_CODES.has(c));
   return throttled

@@ -31,10 +31,13 @@ import {
   bucketTtl,
   itemId,
   seriesIdOfCanonical,
+  seriesKey,
   sortedTagPairs,
   type ItemKey,
   type Resolution,
 } from '../shared/rollups/keys.ts';
+
+export { seriesKey };
 import { MINUTES_PER_HOUR, minuteOf } from '../shared/rollups/minutes.ts';
 import { Sketch } from '../shared/rollups/sketch.ts';
 
@@ -443,31 +446,6 @@ function addToBucket(
   part.indexes.push(index);
 }
 
-/**
- * Unambiguous key of (tenant, name, tags sorted by key): lengths prefix the tag strings, which may
- * hold any character.
- */
-export function seriesKey(tenant: string, name: string, tags: Readonly<Record<string, string>>): string {
-  let key = `${tenant}#${name}`;
-  let prev: string | undefined;
-  let sorted = true;
-  for (const k in tags) {
-    if (prev !== undefined && k < prev) {
-      sorted = false;
-      break;
-    }
-    prev = k;
-    const v = tags[k]!;
-    key += `|${k.length}:${k}${v.length}:${v}`;
-  }
-  if (sorted) return key;
-  key = `${tenant}#${name}`;
-  for (const k of Object.keys(tags).sort()) {
-    const v = tags[k]!;
-    key += `|${k.length}:${k}${v.length}:${v}`;
-  }
-  return key;
-}
 
 /**
  * Lambda delivers a shard's records in order and the codec keeps sub-indexes in order, so the

@@ -92,6 +92,8 @@ export interface EncodeOptions {
   readonly spread?: number | ((tenant: string, name: string) => number);
   /** Partition-key buckets per tenant. @default PARTITION_BUCKETS (64) */
   readonly buckets?: number;
+  /** Each event's line (`serializeEvent`), where the caller has already made them. @default made here */
+  readonly lines?: readonly string[];
 }
 
 /**
@@ -105,12 +107,13 @@ export function encodeRecords(events: readonly StreamEvent[], opts: EncodeOption
 
   const spreadOf = typeof opts.spread === 'function' ? opts.spread : () => (opts.spread as number | undefined) ?? 1;
   const groups = new Map<string, string[]>();
-  for (const e of events) {
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
     const spread = Math.min(MAX_SPREAD, spreadOf(e.tenant, e.name));
     const pk = partitionKeyFor(e.tenant, e.name, spreadSlot(e, spread), opts.buckets ?? PARTITION_BUCKETS);
     let lines = groups.get(pk);
     if (lines === undefined) groups.set(pk, (lines = []));
-    lines.push(serializeEvent(e));
+    lines.push(opts.lines?.[i] ?? serializeEvent(e));
   }
 
   const out: EncodedRecord[] = [];

@@ -110,6 +110,32 @@ export function sortedTagPairs(tags: Readonly<Record<string, string>>): Array<[s
 }
 
 /**
+ * Unambiguous key of (tenant, name, tags sorted by key): lengths prefix the tag strings, which may
+ * hold any character.
+ */
+export function seriesKey(tenant: string, name: string, tags: Readonly<Record<string, string>>): string {
+  let key = `${tenant}#${name}`;
+  let prev: string | undefined;
+  let sorted = true;
+  for (const k in tags) {
+    if (prev !== undefined && k < prev) {
+      sorted = false;
+      break;
+    }
+    prev = k;
+    const v = tags[k]!;
+    key += `|${k.length}:${k}${v.length}:${v}`;
+  }
+  if (sorted) return key;
+  key = `${tenant}#${name}`;
+  for (const k of Object.keys(tags).sort()) {
+    const v = tags[k]!;
+    key += `|${k.length}:${k}${v.length}:${v}`;
+  }
+  return key;
+}
+
+/**
  * Stable id of a series: sha256 of (tenant, name, sorted tags) as canonical JSON, base64url,
  * 22 chars (132 bits).
  */
